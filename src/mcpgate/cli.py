@@ -1,0 +1,132 @@
+"""Command line: argv → settings → hub → uvicorn.
+
+    mcpgate serve [--config gateway.yaml] [--host H] [--port N]
+    mcpgate wrap [--host H] [--port N] [--name NAME] -- <command> [args…]
+
+Without `--config`, `serve` runs the embedded default: the bundled demo upstream.
+Problems with the configuration are reported as one line and exit status 2, before
+any port is bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+import uvicorn
+
+from mcpgate import __version__
+from mcpgate.app import create_app
+from mcpgate.config import load_config, settings_from_mapping
+from mcpgate.errors import ConfigError
+from mcpgate.hub.gateway import Hub
+from mcpgate.settings import GatewaySettings
+
+logger = logging.getLogger("mcpgate")
+
+
+def default_settings() -> GatewaySettings:
+    """The zero-configuration gateway: the bundled demo upstream, served on 127.0.0.1:8080."""
+    return settings_from_mapping(
+        {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgate.demo_server"]}}},
+        source="embedded default",
+    )
+
+
+def wrap_settings(command: Sequence[str], name: str) -> GatewaySettings:
+    return settings_from_mapping(
+        {"mcpServers": {name: {"command": command[0], "args": list(command[1:]), "prefix": False}}},
+        source="mcpgate wrap",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mcpgate", description="A self-hosted MCP gateway.")
+    parser.add_argument("--version", action="version", version=f"mcpgate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def listen_flags(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+        sub.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
+        sub.add_argument("--log-level", default=None, help="debug, info, warning or error")
+
+    serve = commands.add_parser("serve", help="serve the upstreams of a config file (or the demo)")
+    serve.add_argument("--config", "-c", type=Path, help="YAML or JSON file; accepts the Claude Desktop format")
+    listen_flags(serve)
+
+    wrap = commands.add_parser("wrap", help="expose one stdio MCP server over SSE and Streamable HTTP")
+    wrap.add_argument("--name", default="server", help="the upstream's name in /health and logs")
+    listen_flags(wrap)
+    wrap.add_argument("server_command", nargs=argparse.REMAINDER, help="-- <command> [args…]")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
+    if args.command == "wrap":
+        command = args.server_command[1:] if args.server_command[:1] == ["--"] else args.server_command
+        if not command:
+            raise ConfigError("mcpgate wrap needs the server's command after `--`, e.g. mcpgate wrap -- npx my-server")
+        settings = wrap_settings(command, args.name)
+    elif args.config is not None:
+        settings = load_config(args.config)
+    else:
+        settings = default_settings()
+    overrides = {}
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.log_level is not None:
+        overrides["log_level"] = args.log_level
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+async def serve(settings: GatewaySettings) -> None:
+    async with Hub(settings) as hub:
+        for name, connection in hub.upstreams.items():
+            if not connection.is_ready:
+                logger.warning("upstream %s is not available yet: %s", name, connection.status.error or "connecting")
+        config = uvicorn.Config(
+            create_app(settings, hub=hub),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+        )
+        server = uvicorn.Server(config)
+        await server.serve()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"mcpgate: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    try:
+        anyio.run(serve, settings, backend_options={"use_uvloop": _uvloop_available()})
+    except ConfigError as exc:
+        print(f"mcpgate: error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def _uvloop_available() -> bool:
+    if os.environ.get("MCPGATE_NO_UVLOOP"):
+        return False
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True

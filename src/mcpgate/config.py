@@ -1,0 +1,132 @@
+"""Read a gateway config file (YAML or JSON) into `GatewaySettings`.
+
+The file accepts the Claude Desktop `mcpServers` format unchanged::
+
+    {"mcpServers": {
+        "files": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-filesystem", "/tmp"]},
+        "remote": {"url": "https://example.com/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}}
+    }}
+
+plus mcpgate's own keys (`host`, `port`, `nameSeparator`, `timeouts`, `edge`, and per
+server `prefix`, `timeout`, `enabled`, `cwd`). `${VAR}` (or `${VAR:-default}`) in any
+string is read from the environment; a variable that is unset and has no default is an
+error naming it, never an empty string slipped into a header.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from mcpgate.errors import ConfigError
+from mcpgate.settings import GatewaySettings
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+_SSE_TYPES = {"sse"}
+_STREAMABLE_TYPES = {"http", "streamable-http", "streamable_http", "streamablehttp", "mcp"}
+_STDIO_TYPES = {"stdio"}
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewaySettings:
+    """Parse, expand and validate a config file; every problem becomes one `ConfigError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
+    expanded = expand_env(raw, os.environ if environ is None else environ, where=str(path))
+    return settings_from_mapping(expanded, source=str(path))
+
+
+def expand_env(value: Any, environ: Mapping[str, str], where: str = "config") -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string of a parsed document."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in environ:
+                return environ[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{where}: environment variable {name} is not set (used as ${{{name}}})")
+
+        return _VAR.sub(substitute, value)
+    if isinstance(value, list):
+        return [expand_env(item, environ, where) for item in value]
+    if isinstance(value, dict):
+        return {key: expand_env(item, environ, where) for key, item in value.items()}
+    return value
+
+
+def settings_from_mapping(raw: Mapping[str, Any], source: str = "config") -> GatewaySettings:
+    data = dict(raw)
+    servers = data.pop("mcpServers", None)
+    if servers is None:
+        servers = data.pop("mcp_servers", None)
+    upstreams = list(data.pop("upstreams", []) or [])
+    if servers is not None:
+        if not isinstance(servers, dict):
+            raise ConfigError(f"{source}: mcpServers must be a mapping of name -> server")
+        for name, spec in servers.items():
+            upstreams.append(upstream_from_claude(name, spec, source))
+    data["upstreams"] = upstreams
+    try:
+        return GatewaySettings(**data)
+    except ValidationError as exc:
+        names = [str(u.get("name", i)) if isinstance(u, dict) else str(i) for i, u in enumerate(upstreams)]
+        raise ConfigError(f"{source}: {_describe(exc, names)}") from exc
+
+
+def upstream_from_claude(name: str, spec: Any, source: str = "config") -> dict[str, Any]:
+    """Map one `mcpServers` entry to an upstream mapping with an explicit `kind`."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{source}: mcpServers.{name} must be a mapping")
+    entry = {"name": name, **spec}
+    declared = str(entry.pop("type", entry.pop("transport", "")) or "").lower()
+    if "kind" in entry:
+        return entry
+    if declared in _STDIO_TYPES or ("command" in entry and not declared):
+        entry["kind"] = "stdio"
+    elif declared in _SSE_TYPES:
+        entry["kind"] = "sse"
+    elif declared in _STREAMABLE_TYPES:
+        entry["kind"] = "streamable_http"
+    elif declared:
+        raise ConfigError(
+            f"{source}: mcpServers.{name}.type {declared!r} is unknown; use stdio, sse or streamable-http"
+        )
+    elif "url" in entry:
+        # Claude-style configs often omit the type: a path ending in /sse is the legacy transport.
+        entry["kind"] = "sse" if str(entry["url"]).rstrip("/").endswith("/sse") else "streamable_http"
+    else:
+        raise ConfigError(f"{source}: mcpServers.{name} needs either `command` (stdio) or `url` (remote)")
+    return entry
+
+
+def _describe(exc: ValidationError, upstream_names: list[str]) -> str:
+    """Pydantic's locations, but naming the server (`mcpServers.files.command`), not its index."""
+    parts = []
+    for error in exc.errors():
+        loc = [p for p in error["loc"] if not (isinstance(p, str) and p in _KIND_TAGS)]
+        if len(loc) >= 2 and loc[0] == "upstreams" and isinstance(loc[1], int) and loc[1] < len(upstream_names):
+            loc = ["mcpServers", upstream_names[loc[1]], *loc[2:]]
+        parts.append(f"{'.'.join(str(p) for p in loc) or 'config'}: {error['msg']}")
+    return "; ".join(parts)
+
+
+_KIND_TAGS = {"stdio", "sse", "streamable_http"}

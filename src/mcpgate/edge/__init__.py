@@ -1,0 +1,1 @@
+"""Inbound ASGI: the transports clients speak (legacy SSE, Streamable HTTP) and /health."""

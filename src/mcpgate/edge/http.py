@@ -1,0 +1,102 @@
+"""Small ASGI helpers shared by the edge transports: bodies, JSON answers, SSE framing, disconnects.
+
+The transports are written against raw ASGI rather than Starlette's Request/Response
+because they hold long-lived streams and sit on the hot path; these helpers keep that
+readable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+import orjson
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from mcpgate.errors import PayloadTooLarge
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"connection", b"keep-alive"),
+    # Ask reverse proxies (nginx) not to buffer the stream.
+    (b"x-accel-buffering", b"no"),
+]
+KEEPALIVE_COMMENT = b": keep-alive\n\n"
+
+
+async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
+    """The whole request body, or `PayloadTooLarge` as soon as it exceeds `limit` bytes."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise anyio.get_cancelled_exc_class()()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def send_json(send: Send, status: int, body: Any, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    payload = orjson.dumps(body)
+    headers = [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+    if extra_headers:
+        headers.extend(extra_headers)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def send_empty(send: Send, status: int, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": extra_headers or []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def sse_event(data: bytes, event: str | None = None) -> bytes:
+    # Our payloads are compact JSON (orjson never emits newlines), so one data line suffices.
+    if event:
+        return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
+    return b"data: " + data + b"\n\n"
+
+
+def query_param(scope: Scope, *names: str) -> str | None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    for name in names:
+        values = query.get(name)
+        if values:
+            return values[0]
+    return None
+
+
+async def cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    """Cancel `scope` when the client goes away (call after the body has been read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
+
+
+async def cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
+    await event.wait()
+    scope.cancel()
+
+
+async def pump_events(inbox: Any, send: Send, keepalive_seconds: float) -> None:
+    """Write queued SSE chunks to the client, a keep-alive comment when idle, until the queue closes."""
+    while True:
+        chunk = KEEPALIVE_COMMENT
+        with anyio.move_on_after(keepalive_seconds):
+            try:
+                chunk = await inbox.receive()
+            except anyio.EndOfStream:
+                return
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -1,0 +1,72 @@
+"""DNS-rebinding protection: the Host and Origin checks the MCP spec asks HTTP servers to make.
+
+A browser page on `evil.example` that resolves its name to 127.0.0.1 can reach a local
+gateway; it cannot forge the Host or Origin headers its requests carry. So when the
+gateway listens on a loopback address it accepts only loopback Host names, and from
+browsers only loopback Origins, plus whatever the operator allows explicitly.
+Listening on a public address, the Host check is off unless hosts are configured
+(a reverse proxy owns that), but the Origin check stays.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _host_name(value: str) -> str:
+    """`example.com:8080` → `example.com`; `[::1]:80` → `::1`."""
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+@dataclass(frozen=True, slots=True)
+class OriginPolicy:
+    check_host: bool
+    allowed_hosts: frozenset[str]
+    allowed_origins: frozenset[str]
+    allow_any_origin: bool = False
+
+    @classmethod
+    def for_bind(cls, bind_host: str, allowed_origins: list[str], allowed_hosts: list[str] | None = None):
+        hosts = frozenset(h.lower() for h in (allowed_hosts or []))
+        return cls(
+            check_host=_is_loopback(bind_host) or bool(hosts),
+            allowed_hosts=hosts,
+            allowed_origins=frozenset(o.rstrip("/").lower() for o in allowed_origins if o != "*"),
+            allow_any_origin="*" in allowed_origins,
+        )
+
+    def violation(self, headers: Headers) -> tuple[int, str] | None:
+        """`(status, reason)` when the request must be refused, else None."""
+        if self.check_host:
+            host = headers.get("host", "")
+            name = _host_name(host.lower())
+            if not host or not (_is_loopback(name) or host.lower() in self.allowed_hosts or name in self.allowed_hosts):
+                return 421, f"Host header {host!r} is not allowed (DNS-rebinding protection)"
+        origin = headers.get("origin")
+        if origin is None or self.allow_any_origin:
+            return None
+        normalized = origin.rstrip("/").lower()
+        if normalized in self.allowed_origins:
+            return None
+        hostname = urlsplit(normalized).hostname or ""
+        if origin != "null" and _is_loopback(hostname):
+            return None
+        return 403, f"Origin {origin!r} is not allowed; add it to edge.allowedOrigins to permit it"

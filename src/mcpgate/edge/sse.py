@@ -1,0 +1,160 @@
+"""The legacy HTTP+SSE transport (protocol 2024-11-05), as every older client speaks it.
+
+    GET  /sse                          → text/event-stream; first event `endpoint` names the POST URL
+    POST /messages?sessionId=<id>      → 202; the JSON-RPC answer arrives on that session's stream
+    POST /message?session_id=<id>      (the other spellings seen in the wild)
+
+Each stream is one `ClientSession` with its own outbox and task group: a reply is
+written to the outbox of the session whose POST asked for it and nowhere else (the bug
+that makes one popular bridge deliver replies to the wrong client is broadcasting one
+child's stdout to every stream). Handlers run in the stream's task group, so a client
+that disconnects cancels its in-flight upstream calls. Idle streams get a comment line
+every `keepalive_seconds` so proxies don't cut them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectSendStream
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from mcpgate.edge.exchange import answer_all
+from mcpgate.edge.http import (
+    SSE_HEADERS,
+    cancel_on_disconnect,
+    cancel_when_set,
+    pump_events,
+    query_param,
+    read_body,
+    send_json,
+    sse_event,
+)
+from mcpgate.edge.security import OriginPolicy
+from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND, GatewayError
+from mcpgate.hub.routing import RequestRouter
+from mcpgate.hub.session import ClientSession
+from mcpgate.protocol.jsonrpc import Envelope, Message, dumps, error_response, parse_body
+from mcpgate.settings import EdgeSettings
+
+logger = logging.getLogger(__name__)
+
+# Messages a session may have queued before we decide its client stopped reading.
+_OUTBOX_LIMIT = 4096
+
+
+@dataclass(slots=True)
+class _Stream:
+    session: ClientSession
+    outbox: MemoryObjectSendStream[bytes]
+    task_group: anyio.abc.TaskGroup
+
+
+class SSETransport:
+    def __init__(
+        self, router: RequestRouter, policy: OriginPolicy, settings: EdgeSettings, messages_path: str = "/messages"
+    ) -> None:
+        self.router = router
+        self.sessions = router.hub.sessions
+        self.policy = policy
+        self.settings = settings
+        self.messages_path = messages_path
+        self._streams: dict[str, _Stream] = {}
+
+    async def handle_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """GET: open a session and stream its messages until either side goes away."""
+        if (refusal := self.policy.violation(Headers(scope=scope))) is not None:
+            await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
+            return
+        outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
+        session = ClientSession("sse")
+
+        async def push(message: Message) -> None:
+            try:
+                outbox.send_nowait(sse_event(dumps(message), "message"))
+            except anyio.WouldBlock:
+                logger.warning("SSE session %s is not reading its stream; closing it", session.id)
+                self.sessions.remove(session.id)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass  # the stream ended while this message was in flight
+
+        session.push = push
+        endpoint = f"{scope.get('root_path', '')}{self.messages_path}?sessionId={session.id}"
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        try:
+            await send(
+                {"type": "http.response.body", "body": sse_event(endpoint.encode(), "endpoint"), "more_body": True}
+            )
+            async with anyio.create_task_group() as tg:
+                self._streams[session.id] = _Stream(session, outbox, tg)
+                self.sessions.add(session)
+                logger.debug("SSE session %s opened", session.id)
+                tg.start_soon(cancel_when_set, session.closed, tg.cancel_scope)
+                tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
+                async with inbox:
+                    await pump_events(inbox, send, self.settings.keepalive_seconds)
+                tg.cancel_scope.cancel()
+        except OSError:
+            pass  # the client went away mid-write
+        finally:
+            self._streams.pop(session.id, None)
+            self.sessions.remove(session.id)
+            outbox.close()
+            logger.debug("SSE session %s closed", session.id)
+
+    async def handle_message(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """POST: accept messages for a session; answers go to its stream."""
+        headers = Headers(scope=scope)
+        if (refusal := self.policy.violation(headers)) is not None:
+            await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
+            return
+        session_id = query_param(scope, "sessionId", "session_id")
+        if not session_id:
+            await send_json(
+                send,
+                400,
+                error_response(None, INVALID_REQUEST, "Bad Request: the sessionId query parameter is required"),
+            )
+            return
+        stream = self._streams.get(session_id)
+        if stream is None:
+            await send_json(
+                send,
+                404,
+                error_response(
+                    None, SESSION_NOT_FOUND, "Session not found: it expired or never existed; reconnect to /sse"
+                ),
+            )
+            return
+        try:
+            body = await read_body(receive, headers, self.settings.max_body_bytes)
+        except GatewayError as exc:
+            await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
+            return
+        parsed = parse_body(body)
+        if isinstance(parsed, dict):
+            await send_json(send, 400, parsed)
+            return
+        items, _ = parsed
+        rejected = [item for item in items if not isinstance(item, Envelope)]
+        accepted = [item for item in items if isinstance(item, Envelope)]
+        for item in accepted:
+            stream.task_group.start_soon(self._answer, stream.session, item)
+        if rejected:
+            errors: Any = [item.error for item in rejected]
+            for error in errors:
+                if error.get("id") is not None:
+                    await stream.session.push(error)
+            await send_json(send, 400, errors[0] if len(errors) == 1 else errors)
+            return
+        await send({"type": "http.response.start", "status": 202, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"Accepted"})
+
+    async def _answer(self, session: ClientSession, envelope: Envelope) -> None:
+        for response in await answer_all(self.router, session, [envelope], session.push):
+            await session.push(response)

@@ -1,0 +1,288 @@
+"""The Streamable HTTP transport at `/mcp` (protocol 2025-03-26 and later).
+
+    POST   /mcp   one JSON-RPC message (or a batch); answered with JSON, or with an SSE
+                  stream when the request wants progress on the way (or `responseMode: sse`)
+    GET    /mcp   the session's stream for messages not tied to a request (list_changed…)
+    DELETE /mcp   ends the session
+
+`initialize` creates a session and returns its `Mcp-Session-Id`; every later request
+must carry it (400 without, 404 when unknown, so clients know to start over). A POST's
+answers travel on that POST's own response — never on another session's — and a
+client that disconnects mid-request cancels the upstream call.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope, Send
+
+from mcpgate.edge.exchange import answer_all, has_requests
+from mcpgate.edge.http import (
+    SSE_HEADERS,
+    cancel_on_disconnect,
+    cancel_when_set,
+    pump_events,
+    read_body,
+    send_empty,
+    send_json,
+    sse_event,
+)
+from mcpgate.edge.security import OriginPolicy
+from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND, GatewayError
+from mcpgate.hub.routing import RequestRouter
+from mcpgate.hub.session import ClientSession
+from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response, parse_body
+from mcpgate.settings import EdgeSettings
+
+logger = logging.getLogger(__name__)
+
+SESSION_HEADER = "mcp-session-id"
+VERSION_HEADER = "mcp-protocol-version"
+_OUTBOX_LIMIT = 4096
+
+
+async def _nowhere(message: Message) -> None:
+    """Progress for a request answered as plain JSON has no channel to travel on."""
+
+
+class StreamableHTTPTransport:
+    def __init__(self, router: RequestRouter, policy: OriginPolicy, settings: EdgeSettings) -> None:
+        self.router = router
+        self.sessions = router.hub.sessions
+        self.policy = policy
+        self.settings = settings
+        self._get_streams: set[str] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        if (refusal := self.policy.violation(headers)) is not None:
+            await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
+            return
+        method = scope["method"]
+        if method == "POST":
+            await self._post(scope, receive, send, headers)
+        elif method == "GET":
+            await self._get(receive, send, headers)
+        elif method == "DELETE":
+            await self._delete(send, headers)
+        else:
+            await send_json(
+                send,
+                405,
+                error_response(None, INVALID_REQUEST, f"Method {method} not allowed; use POST, GET or DELETE"),
+                [(b"allow", b"GET, POST, DELETE")],
+            )
+
+    # -- POST ------------------------------------------------------------------------
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        try:
+            body = await read_body(receive, headers, self.settings.max_body_bytes)
+        except GatewayError as exc:
+            await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
+            return
+        parsed = parse_body(body)
+        if isinstance(parsed, dict):
+            await send_json(send, 400, parsed)
+            return
+        items, is_batch = parsed
+        version = headers.get(VERSION_HEADER)
+        if version is not None and version not in KNOWN_PROTOCOL_VERSIONS:
+            await send_json(
+                send,
+                400,
+                error_response(
+                    None,
+                    INVALID_REQUEST,
+                    f"Bad Request: unsupported MCP-Protocol-Version {version!r}; "
+                    f"supported: {', '.join(KNOWN_PROTOCOL_VERSIONS)}",
+                ),
+            )
+            return
+
+        session, extra_headers = self._session_for(items, headers)
+        if isinstance(session, tuple):
+            await send_json(send, session[0], session[1])
+            return
+
+        if not has_requests(items):
+            await answer_all(self.router, session, items, _nowhere)
+            await send_empty(send, 202, extra_headers)
+            return
+
+        if self._wants_stream(items, headers):
+            await self._answer_as_stream(session, items, is_batch, receive, send, extra_headers)
+        else:
+            await self._answer_as_json(session, items, is_batch, receive, send, extra_headers)
+
+    def _session_for(
+        self, items: list[Envelope | Rejected], headers: Headers
+    ) -> tuple[ClientSession | tuple[int, Message], list[tuple[bytes, bytes]]]:
+        """The session a POST belongs to, creating it for `initialize`; or an error to answer."""
+        session_id = headers.get(SESSION_HEADER)
+        initializing = any(isinstance(i, Envelope) and i.method == "initialize" for i in items)
+        if initializing:
+            if len(items) > 1:
+                return (400, error_response(None, INVALID_REQUEST, "initialize must be sent on its own")), []
+            session = self.sessions.add(ClientSession("streamable_http"))
+            logger.debug("streamable HTTP session %s opened", session.id)
+            return session, [(SESSION_HEADER.encode(), session.id.encode())]
+        if not session_id:
+            return (
+                400,
+                error_response(
+                    None, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required (send initialize first)"
+                ),
+            ), []
+        session = self.sessions.get(session_id)
+        if session is None or session.transport != "streamable_http":
+            return (404, error_response(None, SESSION_NOT_FOUND, "Session not found: send initialize again")), []
+        return session, []
+
+    def _wants_stream(self, items: list[Envelope | Rejected], headers: Headers) -> bool:
+        accept = headers.get("accept", "")
+        if "text/event-stream" not in accept:
+            return False
+        if self.settings.response_mode == "sse" or "application/json" not in accept:
+            return True
+        # Stream only when something may be said before the answer: progress was asked for.
+        return any(
+            isinstance(item, Envelope)
+            and isinstance(meta := item.params.get("_meta"), dict)
+            and "progressToken" in meta
+            for item in items
+        )
+
+    async def _answer_as_json(
+        self,
+        session: ClientSession,
+        items: list[Envelope | Rejected],
+        is_batch: bool,
+        receive: Receive,
+        send: Send,
+        extra_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        responses: list[Message] = []
+        async with anyio.create_task_group() as tg:
+            # A client that hangs up cancels the work it asked for.
+            tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
+            responses = await answer_all(self.router, session, items, _nowhere)
+            tg.cancel_scope.cancel()
+        if not responses:
+            await send_empty(send, 202, extra_headers)
+            return
+        body: Any = responses if is_batch else responses[0]
+        status = 200 if not _all_rejected(items) else 400
+        await send_json(send, status, body, extra_headers)
+
+    async def _answer_as_stream(
+        self,
+        session: ClientSession,
+        items: list[Envelope | Rejected],
+        is_batch: bool,
+        receive: Receive,
+        send: Send,
+        extra_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
+
+        async def notify(message: Message) -> None:
+            try:
+                outbox.send_nowait(sse_event(dumps(message), "message"))
+            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                logger.debug("session %s: dropped a notification for a closed or full stream", session.id)
+
+        async def produce() -> None:
+            with outbox:
+                responses = await answer_all(self.router, session, items, notify)
+                if is_batch and responses:
+                    outbox.send_nowait(sse_event(dumps(responses), "message"))
+                else:
+                    for response in responses:
+                        outbox.send_nowait(sse_event(dumps(response), "message"))
+
+        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra_headers]})
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
+                tg.start_soon(produce)
+                async with inbox:
+                    await pump_events(inbox, send, self.settings.keepalive_seconds)
+                tg.cancel_scope.cancel()
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            pass  # the client went away
+
+    # -- GET / DELETE ----------------------------------------------------------------
+
+    async def _get(self, receive: Receive, send: Send, headers: Headers) -> None:
+        if "text/event-stream" not in headers.get("accept", ""):
+            await send_json(
+                send,
+                406,
+                error_response(None, INVALID_REQUEST, "Not Acceptable: GET /mcp needs Accept: text/event-stream"),
+            )
+            return
+        session = self.sessions.get(headers.get(SESSION_HEADER))
+        if session is None or session.transport != "streamable_http":
+            status, message = (
+                (400, "Bad Request: Mcp-Session-Id header is required")
+                if not headers.get(SESSION_HEADER)
+                else (404, "Session not found: send initialize again")
+            )
+            code = INVALID_REQUEST if status == 400 else SESSION_NOT_FOUND
+            await send_json(send, status, error_response(None, code, message))
+            return
+        if session.id in self._get_streams:
+            await send_json(
+                send, 409, error_response(None, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
+            )
+            return
+        outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
+
+        async def push(message: Message) -> None:
+            try:
+                outbox.send_nowait(sse_event(dumps(message), "message"))
+            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                logger.debug("session %s: GET stream full or closed; dropped a message", session.id)
+
+        self._get_streams.add(session.id)
+        session.push = push
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
+                tg.start_soon(cancel_when_set, session.closed, tg.cancel_scope)
+                async with inbox:
+                    await pump_events(inbox, send, self.settings.keepalive_seconds)
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            pass
+        finally:
+            outbox.close()
+            self._get_streams.discard(session.id)
+            session.push = _nowhere
+
+    async def _delete(self, send: Send, headers: Headers) -> None:
+        session_id = headers.get(SESSION_HEADER)
+        if not session_id:
+            await send_json(
+                send, 400, error_response(None, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
+            )
+            return
+        session = self.sessions.get(session_id)
+        if session is None or session.transport != "streamable_http":
+            await send_json(send, 404, error_response(None, SESSION_NOT_FOUND, "Session not found"))
+            return
+        self.sessions.remove(session_id)
+        logger.debug("streamable HTTP session %s deleted by the client", session_id)
+        await send_empty(send, 200)
+
+
+def _all_rejected(items: list[Envelope | Rejected]) -> bool:
+    return all(isinstance(item, Rejected) for item in items)

@@ -1,0 +1,98 @@
+"""The gateway's exception tree and the one table mapping it to JSON-RPC codes and HTTP statuses.
+
+Foreign exceptions (httpx, the SDK, OS errors) are translated into these once, at the
+boundary where both vocabularies are known; everything above that boundary speaks only
+this tree.
+"""
+
+from __future__ import annotations
+
+# JSON-RPC 2.0 error codes (spec §5.1) and the MCP-specific ones we emit.
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+# MCP: "resource not found" and the SDK's request-timeout code.
+RESOURCE_NOT_FOUND = -32002
+REQUEST_TIMEOUT = -32001
+# What the TypeScript SDK answers for an unknown Mcp-Session-Id; clients key reconnects on it and the 404.
+SESSION_NOT_FOUND = -32001
+
+
+class GatewayError(Exception):
+    """Base of every error mcpgate raises on purpose."""
+
+    code: int = INTERNAL_ERROR
+    http_status: int = 500
+
+    def __init__(self, message: str, *, data: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.data = data
+
+
+class ConfigError(GatewayError):
+    """The configuration cannot be used as given; the message says what and where."""
+
+
+class ParseError(GatewayError):
+    code = PARSE_ERROR
+    http_status = 400
+
+
+class InvalidRequest(GatewayError):
+    code = INVALID_REQUEST
+    http_status = 400
+
+
+class MethodNotFound(GatewayError):
+    code = METHOD_NOT_FOUND
+    http_status = 404
+
+
+class InvalidParams(GatewayError):
+    code = INVALID_PARAMS
+    http_status = 400
+
+
+class NotFound(GatewayError):
+    """A named thing (tool, session, upstream) does not exist."""
+
+    code = INVALID_PARAMS
+    http_status = 404
+
+
+class SessionNotFound(NotFound):
+    code = SESSION_NOT_FOUND
+
+
+class PayloadTooLarge(GatewayError):
+    code = INVALID_REQUEST
+    http_status = 413
+
+
+class ForbiddenOrigin(GatewayError):
+    code = INVALID_REQUEST
+    http_status = 403
+
+
+class UpstreamError(GatewayError):
+    """An upstream failed; its own JSON-RPC error (if any) is carried through unchanged."""
+
+    http_status = 502
+
+
+class UpstreamUnavailable(UpstreamError):
+    """The upstream is not connected (starting, restarting, or given up on)."""
+
+    http_status = 503
+
+
+class UpstreamTimeout(UpstreamError):
+    code = REQUEST_TIMEOUT
+    http_status = 504
+
+
+class ToolNameCollision(ConfigError):
+    """Two upstreams would expose a tool under the same gateway name."""

@@ -1,0 +1,1 @@
+"""What the gateway *is*: merged tool catalog, naming, routing. No Starlette, no SQLAlchemy."""

@@ -1,0 +1,142 @@
+"""Answer one client message: the MCP methods as the gateway implements them.
+
+`RequestRouter.handle()` takes a classified JSON-RPC message of one client session and
+returns the response to send (or `None` for notifications). Tool calls are routed by
+exposed name to the owning upstream, with the upstream's own request id (minted by its
+connection), so replies can only ever reach the session that asked. Errors become
+JSON-RPC errors here, once; an unavailable or timed-out upstream answers a tool call
+with a tool error (`isError`) so the model sees why, and the session carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+
+from mcpgate import __version__
+from mcpgate.errors import GatewayError, InvalidParams, MethodNotFound, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.hub.gateway import Hub
+from mcpgate.hub.session import ClientSession
+from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, notification, result_response
+
+logger = logging.getLogger(__name__)
+
+Notify = Callable[[Message], Awaitable[None]]
+
+_IGNORED_NOTIFICATIONS = frozenset(
+    {"notifications/initialized", "notifications/roots/list_changed", "notifications/progress"}
+)
+
+
+class RequestRouter:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+        self._methods: dict[str, Callable[[ClientSession, dict[str, Any], Notify], Awaitable[dict[str, Any]]]] = {
+            "initialize": self._initialize,
+            "ping": self._ping,
+            "tools/list": self._list_tools,
+            "tools/call": self._call_tool,
+        }
+
+    async def handle(self, session: ClientSession, envelope: Envelope, notify: Notify) -> Message | None:
+        """The response to one message of `session`, or None when there is none to send."""
+        session.touch()
+        if envelope.kind == "notification":
+            self._notification(session, envelope)
+            return None
+        if envelope.kind != "request":
+            # A response from the client to a server→client request; none are sent yet.
+            return None
+        method = self._methods.get(envelope.method)
+        try:
+            if method is None:
+                raise MethodNotFound(f"Method not found: {envelope.method}")
+            params = envelope.message.get("params")
+            if params is not None and not isinstance(params, dict):
+                raise InvalidParams(f"{envelope.method}: params must be an object")
+            with anyio.CancelScope() as scope:
+                session.in_flight[envelope.id] = scope  # type: ignore[index]
+                try:
+                    return result_response(envelope.id, await method(session, params or {}, notify))
+                finally:
+                    session.in_flight.pop(envelope.id, None)  # type: ignore[arg-type]
+            # Cancelled by the client: the spec says not to answer a cancelled request.
+            return None
+        except GatewayError as exc:
+            return error_from_exception(envelope.id, exc)
+
+    def _notification(self, session: ClientSession, envelope: Envelope) -> None:
+        if envelope.method == "notifications/initialized":
+            session.initialized = True
+        elif envelope.method == "notifications/cancelled":
+            request_id = envelope.params.get("requestId")
+            if isinstance(request_id, str | int):
+                session.cancel(request_id)
+        elif envelope.method not in _IGNORED_NOTIFICATIONS:
+            logger.debug("session %s: ignored notification %s", session.id, envelope.method)
+
+    # -- methods -----------------------------------------------------------------------
+
+    async def _initialize(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        requested = params.get("protocolVersion")
+        version = requested if requested in HANDSHAKE_PROTOCOL_VERSIONS else LATEST_HANDSHAKE_VERSION
+        session.protocol_version = version
+        session.client_info = dict(params.get("clientInfo") or {})
+        session.capabilities = dict(params.get("capabilities") or {})
+        return {
+            "protocolVersion": version,
+            "capabilities": self.capabilities(),
+            "serverInfo": {"name": self.hub.settings.name, "title": "mcpgate", "version": __version__},
+        }
+
+    def capabilities(self) -> dict[str, Any]:
+        return {"tools": {"listChanged": True}}
+
+    async def _ping(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        return {}
+
+    async def _list_tools(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        return {"tools": self.hub.catalog.tools}
+
+    async def _call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        name = params.get("name")
+        if not isinstance(name, str) or not name:
+            raise InvalidParams("tools/call needs params.name, the tool's name as a string")
+        arguments = params.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise InvalidParams(f"tools/call {name}: arguments must be an object, got {type(arguments).__name__}")
+        route = self.hub.catalog.route(name)
+        if route is None:
+            raise InvalidParams(f"Unknown tool: {name!r}. Call tools/list for the tools this server offers.")
+        connection = self.hub.upstreams[route.upstream]
+        forwarded = {**params, "name": route.tool}
+        meta = params.get("_meta")
+        on_progress = None
+        if isinstance(meta, dict) and "progressToken" in meta:
+            token = meta["progressToken"]
+            # The upstream sees a token minted by its connection; we map it back to the
+            # client's own token, so two sessions using the same token never cross.
+            forwarded["_meta"] = {k: v for k, v in meta.items() if k != "progressToken"} or None
+            if forwarded["_meta"] is None:
+                del forwarded["_meta"]
+
+            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+                body: dict[str, Any] = {"progressToken": token, "progress": progress}
+                if total is not None:
+                    body["total"] = total
+                if message is not None:
+                    body["message"] = message
+                await notify(notification("notifications/progress", body))
+
+        try:
+            return await connection.request("tools/call", forwarded, on_progress=on_progress)
+        except (UpstreamUnavailable, UpstreamTimeout) as exc:
+            return tool_error(exc.message)
+
+
+def tool_error(text: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": text}], "isError": True}

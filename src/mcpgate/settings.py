@@ -1,0 +1,132 @@
+"""Typed settings for every subsystem, one nested group each.
+
+`GatewaySettings` is what `create_app` consumes. It is built from a config file
+(see `config.py`), from CLI flags, or both; `MCPGATE_*` environment variables fill
+in what neither gives. Values here are validated once, at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class _Model(BaseModel):
+    # Config files come from people: reject typos instead of silently ignoring them,
+    # and accept both camelCase and snake_case spellings.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class TimeoutSettings(_Model):
+    """Seconds; every upstream call is bounded so a stuck upstream never hangs a client."""
+
+    connect: float = Field(30.0, gt=0, description="Start/handshake of one upstream.")
+    call: float = Field(60.0, gt=0, description="One request forwarded to an upstream.")
+    list: float = Field(15.0, gt=0, validation_alias=_alias("list", "listTools", "list_tools"))
+
+
+class _UpstreamBase(_Model):
+    name: str = ""
+    enabled: bool = True
+    # True: "<upstream><sep><tool>"; False: the tool's own name; a string: that prefix instead.
+    prefix: bool | str = True
+    timeout: float | None = Field(None, gt=0, description="Overrides timeouts.call for this upstream.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _claude_disabled(cls, data: object) -> object:
+        # Several clients write `"disabled": true` in the mcpServers format.
+        if isinstance(data, dict) and "disabled" in data:
+            data = dict(data)
+            data["enabled"] = not data.pop("disabled")
+        return data
+
+
+class StdioUpstream(_UpstreamBase):
+    kind: Literal["stdio"] = "stdio"
+    command: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+
+
+class SSEUpstream(_UpstreamBase):
+    kind: Literal["sse"] = "sse"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class StreamableHTTPUpstream(_UpstreamBase):
+    kind: Literal["streamable_http"] = "streamable_http"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+UpstreamSettings = Annotated[StdioUpstream | SSEUpstream | StreamableHTTPUpstream, Field(discriminator="kind")]
+
+
+class EdgeSettings(_Model):
+    """What the client-facing transports accept."""
+
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, validation_alias=_alias("max_body_bytes", "maxBodyBytes"))
+    keepalive_seconds: float = Field(15.0, gt=0, validation_alias=_alias("keepalive_seconds", "keepaliveSeconds"))
+    # Origins allowed besides loopback ones; "*" disables the DNS-rebinding check.
+    allowed_origins: list[str] = Field(
+        default_factory=list, validation_alias=_alias("allowed_origins", "allowedOrigins")
+    )
+    # "json" answers POST /mcp with a JSON body unless the request needs a stream
+    # (progress); "sse" always streams.
+    response_mode: Literal["json", "sse"] = Field("json", validation_alias=_alias("response_mode", "responseMode"))
+    session_idle_seconds: float = Field(
+        3600.0, gt=0, validation_alias=_alias("session_idle_seconds", "sessionIdleSeconds")
+    )
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MCPGATE_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
+    )
+
+    name: str = "mcpgate"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    name_separator: str = Field(
+        "_", min_length=1, max_length=3, validation_alias=_alias("name_separator", "nameSeparator")
+    )
+    timeouts: TimeoutSettings = TimeoutSettings()
+    edge: EdgeSettings = EdgeSettings()
+    upstreams: list[UpstreamSettings] = Field(default_factory=list)
+    log_level: str = Field("info", validation_alias=_alias("log_level", "logLevel"))
+
+    @field_validator("name_separator")
+    @classmethod
+    def _separator_is_name_safe(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
+            raise ValueError("must use only letters, digits, '_', '-' or '.' (tool-name characters)")
+        return value
+
+    @model_validator(mode="after")
+    def _upstream_names_unique_and_valid(self) -> GatewaySettings:
+        seen: set[str] = set()
+        for upstream in self.upstreams:
+            if not UPSTREAM_NAME.match(upstream.name):
+                raise ValueError(
+                    f"upstream name {upstream.name!r} must be 1-64 characters of letters, digits, "
+                    "'_', '-' or '.', starting with a letter or digit"
+                )
+            if upstream.name in seen:
+                raise ValueError(f"upstream {upstream.name!r} is declared twice")
+            seen.add(upstream.name)
+        return self
+
+    def call_timeout(self, upstream: StdioUpstream | SSEUpstream | StreamableHTTPUpstream) -> float:
+        return upstream.timeout or self.timeouts.call

@@ -1,0 +1,1 @@
+"""Outbound: live MCP sessions with upstream servers (stdio, legacy SSE, Streamable HTTP)."""
