@@ -13,6 +13,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 
 from mcpgate import __version__
 
@@ -33,7 +34,7 @@ def current_time(timezone: str = "UTC") -> str:
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {timezone!r}; use an IANA name such as 'America/New_York'") from exc
+        raise ToolError(f"unknown time zone {timezone!r}; use an IANA name such as 'America/New_York'") from exc
     return dt.datetime.now(zone).isoformat(timespec="seconds")
 
 
@@ -50,7 +51,7 @@ def calculate(operation: Operation, a: float, b: float) -> str:
             "power": lambda: x**y,
         }[operation]()
     except (DivisionByZero, InvalidOperation) as exc:
-        raise ValueError(f"cannot {operation} {a} and {b}: {type(exc).__name__}") from exc
+        raise ToolError(f"cannot {operation} {a} and {b}: {type(exc).__name__}") from exc
     return format(result.normalize(), "f")
 
 

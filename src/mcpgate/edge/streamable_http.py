@@ -17,7 +17,13 @@ import logging
 from typing import Any
 
 import anyio
-from mcp_types.version import KNOWN_PROTOCOL_VERSIONS
+from mcp.shared.inbound import (
+    ERROR_CODE_HTTP_STATUS,
+    InboundLadderRejection,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+)
+from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
@@ -64,7 +70,9 @@ class StreamableHTTPTransport:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
             return
         method = scope["method"]
-        if method == "POST":
+        if headers.get(VERSION_HEADER) in MODERN_PROTOCOL_VERSIONS:
+            await self._modern(scope, receive, send, headers)
+        elif method == "POST":
             await self._post(scope, receive, send, headers)
         elif method == "GET":
             await self._get(receive, send, headers)
@@ -217,6 +225,69 @@ class StreamableHTTPTransport:
             await send({"type": "http.response.body", "body": b""})
         except OSError:
             pass  # the client went away
+
+    # -- 2026-07-28: one self-contained request per POST --------------------------------
+
+    async def _modern(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+        """The stateless revision: no handshake and no session; the envelope travels in `_meta`."""
+        if scope["method"] != "POST":
+            await send_json(
+                send,
+                405,
+                error_response(None, INVALID_REQUEST, "Protocol 2026-07-28 has no GET or DELETE on /mcp; use POST"),
+                [(b"allow", b"POST")],
+            )
+            return
+        try:
+            body = await read_body(receive, headers, self.settings.max_body_bytes)
+        except GatewayError as exc:
+            await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
+            return
+        parsed = parse_body(body)
+        if isinstance(parsed, dict):
+            await send_json(send, 400, parsed)
+            return
+        items, is_batch = parsed
+        item = items[0]
+        if is_batch or isinstance(item, Rejected) or item.kind != "request":
+            if not is_batch and isinstance(item, Envelope) and item.kind == "notification":
+                await send_empty(send, 202)  # the 2026 HTTP wire defines no client notifications
+                return
+            message = "Body must be a single JSON-RPC request or notification object"
+            await send_json(
+                send, 400, item.error if isinstance(item, Rejected) else error_response(None, INVALID_REQUEST, message)
+            )
+            return
+        raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        duplicated = find_duplicated_routing_header(raw_headers)
+        route = (
+            InboundLadderRejection(INVALID_REQUEST, f"header {duplicated} appears more than once")
+            if duplicated
+            else classify_inbound_request(item.message, headers={k.lower(): v for k, v in raw_headers})
+        )
+        if isinstance(route, InboundLadderRejection):
+            response = error_response(item.id, route.code, route.message, route.data)
+            await send_json(send, ERROR_CODE_HTTP_STATUS.get(route.code, 400), response)
+            return
+        session = ClientSession(
+            "stateless",
+            protocol_version=route.protocol_version,
+            client_info=route.client_info if isinstance(route.client_info, dict) else {},
+            capabilities=route.client_capabilities if isinstance(route.client_capabilities, dict) else {},
+            initialized=True,
+        )
+        if self._wants_stream([item], headers):
+            await self._answer_as_stream(session, [item], False, receive, send, [])
+            return
+        responses: list[Message] = []
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
+            responses = await answer_all(self.router, session, [item], _nowhere)
+            tg.cancel_scope.cancel()
+        if responses:
+            error = responses[0].get("error")
+            status = ERROR_CODE_HTTP_STATUS.get(error.get("code"), 200) if isinstance(error, dict) else 200
+            await send_json(send, status, responses[0])
 
     # -- GET / DELETE ----------------------------------------------------------------
 

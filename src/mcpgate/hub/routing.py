@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
+from mcp_types import SERVER_INFO_META_KEY
+from mcp_types.methods import CACHEABLE_METHODS
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from mcpgate import __version__
 from mcpgate.errors import GatewayError, InvalidParams, MethodNotFound, UpstreamTimeout, UpstreamUnavailable
@@ -27,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 Notify = Callable[[Message], Awaitable[None]]
 
+_ENVELOPE_PREFIX = "io.modelcontextprotocol/"
 _IGNORED_NOTIFICATIONS = frozenset(
     {"notifications/initialized", "notifications/roots/list_changed", "notifications/progress"}
 )
@@ -41,6 +44,11 @@ class RequestRouter:
             "tools/list": self._list_tools,
             "tools/call": self._call_tool,
         }
+        # 2026-07-28 replaced the handshake and ping with per-request envelopes and discovery.
+        self._modern_methods = {
+            **{k: v for k, v in self._methods.items() if k not in ("initialize", "ping")},
+            "server/discover": self._discover,
+        }
 
     async def handle(self, session: ClientSession, envelope: Envelope, notify: Notify) -> Message | None:
         """The response to one message of `session`, or None when there is none to send."""
@@ -51,7 +59,8 @@ class RequestRouter:
         if envelope.kind != "request":
             # A response from the client to a server→client request; none are sent yet.
             return None
-        method = self._methods.get(envelope.method)
+        modern = session.protocol_version in MODERN_PROTOCOL_VERSIONS
+        method = (self._modern_methods if modern else self._methods).get(envelope.method)
         try:
             if method is None:
                 raise MethodNotFound(f"Method not found: {envelope.method}")
@@ -61,7 +70,10 @@ class RequestRouter:
             with anyio.CancelScope() as scope:
                 session.in_flight[envelope.id] = scope  # type: ignore[index]
                 try:
-                    return result_response(envelope.id, await method(session, params or {}, notify))
+                    result = await method(session, params or {}, notify)
+                    if modern:
+                        result = _modern_result(envelope.method, result)
+                    return result_response(envelope.id, result)
                 finally:
                     session.in_flight.pop(envelope.id, None)  # type: ignore[arg-type]
             # Cancelled by the client: the spec says not to answer a cancelled request.
@@ -90,8 +102,21 @@ class RequestRouter:
         return {
             "protocolVersion": version,
             "capabilities": self.capabilities(),
-            "serverInfo": {"name": self.hub.settings.name, "title": "mcpgate", "version": __version__},
+            "serverInfo": self._server_info(),
         }
+
+    async def _discover(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        return {
+            "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
+            "capabilities": self.capabilities(),
+            "resultType": "complete",
+            "ttlMs": 0,
+            "cacheScope": "private",
+            "_meta": {SERVER_INFO_META_KEY: self._server_info()},
+        }
+
+    def _server_info(self) -> dict[str, Any]:
+        return {"name": self.hub.settings.name, "title": "mcpgate", "version": __version__}
 
     def capabilities(self) -> dict[str, Any]:
         return {"tools": {"listChanged": True}}
@@ -116,14 +141,19 @@ class RequestRouter:
         forwarded = {**params, "name": route.tool}
         meta = params.get("_meta")
         on_progress = None
+        if isinstance(meta, dict):
+            # Per-request envelope keys describe *this* client hop; the upstream hop has its own.
+            # The progress token is replaced by one the upstream connection mints (see below).
+            kept = {k: v for k, v in meta.items() if k != "progressToken" and not k.startswith(_ENVELOPE_PREFIX)}
+            if kept:
+                forwarded["_meta"] = kept
+            else:
+                del forwarded["_meta"]
         if isinstance(meta, dict) and "progressToken" in meta:
             token = meta["progressToken"]
-            # The upstream sees a token minted by its connection; we map it back to the
-            # client's own token, so two sessions using the same token never cross.
-            forwarded["_meta"] = {k: v for k, v in meta.items() if k != "progressToken"} or None
-            if forwarded["_meta"] is None:
-                del forwarded["_meta"]
 
+            # Two sessions may both use token 1: each upstream request gets its own token,
+            # mapped back here to the token this caller chose.
             async def on_progress(progress: float, total: float | None, message: str | None) -> None:
                 body: dict[str, Any] = {"progressToken": token, "progress": progress}
                 if total is not None:
@@ -136,6 +166,16 @@ class RequestRouter:
             return await connection.request("tools/call", forwarded, on_progress=on_progress)
         except (UpstreamUnavailable, UpstreamTimeout) as exc:
             return tool_error(exc.message)
+
+
+def _modern_result(method: str, result: dict[str, Any]) -> dict[str, Any]:
+    """Fill the fields 2026-07-28 requires on results that handshake-era upstreams don't send."""
+    stamped = {"resultType": "complete", **result}
+    if method in CACHEABLE_METHODS:
+        # "private": what a gateway lists can depend on who asks; ttl 0 until we know better.
+        stamped.setdefault("ttlMs", 0)
+        stamped.setdefault("cacheScope", "private")
+    return stamped
 
 
 def tool_error(text: str) -> dict[str, Any]:

@@ -1,0 +1,113 @@
+"""Start/stop the conformance fixture server from tests (no sleeps: bounded waits with deadlines only).
+
+    with fixture_http_server() as url:       # http://127.0.0.1:<free port>/mcp
+        ...
+    fixture_stdio_command()                  # [python, .../fixture_server.py, "--stdio"]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+FIXTURE_SERVER = Path(__file__).resolve().with_name("fixture_server.py")
+
+
+def fixture_stdio_command(python: str | None = None) -> list[str]:
+    """Command line that serves the fixture over stdio."""
+    return [python or sys.executable, str(FIXTURE_SERVER), "--stdio"]
+
+
+def _pump(stream, lines: queue.Queue[str | None]) -> None:
+    try:
+        for line in stream:
+            lines.put(line)
+    finally:
+        lines.put(None)
+
+
+def wait_http_ready(url: str, deadline: float, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``url`` until the server answers any HTTP response, or raise at ``deadline``.
+
+    Between attempts this blocks on the server process (``proc.wait`` with a short
+    timeout), so a crashed server is noticed at once instead of being slept past.
+    """
+    last_error: Exception | None = None
+    while True:
+        try:
+            httpx.get(url, timeout=1.0, headers={"Accept": "text/event-stream"})
+            return
+        except httpx.HTTPError as exc:
+            last_error = exc
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"fixture at {url} not ready: {last_error!r}")
+        if proc is not None:
+            try:
+                rc = proc.wait(timeout=min(0.05, remaining))
+            except subprocess.TimeoutExpired:
+                continue
+            raise RuntimeError(f"fixture server exited early with code {rc}")
+
+
+@contextlib.contextmanager
+def fixture_http_server(
+    host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 30.0, python: str | None = None
+) -> Iterator[str]:
+    """Run ``fixture_server.py --http`` on loopback; yields its Streamable HTTP URL (…/mcp)."""
+    proc = subprocess.Popen(
+        [python or sys.executable, str(FIXTURE_SERVER), "--http", "--host", host, "--port", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    out_lines: queue.Queue[str | None] = queue.Queue()
+    err_lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stdout, out_lines), daemon=True).start()
+    threading.Thread(target=_pump, args=(proc.stderr, err_lines), daemon=True).start()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        url = None
+        while url is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("fixture server did not report READY in time")
+            try:
+                line = out_lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+                stderr = "".join(_drain(err_lines))
+                raise RuntimeError(f"fixture server exited before READY (rc={proc.poll()}):\n{stderr}")
+            if line.startswith("READY "):
+                url = line.split(" ", 1)[1].strip()
+        wait_http_ready(url, deadline, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _drain(lines: queue.Queue[str | None]) -> list[str]:
+    out = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            item = lines.get_nowait()
+            if item is not None:
+                out.append(item)
+    return out

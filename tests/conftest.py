@@ -1,0 +1,105 @@
+"""Shared test machinery: real servers on loopback sockets, real SDK clients.
+
+Everything runs in the test's own event loop: uvicorn serves the gateway (and the
+SDK's SSE / Streamable HTTP upstreams) on 127.0.0.1 with port 0, so SSE is exercised
+over a real socket. Waits are bounded (`anyio.fail_after`), never bare sleeps.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import mcp
+import pytest
+import uvicorn
+from mcp.client.sse import sse_client
+
+from mcpgate.app import create_app
+from mcpgate.config import settings_from_mapping
+from mcpgate.hub.gateway import Hub
+from mcpgate.settings import GatewaySettings
+from mcpgate.upstream.connection import Backoff
+
+TESTS = Path(__file__).parent
+ECHO_SERVER = str(TESTS / "upstreams" / "echo_server.py")
+# Legacy SSE, Streamable HTTP with the handshake (2025-11-25), and the stateless 2026-07-28 revision.
+TRANSPORTS = ["sse", "streamable_http", "stateless"]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def stdio_echo(label: str = "echo", **extra: Any) -> dict[str, Any]:
+    """An `mcpServers` entry for the test echo server as a stdio child."""
+    return {"command": sys.executable, "args": [ECHO_SERVER, "--stdio", "--label", label], **extra}
+
+
+@asynccontextmanager
+async def serve_asgi(app: Any) -> AsyncIterator[str]:
+    """Serve an ASGI app on 127.0.0.1:<free port>; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve)
+        with anyio.fail_after(10):
+            while not server.started:
+                await anyio.sleep(0.005)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            server.force_exit = True
+
+
+@dataclass
+class Gateway:
+    url: str
+    hub: Hub
+
+    def client(self, transport: str, **kwargs: Any) -> mcp.Client:
+        """An official SDK client connected over one of `TRANSPORTS`."""
+        if transport == "sse":
+            return mcp.Client(sse_client(f"{self.url}/sse"), **kwargs)
+        if transport == "stateless":
+            # "auto" probes server/discover and must settle on 2026-07-28 with us.
+            return mcp.Client(f"{self.url}/mcp", mode="auto", **kwargs)
+        return mcp.Client(f"{self.url}/mcp", mode="legacy", **kwargs)
+
+    def http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=10)
+
+
+@asynccontextmanager
+async def running_gateway(config: dict[str, Any] | GatewaySettings) -> AsyncIterator[Gateway]:
+    settings = config if isinstance(config, GatewaySettings) else settings_from_mapping(config, "test")
+    async with Hub(settings, backoff=Backoff(first=0.05, maximum=0.5)) as hub:
+        async with serve_asgi(create_app(settings, hub=hub)) as url:
+            yield Gateway(url, hub)
+            for session in hub.sessions:  # end open streams so the server can stop promptly
+                hub.sessions.remove(session.id)
+
+
+GatewayFactory = Callable[[dict[str, Any]], AbstractAsyncContextManager[Gateway]]
+
+
+@pytest.fixture
+def gateway_factory() -> GatewayFactory:
+    return running_gateway
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll a cheap in-process condition until true; fails the test after `timeout` seconds."""
+    with anyio.fail_after(timeout):
+        while not predicate():
+            await anyio.sleep(0.01)
