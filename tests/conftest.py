@@ -81,9 +81,11 @@ class Gateway:
 
 
 @asynccontextmanager
-async def running_gateway(config: dict[str, Any] | GatewaySettings) -> AsyncIterator[Gateway]:
+async def running_gateway(
+    config: dict[str, Any] | GatewaySettings, backoff: Backoff | None = None
+) -> AsyncIterator[Gateway]:
     settings = config if isinstance(config, GatewaySettings) else settings_from_mapping(config, "test")
-    async with Hub(settings, backoff=Backoff(first=0.05, maximum=0.5)) as hub:
+    async with Hub(settings, backoff=backoff or Backoff(first=0.05, maximum=0.5)) as hub:
         async with serve_asgi(create_app(settings, hub=hub)) as url:
             yield Gateway(url, hub)
             for session in hub.sessions:  # end open streams so the server can stop promptly

@@ -14,22 +14,23 @@ Run it as:
     python tests/conformance/fixture_server.py --stdio
     python tests/conformance/fixture_server.py --http --port 8765          # http://127.0.0.1:8765/mcp
     python tests/conformance/fixture_server.py --http --port 0             # ephemeral port
+    python tests/conformance/fixture_server.py --sse --port 0              # legacy SSE: /sse + /messages/
 
-In HTTP mode, once the listening socket is bound the server prints exactly one
+In the HTTP modes, once the listening socket is bound the server prints exactly one
 line to stdout::
 
-    READY http://127.0.0.1:<port>/mcp
+    READY http://127.0.0.1:<port>/mcp          (or .../sse with --sse)
 
 so a parent process can learn the (possibly ephemeral) port without guessing.
 
 Everything can also be imported: ``build_server()`` returns the low-level Server,
-``build_http_app()`` the Starlette ASGI app (Streamable HTTP at /mcp).
+``build_http_app()`` the Starlette ASGI app (Streamable HTTP at /mcp),
+``build_sse_app()`` the legacy SSE app (GET /sse, POST /messages/).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import logging
 import socket
@@ -390,7 +391,9 @@ async def _reconnection(ctx, args, state):
 # Resources
 # ---------------------------------------------------------------------------
 
-STATIC_RESOURCES: dict[str, tuple[types.Resource, Callable[[], types.TextResourceContents | types.BlobResourceContents]]] = {
+ResourceContents = types.TextResourceContents | types.BlobResourceContents
+
+STATIC_RESOURCES: dict[str, tuple[types.Resource, Callable[[], ResourceContents]]] = {
     "test://static-text": (
         types.Resource(
             uri="test://static-text",
@@ -437,7 +440,7 @@ RESOURCE_TEMPLATES = [
 ]
 
 
-def _read_resource(uri: str) -> types.TextResourceContents | types.BlobResourceContents | None:
+def _read_resource(uri: str) -> ResourceContents | None:
     if uri in STATIC_RESOURCES:
         return STATIC_RESOURCES[uri][1]()
     if uri.startswith(TEMPLATE_PREFIX) and uri.endswith(TEMPLATE_SUFFIX):
@@ -602,6 +605,34 @@ def build_http_app(server: Server[Any] | None = None, *, host: str = "127.0.0.1"
     )
 
 
+def build_sse_app(server: Server[Any] | None = None, *, host: str = "127.0.0.1"):
+    """The legacy HTTP+SSE ASGI app: GET /sse opens the stream, POST /messages/?session_id=... sends."""
+    from mcp.server.sse import SseServerTransport
+    from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Mount, Route
+
+    server = server or build_server()
+    security = None
+    if host in ("127.0.0.1", "localhost", "::1"):  # same DNS-rebinding defaults as the SDK's own apps
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+            allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
+        )
+    sse = SseServerTransport("/messages/", security_settings=security)
+
+    async def handle_sse(request):
+        async with sse.connect_sse(request.scope, request.receive, request._send) as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+        return Response()
+
+    return Starlette(
+        routes=[Route("/sse", endpoint=handle_sse, methods=["GET"]), Mount("/messages/", app=sse.handle_post_message)]
+    )
+
+
 async def _run_stdio() -> None:
     from mcp.server.stdio import stdio_server
 
@@ -610,7 +641,7 @@ async def _run_stdio() -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
-def _run_http(host: str, port: int, log_level: str) -> None:
+def _serve(app: Any, host: str, port: int, path: str, log_level: str) -> None:
     import uvicorn
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -621,10 +652,10 @@ def _run_http(host: str, port: int, log_level: str) -> None:
     sock.set_inheritable(True)
     bound_port = sock.getsockname()[1]
     url_host = f"[{host}]" if family == socket.AF_INET6 else host
-    config = uvicorn.Config(build_http_app(host=host), log_level=log_level, lifespan="on")
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on")
     server = uvicorn.Server(config)
     # The socket is already listening, so connections made after this line are queued.
-    print(f"READY http://{url_host}:{bound_port}/mcp", flush=True)
+    print(f"READY http://{url_host}:{bound_port}{path}", flush=True)
     server.run(sockets=[sock])
 
 
@@ -633,16 +664,19 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--stdio", action="store_true", help="serve MCP over stdin/stdout")
     mode.add_argument("--http", action="store_true", help="serve Streamable HTTP at http://HOST:PORT/mcp")
+    mode.add_argument("--sse", action="store_true", help="serve legacy HTTP+SSE at http://HOST:PORT/sse")
     parser.add_argument("--host", default="127.0.0.1", help="bind address for --http (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port for --http; 0 picks a free one (default 8765)")
+    parser.add_argument("--port", type=int, default=8765, help="port for --http/--sse; 0 = any free (default 8765)")
     parser.add_argument("--log-level", default="warning", help="uvicorn / fixture log level (default warning)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     if args.stdio:
         anyio.run(_run_stdio)
+    elif args.http:
+        _serve(build_http_app(host=args.host), args.host, args.port, "/mcp", args.log_level.lower())
     else:
-        _run_http(args.host, args.port, args.log_level.lower())
+        _serve(build_sse_app(host=args.host), args.host, args.port, "/sse", args.log_level.lower())
     return 0
 
 

@@ -1,8 +1,12 @@
 """Start/stop the conformance fixture server from tests (no sleeps: bounded waits with deadlines only).
 
-    with fixture_http_server() as url:       # http://127.0.0.1:<free port>/mcp
+Usage::
+
+    with fixture_http_server() as url:                  # http://127.0.0.1:<free port>/mcp
         ...
-    fixture_stdio_command()                  # [python, .../fixture_server.py, "--stdio"]
+    with fixture_http_server(transport="sse") as url:   # http://127.0.0.1:<free port>/sse
+        ...
+    fixture_stdio_command()                             # [python, .../fixture_server.py, "--stdio"]
 """
 
 from __future__ import annotations
@@ -60,11 +64,22 @@ def wait_http_ready(url: str, deadline: float, proc: subprocess.Popen | None = N
 
 @contextlib.contextmanager
 def fixture_http_server(
-    host: str = "127.0.0.1", port: int = 0, *, startup_timeout: float = 30.0, python: str | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    transport: str = "http",
+    startup_timeout: float = 30.0,
+    python: str | None = None,
 ) -> Iterator[str]:
-    """Run ``fixture_server.py --http`` on loopback; yields its Streamable HTTP URL (…/mcp)."""
+    """Run the fixture on loopback; yields its URL.
+
+    ``transport="http"``: Streamable HTTP, yields ``http://HOST:PORT/mcp``.
+    ``transport="sse"``: legacy HTTP+SSE, yields ``http://HOST:PORT/sse`` (messages go to /messages/).
+    """
+    if transport not in ("http", "sse"):
+        raise ValueError(f"transport must be 'http' or 'sse', not {transport!r}")
     proc = subprocess.Popen(
-        [python or sys.executable, str(FIXTURE_SERVER), "--http", "--host", host, "--port", str(port)],
+        [python or sys.executable, str(FIXTURE_SERVER), f"--{transport}", "--host", host, "--port", str(port)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -92,7 +107,9 @@ def fixture_http_server(
                 raise RuntimeError(f"fixture server exited before READY (rc={proc.poll()}):\n{stderr}")
             if line.startswith("READY "):
                 url = line.split(" ", 1)[1].strip()
-        wait_http_ready(url, deadline, proc)
+        # GET /sse would open a never-ending stream, so probe the messages endpoint instead.
+        probe = url if transport == "http" else url.rsplit("/sse", 1)[0] + "/messages/"
+        wait_http_ready(probe, deadline, proc)
         yield url
     finally:
         proc.terminate()

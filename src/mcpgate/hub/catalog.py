@@ -77,5 +77,16 @@ class ToolCatalog:
     def route(self, name: str) -> Route | None:
         return self.routes.get(name)
 
+    def describe_collisions(self) -> str:
+        """One sentence per pair of upstreams that claim the same names."""
+        by_pair: dict[tuple[str, str], list[str]] = {}
+        for collision in self.collisions:
+            by_pair.setdefault((collision.kept.upstream, collision.dropped.upstream), []).append(collision.name)
+        return "; ".join(
+            f"upstreams {first!r} and {second!r} both expose tool name{'s' if len(names) > 1 else ''} "
+            f"{', '.join(repr(n) for n in names)} — give one of them another `prefix` or change the name separator"
+            for (first, second), names in by_pair.items()
+        )
+
     def __len__(self) -> int:
         return len(self.tools)

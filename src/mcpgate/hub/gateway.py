@@ -64,7 +64,7 @@ class Hub:
                         waiters.start_soon(connection.wait_settled)
             self.catalog = self._build_catalog()
             if self.catalog.collisions:
-                raise ToolNameCollision("; ".join(c.describe() for c in self.catalog.collisions))
+                raise ToolNameCollision(self.catalog.describe_collisions())
             self._started = True
         except BaseException:
             await self.__aexit__(None, None, None)

@@ -152,8 +152,15 @@ class UpstreamConnection:
             dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(read, write)
             async with anyio.create_task_group() as tg:
                 await tg.start(dispatcher.run, self._on_request, self._on_notify)
-                with anyio.fail_after(self.connect_timeout):
-                    await self._handshake(dispatcher)
+                try:
+                    with anyio.fail_after(self.connect_timeout):
+                        await self._handshake(dispatcher)
+                except Exception as exc:
+                    # Say so now: tearing the transport down (stopping a stuck child) can take seconds.
+                    self.status.state = UpstreamState.DOWN
+                    self.status.error = _describe_failure(exc)
+                    self._settled.set()
+                    raise
                 self._dispatcher = dispatcher
                 self.tools = await self._list_tools()
                 self.status.state = UpstreamState.READY
