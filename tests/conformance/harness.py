@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import re
 import subprocess
 import sys
 import threading
@@ -128,3 +129,49 @@ def _drain(lines: queue.Queue[str | None]) -> list[str]:
             if item is not None:
                 out.append(item)
     return out
+
+
+_LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+
+
+@contextlib.contextmanager
+def gateway_over_fixture(*, startup_timeout: float = 30.0, python: str | None = None) -> Iterator[str]:
+    """`mcpgate wrap` around the fixture as a stdio child; yields the gateway's `/mcp` URL.
+
+    The gateway is the real CLI in its own process, exactly as a user would start it.
+    """
+    python = python or sys.executable
+    proc = subprocess.Popen(
+        [python, "-m", "mcpgate", "wrap", "--port", "0", "--name", "fixture", "--", *fixture_stdio_command(python)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    err_lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_pump, args=(proc.stderr, err_lines), daemon=True).start()
+    try:
+        deadline = time.monotonic() + startup_timeout
+        seen: list[str] = []
+        port = None
+        while port is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("mcpgate did not start listening in time:\n" + "".join(seen))
+            try:
+                line = err_lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError(f"mcpgate exited before listening (rc={proc.poll()}):\n" + "".join(seen))
+            seen.append(line)
+            if match := _LISTENING.search(line):
+                port = match.group(1)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -59,7 +59,9 @@ class RawSSE:
 
     async def post(self, body: bytes | dict, path: str | None = None) -> httpx.Response:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return await self.http.post(path or self.endpoint, content=content, headers={"content-type": "application/json"})
+        return await self.http.post(
+            path or self.endpoint, content=content, headers={"content-type": "application/json"}
+        )
 
 
 @asynccontextmanager
@@ -117,7 +119,12 @@ async def test_malformed_messages_get_precise_errors_and_the_session_carries_on(
         too_big = await sse.post({"jsonrpc": "2.0", "id": 4, "method": "ping", "params": {"x": "y" * 5000}})
         assert too_big.status_code == 413 and too_big.json()["error"]["message"].startswith("Request body")
         # After all that, the same session still answers.
-        call = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "e_echo", "arguments": {"text": "ok"}}}
+        call = {
+            "jsonrpc": "2.0",
+            "id": 5,
+            "method": "tools/call",
+            "params": {"name": "e_echo", "arguments": {"text": "ok"}},
+        }
         assert (await sse.post(call)).status_code == 202
         reply = await sse.next_message()
         assert reply["id"] == 5 and reply["result"]["content"][0]["text"] == "ok"
@@ -158,9 +165,14 @@ async def test_streamable_http_session_rules():
         too_big = await http.post("/mcp", content=b"x" * 5000, headers=headers)
         assert too_big.status_code == 413
         bad_version = await http.post(
-            "/mcp", json={"jsonrpc": "2.0", "id": 4, "method": "ping"}, headers={**headers, "mcp-protocol-version": "1999"}
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 4, "method": "ping"},
+            headers={**headers, "mcp-protocol-version": "1999"},
         )
-        assert bad_version.status_code == 400 and "unsupported MCP-Protocol-Version" in bad_version.json()["error"]["message"]
+        assert (
+            bad_version.status_code == 400
+            and "unsupported MCP-Protocol-Version" in bad_version.json()["error"]["message"]
+        )
         batch = await http.post(
             "/mcp",
             json=[{"jsonrpc": "2.0", "id": 5, "method": "ping"}, {"jsonrpc": "2.0", "id": 6, "method": "ping"}],

@@ -70,15 +70,17 @@ async def test_bad_arguments_name_the_field(gateway_factory, transport):
 async def test_progress_reaches_the_caller_with_its_own_token(gateway_factory, transport):
     async with gateway_factory({"mcpServers": {"e": stdio_echo()}}) as gateway, gateway.client(transport) as client:
         seen: list[tuple[float, float | None, str | None]] = []
+        all_seen = anyio.Event()
 
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             seen.append((progress, total, message))
+            if len(seen) == 3:
+                all_seen.set()
 
         result = await client.call_tool("e_count", {"steps": 3}, progress_callback=on_progress)
         assert result.content[0].text == "counted 3"
-        with anyio.fail_after(5):
-            while len(seen) < 3:
-                await anyio.sleep(0.01)
+        with anyio.fail_after(5):  # progress callbacks may run just after the result arrives
+            await all_seen.wait()
         assert [s[0] for s in seen] == [1, 2, 3]
 
 

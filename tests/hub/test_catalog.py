@@ -14,7 +14,9 @@ def tools(*names: str) -> tuple[dict, ...]:
 
 
 def test_tools_are_prefixed_with_their_upstream_and_routed_back():
-    catalog = ToolCatalog.build([UpstreamTools("github", "github", tools("search")), UpstreamTools("fs", None, tools("read"))])
+    catalog = ToolCatalog.build(
+        [UpstreamTools("github", "github", tools("search")), UpstreamTools("fs", None, tools("read"))]
+    )
     assert [t["name"] for t in catalog.tools] == ["github_search", "read"]
     assert catalog.route("github_search") == Route("github", "search")
     assert catalog.route("read") == Route("fs", "read")

@@ -69,7 +69,10 @@ async def test_health_is_503_when_no_upstream_can_serve():
 
 async def test_an_upstream_that_never_answers_initialize_is_bounded_by_the_connect_timeout():
     # `sleep` never reads our initialize, let alone answers it.
-    config = {"timeouts": {"connect": 2.5}, "mcpServers": {"mute": {"command": "sleep", "args": ["600"]}, "ok": stdio_echo()}}
+    config = {
+        "timeouts": {"connect": 2.5},
+        "mcpServers": {"mute": {"command": "sleep", "args": ["600"]}, "ok": stdio_echo()},
+    }
     with anyio.fail_after(10):
         async with running_gateway(config) as gateway, gateway.http() as http:
             body = (await http.get("/health")).json()

@@ -23,6 +23,7 @@ from mcp.shared.inbound import (
     classify_inbound_request,
     find_duplicated_routing_header,
 )
+from mcp_types import LOG_LEVEL_META_KEY
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
@@ -123,10 +124,7 @@ class StreamableHTTPTransport:
             await send_empty(send, 202, extra_headers)
             return
 
-        if self._wants_stream(items, headers):
-            await self._answer_as_stream(session, items, is_batch, receive, send, extra_headers)
-        else:
-            await self._answer_as_json(session, items, is_batch, receive, send, extra_headers)
+        await self._respond(session, items, is_batch, receive, send, extra_headers, self._stream_mode(headers))
 
     def _session_for(
         self, items: list[Envelope | Rejected], headers: Headers
@@ -152,21 +150,16 @@ class StreamableHTTPTransport:
             return (404, error_response(None, SESSION_NOT_FOUND, "Session not found: send initialize again")), []
         return session, []
 
-    def _wants_stream(self, items: list[Envelope | Rejected], headers: Headers) -> bool:
+    def _stream_mode(self, headers: Headers) -> str:
+        """ "never" (client takes only JSON), "always" (SSE only, or `responseMode: sse`), or "deferred"."""
         accept = headers.get("accept", "")
         if "text/event-stream" not in accept:
-            return False
+            return "never"
         if self.settings.response_mode == "sse" or "application/json" not in accept:
-            return True
-        # Stream only when something may be said before the answer: progress was asked for.
-        return any(
-            isinstance(item, Envelope)
-            and isinstance(meta := item.params.get("_meta"), dict)
-            and "progressToken" in meta
-            for item in items
-        )
+            return "always"
+        return "deferred"
 
-    async def _answer_as_json(
+    async def _respond(
         self,
         session: ClientSession,
         items: list[Envelope | Rejected],
@@ -174,57 +167,83 @@ class StreamableHTTPTransport:
         receive: Receive,
         send: Send,
         extra_headers: list[tuple[bytes, bytes]],
+        mode: str,
     ) -> None:
-        responses: list[Message] = []
-        async with anyio.create_task_group() as tg:
-            # A client that hangs up cancels the work it asked for.
-            tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
-            responses = await answer_all(self.router, session, items, _nowhere)
-            tg.cancel_scope.cancel()
-        if not responses:
-            await send_empty(send, 202, extra_headers)
-            return
-        body: Any = responses if is_batch else responses[0]
-        status = 200 if not _all_rejected(items) else 400
-        await send_json(send, status, body, extra_headers)
+        """Answer a POST on its own response: JSON, unless something must be said before the answer.
 
-    async def _answer_as_stream(
-        self,
-        session: ClientSession,
-        items: list[Envelope | Rejected],
-        is_batch: bool,
-        receive: Receive,
-        send: Send,
-        extra_headers: list[tuple[bytes, bytes]],
-    ) -> None:
-        outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
+        Like the SDK's server, the choice is deferred: a request whose handler emits a
+        notification (progress, a log line) commits the response to `text/event-stream`
+        at that moment; one that just answers gets a plain JSON body. A client that hangs
+        up cancels the work it asked for.
+        """
+        outbox, inbox = anyio.create_memory_object_stream[tuple[str, Any]](_OUTBOX_LIMIT)
 
         async def notify(message: Message) -> None:
+            if mode == "never":
+                return  # nowhere to put it: this client reads only the final JSON answer
             try:
-                outbox.send_nowait(sse_event(dumps(message), "message"))
+                outbox.send_nowait(("note", message))
             except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
                 logger.debug("session %s: dropped a notification for a closed or full stream", session.id)
 
         async def produce() -> None:
             with outbox:
                 responses = await answer_all(self.router, session, items, notify)
-                if is_batch and responses:
-                    outbox.send_nowait(sse_event(dumps(responses), "message"))
-                else:
-                    for response in responses:
-                        outbox.send_nowait(sse_event(dumps(response), "message"))
+                outbox.send_nowait(("done", responses))
 
-        await send({"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra_headers]})
+        streaming = False
         try:
-            async with anyio.create_task_group() as tg:
+            async with anyio.create_task_group() as tg, inbox:
                 tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
                 tg.start_soon(produce)
-                async with inbox:
-                    await pump_events(inbox, send, self.settings.keepalive_seconds)
+                if mode == "always":
+                    streaming = True
+                    await send(
+                        {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra_headers]}
+                    )
+                async for kind, payload in inbox:
+                    if kind == "note":
+                        if not streaming:
+                            streaming = True
+                            start = {
+                                "type": "http.response.start",
+                                "status": 200,
+                                "headers": [*SSE_HEADERS, *extra_headers],
+                            }
+                            await send(start)
+                        await send(
+                            {
+                                "type": "http.response.body",
+                                "body": sse_event(dumps(payload), "message"),
+                                "more_body": True,
+                            }
+                        )
+                        continue
+                    responses: list[Message] = payload
+                    if streaming:
+                        if responses:
+                            final = responses if is_batch else responses[0]
+                            await send(
+                                {
+                                    "type": "http.response.body",
+                                    "body": sse_event(dumps(final), "message"),
+                                    "more_body": True,
+                                }
+                            )
+                        await send({"type": "http.response.body", "body": b""})
+                    elif not responses:
+                        await send_empty(send, 202, extra_headers)
+                    else:
+                        await send_json(
+                            send,
+                            _status_of(items, responses, session),
+                            responses if is_batch else responses[0],
+                            extra_headers,
+                        )
+                    break
                 tg.cancel_scope.cancel()
-            await send({"type": "http.response.body", "body": b""})
         except OSError:
-            pass  # the client went away
+            pass  # the client went away mid-write
 
     # -- 2026-07-28: one self-contained request per POST --------------------------------
 
@@ -276,18 +295,10 @@ class StreamableHTTPTransport:
             capabilities=route.client_capabilities if isinstance(route.client_capabilities, dict) else {},
             initialized=True,
         )
-        if self._wants_stream([item], headers):
-            await self._answer_as_stream(session, [item], False, receive, send, [])
-            return
-        responses: list[Message] = []
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
-            responses = await answer_all(self.router, session, [item], _nowhere)
-            tg.cancel_scope.cancel()
-        if responses:
-            error = responses[0].get("error")
-            status = ERROR_CODE_HTTP_STATUS.get(error.get("code"), 200) if isinstance(error, dict) else 200
-            await send_json(send, status, responses[0])
+        level = (item.params.get("_meta") or {}).get(LOG_LEVEL_META_KEY)
+        if isinstance(level, str):
+            session.log_level = level
+        await self._respond(session, [item], False, receive, send, [], self._stream_mode(headers))
 
     # -- GET / DELETE ----------------------------------------------------------------
 
@@ -355,5 +366,12 @@ class StreamableHTTPTransport:
         await send_empty(send, 200)
 
 
-def _all_rejected(items: list[Envelope | Rejected]) -> bool:
-    return all(isinstance(item, Rejected) for item in items)
+def _status_of(items: list[Envelope | Rejected], responses: list[Message], session: ClientSession) -> int:
+    """HTTP status of a JSON answer: 400 when nothing in it was valid; for 2026-07-28, the SDK's table."""
+    if all(isinstance(item, Rejected) for item in items):
+        return 400
+    if session.transport == "stateless" and len(responses) == 1:
+        error = responses[0].get("error")
+        if isinstance(error, dict):
+            return ERROR_CODE_HTTP_STATUS.get(error.get("code"), 200)
+    return 200

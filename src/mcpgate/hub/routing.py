@@ -24,12 +24,16 @@ from mcpgate.errors import GatewayError, InvalidParams, MethodNotFound, Upstream
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.session import ClientSession
 from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, notification, result_response
+from mcpgate.upstream.connection import Caller
 
 logger = logging.getLogger(__name__)
 
 Notify = Callable[[Message], Awaitable[None]]
 
 _ENVELOPE_PREFIX = "io.modelcontextprotocol/"
+# RFC 5424 severities as MCP names them, least severe first.
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+_SEVERITY = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 _IGNORED_NOTIFICATIONS = frozenset(
     {"notifications/initialized", "notifications/roots/list_changed", "notifications/progress"}
 )
@@ -43,6 +47,7 @@ class RequestRouter:
             "ping": self._ping,
             "tools/list": self._list_tools,
             "tools/call": self._call_tool,
+            "logging/setLevel": self._set_log_level,
         }
         # 2026-07-28 replaced the handshake and ping with per-request envelopes and discovery.
         self._modern_methods = {
@@ -119,7 +124,19 @@ class RequestRouter:
         return {"name": self.hub.settings.name, "title": "mcpgate", "version": __version__}
 
     def capabilities(self) -> dict[str, Any]:
-        return {"tools": {"listChanged": True}}
+        """What this endpoint offers: tools always (the gateway itself announces list changes),
+        logging when an upstream behind it logs."""
+        capabilities: dict[str, Any] = {"tools": {"listChanged": True}}
+        if any("logging" in c.capabilities for c in self.hub.upstreams.values()):
+            capabilities["logging"] = {}
+        return capabilities
+
+    async def _set_log_level(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        level = params.get("level")
+        if level not in _SEVERITY:
+            raise InvalidParams(f"logging/setLevel: level must be one of {', '.join(LOG_LEVELS)}; got {level!r}")
+        session.log_level = level
+        return {}
 
     async def _ping(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         return {}
@@ -163,9 +180,30 @@ class RequestRouter:
                 await notify(notification("notifications/progress", body))
 
         try:
-            return await connection.request("tools/call", forwarded, on_progress=on_progress)
+            return await connection.request(
+                "tools/call",
+                forwarded,
+                on_progress=on_progress,
+                caller=Caller(session.id, _log_filter(session, notify)),
+            )
         except (UpstreamUnavailable, UpstreamTimeout) as exc:
             return tool_error(exc.message)
+
+
+def _log_filter(session: ClientSession, notify: Notify) -> Notify:
+    """`notify`, minus log messages below the level the session asked for."""
+
+    async def filtered(message: Message) -> None:
+        if message.get("method") == "notifications/message":
+            wanted = session.log_level
+            if wanted is None and session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return  # 2026-07-28 logging is opt-in per request
+            level = (message.get("params") or {}).get("level")
+            if wanted is not None and _SEVERITY.get(level, len(LOG_LEVELS)) < _SEVERITY[wanted]:
+                return
+        await notify(message)
+
+    return filtered
 
 
 def _modern_result(method: str, result: dict[str, Any]) -> dict[str, Any]:

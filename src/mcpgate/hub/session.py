@@ -39,6 +39,9 @@ class ClientSession:
     client_info: dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, Any] = field(default_factory=dict)
     initialized: bool = False
+    # Least severe log level the client wants (logging/setLevel, or 2026's per-request
+    # `_meta`); None = all before setLevel on the handshake era, none on 2026-07-28.
+    log_level: str | None = None
     created_at: float = field(default_factory=time.monotonic)
     last_seen: float = field(default_factory=time.monotonic)
     # In-flight requests of this session, by the client's own request id: cancelling one

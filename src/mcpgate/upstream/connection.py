@@ -81,6 +81,15 @@ class UpstreamStatus:
 
 
 ToolsListener = Callable[["UpstreamConnection"], Awaitable[None]]
+Notify = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who an in-flight request belongs to, and where its related notifications go."""
+
+    session_id: str
+    notify: Notify
 
 
 class UpstreamConnection:
@@ -108,6 +117,8 @@ class UpstreamConnection:
         self._on_tools_changed = on_tools_changed
         self._dispatcher: JSONRPCDispatcher[Any] | None = None
         self._headers: dict[str, str] = {}
+        self._callers: dict[int, Caller] = {}  # in-flight requests, for attributing notifications
+        self._next_call = 0
         self._settled = anyio.Event()  # first attempt finished, successfully or not
         self._ready = anyio.Event()
 
@@ -213,11 +224,30 @@ class UpstreamConnection:
         *,
         timeout: float | None = None,  # noqa: ASYNC109 - the dispatcher owns the deadline and the courtesy cancel
         on_progress: ProgressFnT | None = None,
+        caller: Caller | None = None,
     ) -> dict[str, Any]:
         """Forward one request; the upstream's result dict, or a `GatewayError` subclass."""
         dispatcher = self._dispatcher
         if dispatcher is None:
             raise self.unavailable()
+        if caller is None:
+            return await self._send(dispatcher, method, params, timeout, on_progress)
+        self._next_call += 1
+        key = self._next_call
+        self._callers[key] = caller
+        try:
+            return await self._send(dispatcher, method, params, timeout, on_progress)
+        finally:
+            del self._callers[key]
+
+    async def _send(
+        self,
+        dispatcher: JSONRPCDispatcher[Any],
+        method: str,
+        params: Mapping[str, Any] | None,
+        timeout: float | None,  # noqa: ASYNC109
+        on_progress: ProgressFnT | None,
+    ) -> dict[str, Any]:
         limit = timeout or self.call_timeout
         opts: CallOptions = {"timeout": limit, "headers": self._headers}
         if on_progress is not None:
@@ -275,8 +305,29 @@ class UpstreamConnection:
                 return
             if self._on_tools_changed is not None:
                 await self._on_tools_changed(self)
+        elif method == "notifications/message":
+            await self._to_caller(method, params)
         else:
             logger.debug("upstream %s: notification %s", self.name, method)
+
+    async def _to_caller(self, method: str, params: Mapping[str, Any] | None) -> None:
+        """Deliver a request-related notification to the one session that can have caused it.
+
+        A shared upstream connection carries no link from a notification to the request
+        behind it. When requests of a single session are in flight, it is that session's;
+        when several sessions have requests in flight the origin is ambiguous and the
+        notification is dropped — delivering it to all of them would leak one session's
+        data into another's.
+        """
+        owners = {caller.session_id: caller for caller in self._callers.values()}
+        if len(owners) != 1:
+            logger.debug("upstream %s: %s with %d candidate sessions dropped", self.name, method, len(owners))
+            return
+        (caller,) = owners.values()
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = dict(params)
+        await caller.notify(message)
 
 
 def _describe_failure(exc: BaseException) -> str:
