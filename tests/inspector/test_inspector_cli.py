@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ..conformance.harness import FIXTURE_SERVER, fixture_http_server
+from ..conformance.harness import FIXTURE_SERVER, gateway_over_fixture
 from .inspector import InspectorCLIError, inspector_cli, missing_inspector
 
 pytestmark = [
@@ -52,17 +52,12 @@ def _check_server(url_args: list[str]) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_inspector_cli_streamable_http():
-    with fixture_http_server(transport="http") as url:
+def test_inspector_lists_and_calls_tools_through_the_gateway_over_mcp_and_sse():
+    with gateway_over_fixture() as url:
+        base = url.rsplit("/mcp", 1)[0]
         _check_server([url])  # …/mcp is auto-detected as Streamable HTTP
+        _check_server([f"{base}/sse"])  # …/sse is auto-detected as legacy SSE
         _check_server(["--transport", "http", "--server-url", url])
-
-
-@pytest.mark.timeout(120)
-def test_inspector_cli_sse():
-    with fixture_http_server(transport="sse") as url:
-        _check_server([url])  # …/sse is auto-detected as SSE
-        _check_server(["--transport", "sse", "--server-url", url])
 
 
 @pytest.mark.timeout(60)

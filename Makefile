@@ -1,0 +1,38 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    — the gateway on 127.0.0.1:8080 with the bundled demo upstream
+#   make test   — lint + the whole test suite (installs its own Node 22 tools)
+# Both create their own virtualenv in .venv; nothing is installed system-wide.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+ARGS   ?=
+
+.PHONY: run test lint node-tools bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/mcpgate serve $(ARGS)
+
+node-tools:
+	scripts/install-node-tools.sh
+	@scripts/install-node-tools.sh --check >/dev/null  # so the conformance and Inspector tests never skip here
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+test: $(STAMP) node-tools lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/latency.py
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache

@@ -1,0 +1,184 @@
+"""Echo tool latency and throughput: directly against the upstream vs through mcpgate.
+
+    make bench                       # or: .venv/bin/python bench/latency.py [--calls 500]
+
+Starts the upstream (bench/upstream.py) and an mcpgate in front of it, each in its own
+process on loopback, then drives both with the same lean HTTP client (httpx, one
+keep-alive connection per worker, one MCP session per worker, JSON responses) at
+concurrency 1, 10 and 50. Prints p50/p99 latency, calls/s and the gateway/direct ratios.
+The client runs on the same 2 cores as both servers; all three compete for CPU, so the
+concurrent figures are bounded by the machine, and the ratio is what to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import anyio
+import httpx
+
+HERE = Path(__file__).parent
+PY = sys.executable
+HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_listening(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+@contextmanager
+def process(args: list[str], port: int):
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_listening(port, time.monotonic() + 30)
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def open_session(client: httpx.AsyncClient, url: str) -> dict[str, str]:
+    init = {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "bench", "version": "1"},
+        },
+    }
+    response = await client.post(url, json=init, headers=HEADERS)
+    response.raise_for_status()
+    headers = {**HEADERS, "mcp-protocol-version": "2025-11-25"}
+    if sid := response.headers.get("mcp-session-id"):
+        headers["mcp-session-id"] = sid
+    await client.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    return headers
+
+
+async def drive(url: str, tool: str, concurrency: int, calls: int) -> tuple[list[float], float]:
+    """`calls` tools/call spread over `concurrency` workers; returns (latencies in ms, wall seconds)."""
+    latencies: list[float] = []
+    per_worker = max(1, calls // concurrency)
+
+    async def worker(n: int) -> None:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+            headers = await open_session(client, url)
+            for i in range(per_worker):
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": i + 1,
+                    "method": "tools/call",
+                    "params": {"name": tool, "arguments": {"text": f"w{n}-{i}"}},
+                }
+                start = time.perf_counter()
+                response = await client.post(url, content=json.dumps(body), headers=headers)
+                latencies.append((time.perf_counter() - start) * 1000)
+                text = response.json()["result"]["content"][0]["text"]
+                if text != f"w{n}-{i}":
+                    raise AssertionError(f"wrong reply {text!r}")
+
+    # Warm up connections and code paths first.
+    async with anyio.create_task_group() as tg:
+        for n in range(concurrency):
+            tg.start_soon(worker, n)
+    latencies.clear()
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for n in range(concurrency):
+            tg.start_soon(worker, n)
+    return latencies, time.perf_counter() - started
+
+
+def summarize(latencies: list[float], wall: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "p50": statistics.median(ordered),
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "rps": len(ordered) / wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000, help="calls per concurrency level (default 1000)")
+    parser.add_argument("--concurrency", default="1,10,50")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+
+    upstream_port, gateway_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "gateway.json"
+        config.write_text(
+            json.dumps({"mcpServers": {"up": {"url": f"http://127.0.0.1:{upstream_port}/mcp", "type": "http"}}})
+        )
+        env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores"
+        with (
+            process([PY, str(HERE / "upstream.py"), str(upstream_port)], upstream_port),
+            process(
+                [
+                    PY,
+                    "-m",
+                    "mcpgate",
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--port",
+                    str(gateway_port),
+                    "--log-level",
+                    "warning",
+                ],
+                gateway_port,
+            ),
+        ):
+            direct_url = f"http://127.0.0.1:{upstream_port}/mcp"
+            gateway_url = f"http://127.0.0.1:{gateway_port}/mcp"
+            rows = []
+            for concurrency in levels:
+                direct = summarize(*anyio.run(drive, direct_url, "echo", concurrency, args.calls))
+                through = summarize(*anyio.run(drive, gateway_url, "up_echo", concurrency, args.calls))
+                rows.append((concurrency, direct, through))
+
+    print(f"\necho tools/call over Streamable HTTP (JSON responses), {args.calls} calls per level; {env_note}\n")
+    header = (
+        f"{'conc':>4} | {'direct p50':>10} {'p99':>7} {'calls/s':>8} | {'mcpgate p50':>11} {'p99':>7} "
+        f"{'calls/s':>8} | {'added p50':>9} {'thru ratio':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for concurrency, d, g in rows:
+        print(
+            f"{concurrency:>4} | {d['p50']:>8.2f}ms {d['p99']:>5.2f}ms {d['rps']:>8.0f} | {g['p50']:>9.2f}ms "
+            f"{g['p99']:>5.2f}ms {g['rps']:>8.0f} | {g['p50'] - d['p50']:>7.2f}ms {g['rps'] / d['rps']:>10.2f}"
+        )
+    added = rows[0][2]["p50"] - rows[0][1]["p50"] if rows and rows[0][0] == 1 else None
+    if added is not None:
+        verdict = "meets" if added <= 1.5 else "MISSES"
+        print(f"\nadded latency at concurrency 1: {added:.2f} ms p50 ({verdict} the 1.5 ms target of issue #2)")
+
+
+if __name__ == "__main__":
+    main()
