@@ -213,3 +213,19 @@ async def test_health_counts_open_sessions():
         with anyio.fail_after(5):
             while (await http.get("/health")).json()["connections"] != 0:
                 await anyio.sleep(0.02)
+
+
+async def test_abandoned_streamable_sessions_are_reaped_but_open_streams_are_not():
+    config = {**CONFIG, "edge": {"sessionIdleSeconds": 0.3}}
+    async with running_gateway(config) as gateway, gateway.http() as http, raw_sse(http):
+        init = await http.post("/mcp", json=INIT, headers=ACCEPT)
+        abandoned = init.headers["mcp-session-id"]
+        assert gateway.hub.sessions.get(abandoned) is not None
+        with anyio.fail_after(5):
+            while gateway.hub.sessions.get(abandoned) is not None:
+                await anyio.sleep(0.05)
+        gone = await http.post(
+            "/mcp", json={"jsonrpc": "2.0", "id": 2, "method": "ping"}, headers={**ACCEPT, "mcp-session-id": abandoned}
+        )
+        assert gone.status_code == 404
+        assert len(gateway.hub.sessions) == 1  # the SSE stream, idle but attached, is still there

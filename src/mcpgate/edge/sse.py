@@ -93,6 +93,7 @@ class SSETransport:
             async with anyio.create_task_group() as tg:
                 self._streams[session.id] = _Stream(session, outbox, tg)
                 self.sessions.add(session)
+                session.open_streams += 1
                 logger.debug("SSE session %s opened", session.id)
                 tg.start_soon(cancel_when_set, session.closed, tg.cancel_scope)
                 tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)

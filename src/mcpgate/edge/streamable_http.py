@@ -335,6 +335,7 @@ class StreamableHTTPTransport:
 
         self._get_streams.add(session.id)
         session.push = push
+        session.open_streams += 1
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         try:
             async with anyio.create_task_group() as tg:
@@ -349,6 +350,8 @@ class StreamableHTTPTransport:
             outbox.close()
             self._get_streams.discard(session.id)
             session.push = _nowhere
+            session.open_streams -= 1
+            session.touch()
 
     async def _delete(self, send: Send, headers: Headers) -> None:
         session_id = headers.get(SESSION_HEADER)

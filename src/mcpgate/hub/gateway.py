@@ -12,6 +12,7 @@ connected session is told `notifications/tools/list_changed`.
 from __future__ import annotations
 
 import logging
+import time
 from types import TracebackType
 from typing import Any
 
@@ -57,6 +58,7 @@ class Hub:
         try:
             for connection in self.upstreams.values():
                 self._task_group.start_soon(connection.run, name=f"upstream:{connection.name}")
+            self._task_group.start_soon(self._reap_idle_sessions, name="session-reaper")
             # Bounded: an upstream that neither connects nor fails in time is left connecting.
             with anyio.move_on_after(self.settings.timeouts.connect + 1):
                 async with anyio.create_task_group() as waiters:
@@ -81,6 +83,17 @@ class Hub:
             self._task_group.cancel_scope.cancel()
             await self._task_group.__aexit__(None, None, None)
             self._task_group = None
+
+    async def _reap_idle_sessions(self) -> None:
+        """End sessions a client abandoned without DELETE (Streamable HTTP has no disconnect to see)."""
+        limit = self.settings.edge.session_idle_seconds
+        while True:
+            await anyio.sleep(min(60.0, limit / 4))  # a periodic sweep, not a wait for an event
+            now = time.monotonic()
+            for session in self.sessions:
+                if session.idle_for(now) > limit:
+                    logger.info("session %s idle for %.0fs; closing it", session.id, now - session.last_seen)
+                    self.sessions.remove(session.id)
 
     # -- catalog -----------------------------------------------------------------------
 

@@ -48,6 +48,12 @@ class ClientSession:
     # (notifications/cancelled, or the client going away) stops the upstream call too.
     in_flight: dict[str | int, anyio.CancelScope] = field(default_factory=dict)
     closed: anyio.Event = field(default_factory=anyio.Event)
+    open_streams: int = 0  # SSE streams currently attached; a session with one is never idle
+
+    def idle_for(self, now: float) -> float:
+        if self.open_streams or self.in_flight:
+            return 0.0
+        return now - self.last_seen
 
     def touch(self) -> None:
         self.last_seen = time.monotonic()
