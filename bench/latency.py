@@ -122,11 +122,17 @@ def summarize(latencies: list[float], wall: float) -> dict[str, float]:
     }
 
 
+def median_of(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000, help="calls per concurrency level (default 1000)")
     parser.add_argument("--concurrency", default="1,10,50")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved direct/gateway rounds per level")
     args = parser.parse_args()
+    per_round = max(1, args.calls // args.rounds)
     levels = [int(c) for c in args.concurrency.split(",")]
 
     upstream_port, gateway_port = free_port(), free_port()
@@ -158,11 +164,18 @@ def main() -> None:
             gateway_url = f"http://127.0.0.1:{gateway_port}/mcp"
             rows = []
             for concurrency in levels:
-                direct = summarize(*anyio.run(drive, direct_url, "echo", concurrency, args.calls))
-                through = summarize(*anyio.run(drive, gateway_url, "up_echo", concurrency, args.calls))
-                rows.append((concurrency, direct, through))
+                # Interleaved rounds: this 2-core VM's background load drifts, and alternating
+                # direct / gateway rounds exposes both to the same drift; medians of rounds are reported.
+                direct_rounds, gateway_rounds = [], []
+                for _ in range(args.rounds):
+                    direct_rounds.append(summarize(*anyio.run(drive, direct_url, "echo", concurrency, per_round)))
+                    gateway_rounds.append(summarize(*anyio.run(drive, gateway_url, "up_echo", concurrency, per_round)))
+                rows.append((concurrency, median_of(direct_rounds), median_of(gateway_rounds)))
 
-    print(f"\necho tools/call over Streamable HTTP (JSON responses), {args.calls} calls per level; {env_note}\n")
+    print(
+        f"\necho tools/call over Streamable HTTP (JSON responses), {args.calls} calls per level "
+        f"in {args.rounds} interleaved rounds (medians of rounds); {env_note}\n"
+    )
     header = (
         f"{'conc':>4} | {'direct p50':>10} {'p99':>7} {'calls/s':>8} | {'mcpgate p50':>11} {'p99':>7} "
         f"{'calls/s':>8} | {'added p50':>9} {'thru ratio':>10}"

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from mcpgate.edge.exchange import answer_all, has_requests
 from mcpgate.edge.http import (
+    KEEPALIVE_COMMENT,
     SSE_HEADERS,
     cancel_on_disconnect,
     cancel_when_set,
@@ -176,72 +177,25 @@ class StreamableHTTPTransport:
         at that moment; one that just answers gets a plain JSON body. A client that hangs
         up cancels the work it asked for.
         """
-        outbox, inbox = anyio.create_memory_object_stream[tuple[str, Any]](_OUTBOX_LIMIT)
-
-        async def notify(message: Message) -> None:
-            if mode == "never":
-                return  # nowhere to put it: this client reads only the final JSON answer
-            try:
-                outbox.send_nowait(("note", message))
-            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                logger.debug("session %s: dropped a notification for a closed or full stream", session.id)
-
-        async def produce() -> None:
-            with outbox:
-                responses = await answer_all(self.router, session, items, notify)
-                outbox.send_nowait(("done", responses))
-
-        streaming = False
+        response = _DeferredResponse(send, extra_headers, mode)
+        responses: list[Message] | None = None
         try:
-            async with anyio.create_task_group() as tg, inbox:
-                tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
-                tg.start_soon(produce)
+            async with anyio.create_task_group() as tg:
+                # The handler runs in this task; only the watcher is a task of its own.
+                tg.start_soon(_watch_client, receive, tg.cancel_scope, response, self.settings.keepalive_seconds)
                 if mode == "always":
-                    streaming = True
-                    await send(
-                        {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *extra_headers]}
-                    )
-                async for kind, payload in inbox:
-                    if kind == "note":
-                        if not streaming:
-                            streaming = True
-                            start = {
-                                "type": "http.response.start",
-                                "status": 200,
-                                "headers": [*SSE_HEADERS, *extra_headers],
-                            }
-                            await send(start)
-                        await send(
-                            {
-                                "type": "http.response.body",
-                                "body": sse_event(dumps(payload), "message"),
-                                "more_body": True,
-                            }
-                        )
-                        continue
-                    responses: list[Message] = payload
-                    if streaming:
-                        if responses:
-                            final = responses if is_batch else responses[0]
-                            await send(
-                                {
-                                    "type": "http.response.body",
-                                    "body": sse_event(dumps(final), "message"),
-                                    "more_body": True,
-                                }
-                            )
-                        await send({"type": "http.response.body", "body": b""})
-                    elif not responses:
-                        await send_empty(send, 202, extra_headers)
-                    else:
-                        await send_json(
-                            send,
-                            _status_of(items, responses, session),
-                            responses if is_batch else responses[0],
-                            extra_headers,
-                        )
-                    break
+                    await response.start_stream()
+                responses = await answer_all(self.router, session, items, response.notify)
                 tg.cancel_scope.cancel()
+            if responses is None:
+                return  # the client hung up; its work was cancelled
+            final: Any = responses if is_batch else (responses[0] if responses else None)
+            if response.streaming:
+                await response.finish_stream(final)
+            elif final is None:
+                await send_empty(send, 202, extra_headers)
+            else:
+                await send_json(send, _status_of(items, responses, session), final, extra_headers)
         except OSError:
             pass  # the client went away mid-write
 
@@ -367,6 +321,60 @@ class StreamableHTTPTransport:
         self.sessions.remove(session_id)
         logger.debug("streamable HTTP session %s deleted by the client", session_id)
         await send_empty(send, 200)
+
+
+class _DeferredResponse:
+    """A POST's response that stays JSON until something has to be said before the answer."""
+
+    def __init__(self, send: Send, extra_headers: list[tuple[bytes, bytes]], mode: str) -> None:
+        self.send = send
+        self.extra_headers = extra_headers
+        self.mode = mode
+        self.streaming = False
+        self._lock = anyio.Lock()  # progress callbacks run in their own tasks; frames must not interleave
+
+    async def start_stream(self) -> None:
+        if not self.streaming:
+            self.streaming = True
+            await self.send(
+                {"type": "http.response.start", "status": 200, "headers": [*SSE_HEADERS, *self.extra_headers]}
+            )
+
+    async def notify(self, message: Message) -> None:
+        if self.mode == "never":
+            return  # this client reads only a JSON answer: nowhere to put it
+        await self._write(sse_event(dumps(message), "message"))
+
+    async def keepalive(self) -> None:
+        """A long silent call: commit to a stream (as the SDK does) so proxies see traffic."""
+        if self.mode != "never":
+            await self._write(KEEPALIVE_COMMENT)
+
+    async def finish_stream(self, final: Any) -> None:
+        async with self._lock:
+            if final is not None:
+                await self.send(
+                    {"type": "http.response.body", "body": sse_event(dumps(final), "message"), "more_body": True}
+                )
+            await self.send({"type": "http.response.body", "body": b""})
+
+    async def _write(self, chunk: bytes) -> None:
+        async with self._lock:
+            await self.start_stream()
+            await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+
+async def _watch_client(
+    receive: Receive, scope: anyio.CancelScope, response: _DeferredResponse, keepalive_seconds: float
+) -> None:
+    """Cancel `scope` when the client hangs up; keep a silent stream alive meanwhile."""
+    while True:
+        with anyio.move_on_after(keepalive_seconds):
+            if (await receive())["type"] == "http.disconnect":
+                scope.cancel()
+                return
+            continue
+        await response.keepalive()
 
 
 def _status_of(items: list[Envelope | Rejected], responses: list[Message], session: ClientSession) -> int:
