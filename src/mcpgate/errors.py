@@ -13,8 +13,7 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
-# MCP: "resource not found" and the SDK's request-timeout code.
-RESOURCE_NOT_FOUND = -32002
+# The SDK's request-timeout code.
 REQUEST_TIMEOUT = -32001
 # What the TypeScript SDK answers for an unknown Mcp-Session-Id; clients key reconnects on it and the 404.
 SESSION_NOT_FOUND = -32001
@@ -36,16 +35,6 @@ class ConfigError(GatewayError):
     """The configuration cannot be used as given; the message says what and where."""
 
 
-class ParseError(GatewayError):
-    code = PARSE_ERROR
-    http_status = 400
-
-
-class InvalidRequest(GatewayError):
-    code = INVALID_REQUEST
-    http_status = 400
-
-
 class MethodNotFound(GatewayError):
     code = METHOD_NOT_FOUND
     http_status = 404
@@ -56,25 +45,9 @@ class InvalidParams(GatewayError):
     http_status = 400
 
 
-class NotFound(GatewayError):
-    """A named thing (tool, session, upstream) does not exist."""
-
-    code = INVALID_PARAMS
-    http_status = 404
-
-
-class SessionNotFound(NotFound):
-    code = SESSION_NOT_FOUND
-
-
 class PayloadTooLarge(GatewayError):
     code = INVALID_REQUEST
     http_status = 413
-
-
-class ForbiddenOrigin(GatewayError):
-    code = INVALID_REQUEST
-    http_status = 403
 
 
 class UpstreamError(GatewayError):
