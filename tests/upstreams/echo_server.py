@@ -53,6 +53,13 @@ def build_server(label: str = "echo") -> MCPServer:
             await ctx.report_progress(step, steps, f"step {step}")
         return f"counted {steps}"
 
+    @server.tool()
+    async def grow(name: str, ctx: Context) -> str:
+        """Register a new tool `name` (an echo) and announce notifications/tools/list_changed."""
+        server.add_tool(lambda text: text, name=name, description=f"echo added at run time as {name}")
+        await ctx.session.send_tool_list_changed()
+        return f"added {name}"
+
     return server
 
 
