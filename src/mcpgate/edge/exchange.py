@@ -10,10 +10,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import anyio
+from starlette.datastructures import Headers
+from starlette.types import Receive, Send
 
+from mcpgate.edge.http import read_body, send_json
+from mcpgate.errors import GatewayError
 from mcpgate.hub.routing import Notify, RequestRouter
 from mcpgate.hub.session import ClientSession
-from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected
+from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, error_response, parse_body
+
+
+async def read_messages(
+    receive: Receive, send: Send, headers: Headers, limit: int
+) -> tuple[list[Envelope | Rejected], bool] | None:
+    """The POST body as classified messages and whether it was a batch; or None, after
+    answering a body that is too large (413) or not JSON at all (400, -32700)."""
+    try:
+        body = await read_body(receive, headers, limit)
+    except GatewayError as exc:
+        await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
+        return None
+    parsed = parse_body(body)
+    if isinstance(parsed, dict):
+        await send_json(send, 400, parsed)
+        return None
+    return parsed
 
 
 async def answer_all(

@@ -24,22 +24,21 @@ from anyio.streams.memory import MemoryObjectSendStream
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from mcpgate.edge.exchange import answer_all
+from mcpgate.edge.exchange import answer_all, read_messages
 from mcpgate.edge.http import (
     SSE_HEADERS,
     cancel_on_disconnect,
     cancel_when_set,
     pump_events,
     query_param,
-    read_body,
     send_json,
     sse_event,
 )
 from mcpgate.edge.security import OriginPolicy
-from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND, GatewayError
+from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import ClientSession
-from mcpgate.protocol.jsonrpc import Envelope, Message, dumps, error_response, parse_body
+from mcpgate.protocol.jsonrpc import Envelope, Message, dumps, error_response
 from mcpgate.settings import EdgeSettings
 
 logger = logging.getLogger(__name__)
@@ -132,14 +131,8 @@ class SSETransport:
                 ),
             )
             return
-        try:
-            body = await read_body(receive, headers, self.settings.max_body_bytes)
-        except GatewayError as exc:
-            await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
-            return
-        parsed = parse_body(body)
-        if isinstance(parsed, dict):
-            await send_json(send, 400, parsed)
+        parsed = await read_messages(receive, send, headers, self.settings.max_body_bytes)
+        if parsed is None:
             return
         items, _ = parsed
         rejected = [item for item in items if not isinstance(item, Envelope)]

@@ -28,23 +28,22 @@ from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
-from mcpgate.edge.exchange import answer_all, has_requests
+from mcpgate.edge.exchange import answer_all, has_requests, read_messages
 from mcpgate.edge.http import (
     KEEPALIVE_COMMENT,
     SSE_HEADERS,
     cancel_on_disconnect,
     cancel_when_set,
     pump_events,
-    read_body,
     send_empty,
     send_json,
     sse_event,
 )
 from mcpgate.edge.security import OriginPolicy
-from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND, GatewayError
+from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import ClientSession
-from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response, parse_body
+from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response
 from mcpgate.settings import EdgeSettings
 
 logger = logging.getLogger(__name__)
@@ -91,14 +90,8 @@ class StreamableHTTPTransport:
     # -- POST ------------------------------------------------------------------------
 
     async def _post(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
-        try:
-            body = await read_body(receive, headers, self.settings.max_body_bytes)
-        except GatewayError as exc:
-            await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
-            return
-        parsed = parse_body(body)
-        if isinstance(parsed, dict):
-            await send_json(send, 400, parsed)
+        parsed = await read_messages(receive, send, headers, self.settings.max_body_bytes)
+        if parsed is None:
             return
         items, is_batch = parsed
         version = headers.get(VERSION_HEADER)
@@ -211,14 +204,8 @@ class StreamableHTTPTransport:
                 [(b"allow", b"POST")],
             )
             return
-        try:
-            body = await read_body(receive, headers, self.settings.max_body_bytes)
-        except GatewayError as exc:
-            await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
-            return
-        parsed = parse_body(body)
-        if isinstance(parsed, dict):
-            await send_json(send, 400, parsed)
+        parsed = await read_messages(receive, send, headers, self.settings.max_body_bytes)
+        if parsed is None:
             return
         items, is_batch = parsed
         item = items[0]
