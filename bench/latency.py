@@ -5,7 +5,9 @@
 Starts the upstream (bench/upstream.py) and an mcpgate in front of it, each in its own
 process on loopback, then drives both with the same lean HTTP client (httpx, one
 keep-alive connection per worker, one MCP session per worker, JSON responses) at
-concurrency 1, 10 and 50. Prints p50/p99 latency, calls/s and the gateway/direct ratios.
+concurrency 1, 10 and 50. Prints p50/p99 latency, calls/s, the gateway/direct ratios and
+the CPU time each server process spent per call (read from /proc, so it does not drift
+with the machine's background load the way wall-clock latency does).
 The client runs on the same 2 cores as both servers; all three compete for CPU, so the
 concurrent figures are bounded by the machine, and the ratio is what to read.
 """
@@ -24,8 +26,9 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import aiohttp
 import anyio
-import httpx
+import orjson
 
 HERE = Path(__file__).parent
 PY = sys.executable
@@ -58,7 +61,13 @@ def process(args: list[str], port: int):
         proc.wait(timeout=10)
 
 
-async def open_session(client: httpx.AsyncClient, url: str) -> dict[str, str]:
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def open_session(client: aiohttp.ClientSession, url: str) -> dict[str, str]:
     init = {
         "jsonrpc": "2.0",
         "id": 0,
@@ -69,23 +78,31 @@ async def open_session(client: httpx.AsyncClient, url: str) -> dict[str, str]:
             "clientInfo": {"name": "bench", "version": "1"},
         },
     }
-    response = await client.post(url, json=init, headers=HEADERS)
-    response.raise_for_status()
-    headers = {**HEADERS, "mcp-protocol-version": "2025-11-25"}
-    if sid := response.headers.get("mcp-session-id"):
-        headers["mcp-session-id"] = sid
-    await client.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+    async with client.post(url, data=orjson.dumps(init), headers=HEADERS) as response:
+        response.raise_for_status()
+        await response.read()
+        headers = {**HEADERS, "mcp-protocol-version": "2025-11-25"}
+        if sid := response.headers.get("mcp-session-id"):
+            headers["mcp-session-id"] = sid
+    initialized = orjson.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+    async with client.post(url, data=initialized, headers=headers) as response:
+        await response.read()
     return headers
 
 
-async def drive(url: str, tool: str, concurrency: int, calls: int) -> tuple[list[float], float]:
-    """`calls` tools/call spread over `concurrency` workers; returns (latencies in ms, wall seconds)."""
+async def drive(
+    url: str, tool: str, concurrency: int, calls: int, pids: dict[str, int]
+) -> tuple[list[float], float, dict[str, float]]:
+    """`calls` tools/call spread over `concurrency` workers.
+
+    Returns the latencies in ms, the wall seconds, and the CPU ms per call of each process in `pids`.
+    """
     latencies: list[float] = []
     per_worker = max(1, calls // concurrency)
 
     async def worker(n: int) -> None:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
             headers = await open_session(client, url)
             for i in range(per_worker):
                 body = {
@@ -95,9 +112,10 @@ async def drive(url: str, tool: str, concurrency: int, calls: int) -> tuple[list
                     "params": {"name": tool, "arguments": {"text": f"w{n}-{i}"}},
                 }
                 start = time.perf_counter()
-                response = await client.post(url, content=json.dumps(body), headers=headers)
+                async with client.post(url, data=orjson.dumps(body), headers=headers) as response:
+                    reply = orjson.loads(await response.read())
                 latencies.append((time.perf_counter() - start) * 1000)
-                text = response.json()["result"]["content"][0]["text"]
+                text = reply["result"]["content"][0]["text"]
                 if text != f"w{n}-{i}":
                     raise AssertionError(f"wrong reply {text!r}")
 
@@ -106,19 +124,23 @@ async def drive(url: str, tool: str, concurrency: int, calls: int) -> tuple[list
         for n in range(concurrency):
             tg.start_soon(worker, n)
     latencies.clear()
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:
         for n in range(concurrency):
             tg.start_soon(worker, n)
-    return latencies, time.perf_counter() - started
+    wall = time.perf_counter() - started
+    cpu = {name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / len(latencies) for name, pid in pids.items()}
+    return latencies, wall, cpu
 
 
-def summarize(latencies: list[float], wall: float) -> dict[str, float]:
+def summarize(latencies: list[float], wall: float, cpu: dict[str, float]) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
         "p50": statistics.median(ordered),
         "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
         "rps": len(ordered) / wall,
+        **{f"cpu_{name}": ms for name, ms in cpu.items()},
     }
 
 
@@ -143,7 +165,7 @@ def main() -> None:
         )
         env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores"
         with (
-            process([PY, str(HERE / "upstream.py"), str(upstream_port)], upstream_port),
+            process([PY, str(HERE / "upstream.py"), str(upstream_port)], upstream_port) as upstream,
             process(
                 [
                     PY,
@@ -158,8 +180,10 @@ def main() -> None:
                     "warning",
                 ],
                 gateway_port,
-            ),
+            ) as gateway,
         ):
+            direct_pids = {"upstream": upstream.pid}
+            gateway_pids = {"upstream": upstream.pid, "gateway": gateway.pid}
             direct_url = f"http://127.0.0.1:{upstream_port}/mcp"
             gateway_url = f"http://127.0.0.1:{gateway_port}/mcp"
             rows = []
@@ -168,8 +192,10 @@ def main() -> None:
                 # direct / gateway rounds exposes both to the same drift; medians of rounds are reported.
                 direct_rounds, gateway_rounds = [], []
                 for _ in range(args.rounds):
-                    direct_rounds.append(summarize(*anyio.run(drive, direct_url, "echo", concurrency, per_round)))
-                    gateway_rounds.append(summarize(*anyio.run(drive, gateway_url, "up_echo", concurrency, per_round)))
+                    direct = anyio.run(drive, direct_url, "echo", concurrency, per_round, direct_pids)
+                    direct_rounds.append(summarize(*direct))
+                    through = anyio.run(drive, gateway_url, "up_echo", concurrency, per_round, gateway_pids)
+                    gateway_rounds.append(summarize(*through))
                 rows.append((concurrency, median_of(direct_rounds), median_of(gateway_rounds)))
 
     print(
@@ -178,14 +204,15 @@ def main() -> None:
     )
     header = (
         f"{'conc':>4} | {'direct p50':>10} {'p99':>7} {'calls/s':>8} | {'mcpgate p50':>11} {'p99':>7} "
-        f"{'calls/s':>8} | {'added p50':>9} {'thru ratio':>10}"
+        f"{'calls/s':>8} | {'added p50':>9} {'thru ratio':>10} | {'gateway CPU/call':>16}"
     )
     print(header)
     print("-" * len(header))
     for concurrency, d, g in rows:
         print(
             f"{concurrency:>4} | {d['p50']:>8.2f}ms {d['p99']:>5.2f}ms {d['rps']:>8.0f} | {g['p50']:>9.2f}ms "
-            f"{g['p99']:>5.2f}ms {g['rps']:>8.0f} | {g['p50'] - d['p50']:>7.2f}ms {g['rps'] / d['rps']:>10.2f}"
+            f"{g['p99']:>5.2f}ms {g['rps']:>8.0f} | {g['p50'] - d['p50']:>7.2f}ms {g['rps'] / d['rps']:>10.2f} | "
+            f"{g['cpu_gateway']:>14.3f}ms"
         )
     added = rows[0][2]["p50"] - rows[0][1]["p50"] if rows and rows[0][0] == 1 else None
     if added is not None:

@@ -28,7 +28,7 @@ async def test_killed_child_fails_fast_shows_in_health_and_is_restarted():
                 in_flight.append(await client.call_tool("flaky_wait", {"seconds": 60}))
 
             tg.start_soon(slow_call)
-            await wait_until(lambda: flaky._dispatcher is not None and len(flaky._dispatcher._pending) > 0)
+            await wait_until(lambda: flaky.in_flight > 0)
             os.kill(pid, signal.SIGKILL)
         # The call that was in flight when the child died gets an answer, not a hang.
         assert in_flight[0].is_error

@@ -1,14 +1,13 @@
 """A supervised MCP client session with one upstream server.
 
 `UpstreamConnection.run()` keeps the session alive for the gateway's lifetime: it opens
-the transport, performs the initialize handshake, lists the upstream's tools, and when
+the channel, performs the initialize handshake, lists the upstream's tools, and when
 the connection drops (a stdio child dies, a remote server goes away) it reconnects with
 exponential backoff. While it is down, `request()` fails at once with
 `UpstreamUnavailable` instead of letting callers hang.
 
-All sessions of the gateway share this one connection: the SDK's `JSONRPCDispatcher`
-mints its own request ids, so ids chosen by different clients can never collide
-upstream, and each reply is delivered to the caller that awaits it — not broadcast.
+All sessions of the gateway share this one connection; its `Peer` mints the upstream
+request ids and delivers each reply to the one caller that awaits it — never broadcast.
 
 It deliberately knows nothing about client sessions, naming or routing (that is `hub/`).
 """
@@ -23,15 +22,15 @@ from enum import StrEnum
 from typing import Any
 
 import anyio
-from mcp.shared.dispatcher import CallOptions, DispatchContext, ProgressFnT
-from mcp.shared.exceptions import MCPError
-from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
-from mcp_types import CONNECTION_CLOSED, METHOD_NOT_FOUND, REQUEST_TIMEOUT
+from anyio.abc import TaskGroup, TaskStatus
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
 from mcpgate import __version__
-from mcpgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
-from mcpgate.upstream.transports import UpstreamSpec, open_transport
+from mcpgate.errors import UpstreamError, UpstreamUnavailable
+from mcpgate.upstream.peer import Caller, Channel, Exchange, Peer, ProgressFn, method_not_supported
+from mcpgate.upstream.transports import UpstreamSpec, open_channel
+
+__all__ = ["Backoff", "Caller", "UpstreamConnection", "UpstreamState"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,15 +80,6 @@ class UpstreamStatus:
 
 
 ToolsListener = Callable[["UpstreamConnection"], Awaitable[None]]
-Notify = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who an in-flight request belongs to, and where its related notifications go."""
-
-    session_id: str
-    notify: Notify
 
 
 class UpstreamConnection:
@@ -115,10 +105,8 @@ class UpstreamConnection:
         self.capabilities: dict[str, Any] = {}
         self.tools: list[dict[str, Any]] = []  # as the upstream lists them, original names
         self._on_tools_changed = on_tools_changed
-        self._dispatcher: JSONRPCDispatcher[Any] | None = None
+        self._peer: Peer | None = None
         self._headers: dict[str, str] = {}
-        self._callers: dict[int, Caller] = {}  # in-flight requests, for attributing notifications
-        self._next_call = 0
         self._settled = anyio.Event()  # first attempt finished, successfully or not
         self._ready = anyio.Event()
 
@@ -155,44 +143,57 @@ class UpstreamConnection:
         await self._ready.wait()
 
     @property
+    def in_flight(self) -> int:
+        """Requests sent upstream and not answered yet."""
+        return self._peer.in_flight if self._peer is not None else 0
+
+    @property
     def is_ready(self) -> bool:
         return self.status.state is UpstreamState.READY
 
     async def _connect_and_serve(self) -> None:
-        async with open_transport(self.spec, self.connect_timeout) as (read, write):
-            dispatcher: JSONRPCDispatcher[Any] = JSONRPCDispatcher(read, write)
-            async with anyio.create_task_group() as tg:
-                await tg.start(dispatcher.run, self._on_request, self._on_notify)
-                try:
-                    with anyio.fail_after(self.connect_timeout):
-                        await self._handshake(dispatcher)
-                except Exception as exc:
-                    # Say so now: tearing the transport down (stopping a stuck child) can take seconds.
-                    self.status.state = UpstreamState.DOWN
-                    self.status.error = _describe_failure(exc)
-                    self._settled.set()
-                    raise
-                self._dispatcher = dispatcher
-                self.tools = await self._list_tools()
-                self.status.state = UpstreamState.READY
-                self.status.error = None
-                self.status.connected_at = time.monotonic()
-                self._ready.set()
+        async with open_channel(self.spec, self.connect_timeout) as channel, anyio.create_task_group() as tg:
+            peer = Peer(channel, tg, name=self.name, on_request=self._on_request, on_notification=self._on_notify)
+            await tg.start(self._read, channel, peer, tg)
+            try:
+                with anyio.fail_after(self.connect_timeout):
+                    await self._handshake(peer)
+            except Exception as exc:
+                # Say so now: tearing the channel down (stopping a stuck child) can take seconds.
+                self.status.state = UpstreamState.DOWN
+                self.status.error = _describe_failure(exc)
                 self._settled.set()
-                logger.info("upstream %s ready (%d tools)", self.name, len(self.tools))
-                if self._on_tools_changed is not None:
-                    await self._on_tools_changed(self)
-            # The task group ends when the dispatcher's read loop does: the upstream went away.
+                raise
+            self._peer = peer
+            self.tools = await self._list_tools()
+            self.status.state = UpstreamState.READY
+            self.status.error = None
+            self.status.connected_at = time.monotonic()
+            self._ready.set()
+            self._settled.set()
+            logger.info("upstream %s ready (%d tools)", self.name, len(self.tools))
+            if self._on_tools_changed is not None:
+                await self._on_tools_changed(self)
+            # The task group ends when the channel's read loop does: the upstream went away.
 
-    async def _handshake(self, dispatcher: JSONRPCDispatcher[Any]) -> None:
-        result = await dispatcher.send_raw_request(
+    @staticmethod
+    async def _read(channel: Channel, peer: Peer, tg: TaskGroup, *, task_status: TaskStatus[None]) -> None:
+        try:
+            await channel.run(peer, task_status=task_status)
+        finally:
+            peer.close("closed the connection")
+        tg.cancel_scope.cancel()  # the upstream is gone: stop whatever still waits on it
+
+    async def _handshake(self, peer: Peer) -> None:
+        result = await peer.request(
             "initialize",
             {
                 "protocolVersion": LATEST_HANDSHAKE_VERSION,
                 "capabilities": {},
                 "clientInfo": {"name": "mcpgate", "version": __version__},
             },
-            {"cancel_on_abandon": False},
+            timeout=self.connect_timeout,
+            headers={},
         )
         version = result.get("protocolVersion")
         if version not in HANDSHAKE_PROTOCOL_VERSIONS:
@@ -202,11 +203,11 @@ class UpstreamConnection:
         self.status.protocol_version = version
         # HTTP transports send the negotiated version on every later request (spec 2025-06-18+).
         self._headers = {_PROTOCOL_HEADER: version}
-        await dispatcher.notify("notifications/initialized", None)
+        await peer.notify("notifications/initialized", None, self._headers)
 
     def _go_down(self, error: str, delay: float) -> None:
-        was_ready = self._dispatcher is not None
-        self._dispatcher = None
+        was_ready = self._peer is not None
+        self._peer = None
         self._ready = anyio.Event() if self._ready.is_set() else self._ready
         self.status.state = UpstreamState.DOWN
         self.status.error = error
@@ -222,47 +223,22 @@ class UpstreamConnection:
         method: str,
         params: Mapping[str, Any] | None,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 - the dispatcher owns the deadline and the courtesy cancel
-        on_progress: ProgressFnT | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the peer owns the deadline and the cancel notice
+        on_progress: ProgressFn | None = None,
         caller: Caller | None = None,
     ) -> dict[str, Any]:
         """Forward one request; the upstream's result dict, or a `GatewayError` subclass."""
-        dispatcher = self._dispatcher
-        if dispatcher is None:
+        peer = self._peer
+        if peer is None:
             raise self.unavailable()
-        if caller is None:
-            return await self._send(dispatcher, method, params, timeout, on_progress)
-        self._next_call += 1
-        key = self._next_call
-        self._callers[key] = caller
-        try:
-            return await self._send(dispatcher, method, params, timeout, on_progress)
-        finally:
-            del self._callers[key]
-
-    async def _send(
-        self,
-        dispatcher: JSONRPCDispatcher[Any],
-        method: str,
-        params: Mapping[str, Any] | None,
-        timeout: float | None,  # noqa: ASYNC109
-        on_progress: ProgressFnT | None,
-    ) -> dict[str, Any]:
-        limit = timeout or self.call_timeout
-        opts: CallOptions = {"timeout": limit, "headers": self._headers}
-        if on_progress is not None:
-            opts["on_progress"] = on_progress
-        try:
-            return await dispatcher.send_raw_request(method, params, opts)
-        except MCPError as exc:
-            if exc.code == REQUEST_TIMEOUT:
-                raise UpstreamTimeout(f"upstream {self.name!r} did not answer {method} within {limit:g}s") from None
-            if exc.code == CONNECTION_CLOSED:
-                raise UpstreamUnavailable(f"upstream {self.name!r} closed the connection during {method}") from None
-            # The upstream's own JSON-RPC error passes through unchanged.
-            error = UpstreamError(exc.message, data=exc.data)
-            error.code = exc.code
-            raise error from None
+        return await peer.request(
+            method,
+            params,
+            timeout=timeout or self.call_timeout,
+            headers=self._headers,
+            on_progress=on_progress,
+            caller=caller,
+        )
 
     def unavailable(self) -> UpstreamUnavailable:
         status = self.status
@@ -278,26 +254,33 @@ class UpstreamConnection:
         tools: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(_MAX_LIST_PAGES):
-            page = await self.request("tools/list", {"cursor": cursor} if cursor else None, timeout=self.list_timeout)
+            page = await self._request_listing("tools/list", cursor)
             tools.extend(tool for tool in page.get("tools", []) if isinstance(tool, dict) and tool.get("name"))
             cursor = page.get("nextCursor")
             if not cursor:
                 return tools
         raise UpstreamError(f"upstream {self.name!r} returned more than {_MAX_LIST_PAGES} pages of tools")
 
+    async def _request_listing(self, method: str, cursor: str | None) -> dict[str, Any]:
+        peer = self._peer
+        if peer is None:
+            raise self.unavailable()
+        params = {"cursor": cursor} if cursor else None
+        return await peer.request(method, params, timeout=self.list_timeout, headers=self._headers)
+
     # -- messages the upstream sends us ----------------------------------------------
 
     async def _on_request(
-        self, ctx: DispatchContext[Any], method: str, params: Mapping[str, Any] | None
+        self, method: str, params: Mapping[str, Any] | None, exchange: Exchange | None
     ) -> dict[str, Any]:
         if method == "ping":
             return {}
         # Server→client requests (sampling, elicitation, roots) need a client session to
         # answer them; the gateway declares no such capabilities to upstreams yet.
-        raise MCPError(code=METHOD_NOT_FOUND, message=f"mcpgate does not support {method} from upstreams yet")
+        raise method_not_supported(method)
 
-    async def _on_notify(self, ctx: DispatchContext[Any], method: str, params: Mapping[str, Any] | None) -> None:
-        if method == "notifications/tools/list_changed" and self._dispatcher is not None:
+    async def _on_notify(self, method: str, params: Mapping[str, Any] | None) -> None:
+        if method == "notifications/tools/list_changed" and self._peer is not None:
             try:
                 self.tools = await self._list_tools()
             except Exception as exc:  # top of a notification task
@@ -305,29 +288,8 @@ class UpstreamConnection:
                 return
             if self._on_tools_changed is not None:
                 await self._on_tools_changed(self)
-        elif method == "notifications/message":
-            await self._to_caller(method, params)
         else:
             logger.debug("upstream %s: notification %s", self.name, method)
-
-    async def _to_caller(self, method: str, params: Mapping[str, Any] | None) -> None:
-        """Deliver a request-related notification to the one session that can have caused it.
-
-        A shared upstream connection carries no link from a notification to the request
-        behind it. When requests of a single session are in flight, it is that session's;
-        when several sessions have requests in flight the origin is ambiguous and the
-        notification is dropped — delivering it to all of them would leak one session's
-        data into another's.
-        """
-        owners = {caller.session_id: caller for caller in self._callers.values()}
-        if len(owners) != 1:
-            logger.debug("upstream %s: %s with %d candidate sessions dropped", self.name, method, len(owners))
-            return
-        (caller,) = owners.values()
-        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = dict(params)
-        await caller.notify(message)
 
 
 def _describe_failure(exc: BaseException) -> str:
@@ -340,7 +302,5 @@ def _describe_failure(exc: BaseException) -> str:
         return "no answer to initialize within the connect timeout"
     if isinstance(exc, FileNotFoundError):
         return f"command not found: {exc.filename or exc}"
-    if isinstance(exc, MCPError):
-        return f"upstream error {exc.code}: {exc.message}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if not isinstance(exc, UpstreamError) else text

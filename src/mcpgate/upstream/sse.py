@@ -1,0 +1,96 @@
+"""The legacy SSE channel (MCP 2024-11-05): one GET event stream in, POSTs out.
+
+The stream's first event, `endpoint`, names the URL to POST messages to; it must be on
+the stream's own origin (a server cannot send our messages, or our headers, elsewhere).
+Every reply and notification then arrives on the one stream, so request-related
+messages are routed by the peer (by id, by progress token, or to the only session with
+requests in flight).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import anyio
+import orjson
+from anyio.abc import TaskStatus
+
+from mcpgate.errors import UpstreamError, UpstreamUnavailable
+from mcpgate.settings import SSEUpstream
+from mcpgate.upstream.event_stream import ServerSentEvent, describe_client_error, read_events
+from mcpgate.upstream.peer import MAX_MESSAGE_BYTES, Exchange, Message, Peer
+
+logger = logging.getLogger(__name__)
+
+
+class SSEChannel:
+    def __init__(self, http: aiohttp.ClientSession, name: str, endpoint: str, events: AsyncIterator[ServerSentEvent]):
+        self.http = http
+        self.name = name
+        self.endpoint = endpoint
+        self._events = events
+
+    async def run(self, peer: Peer, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        try:
+            async for event in self._events:
+                if event.event != "message" or not event.data:
+                    continue
+                try:
+                    message = orjson.loads(event.data)
+                except orjson.JSONDecodeError:
+                    logger.warning("upstream %s: ignored an event that is not JSON", self.name)
+                    continue
+                if isinstance(message, dict):
+                    await peer.receive(message)
+        except aiohttp.ClientError as exc:
+            reason = describe_client_error(exc)
+            raise UpstreamUnavailable(f"upstream {self.name!r}: event stream lost: {reason}") from None
+
+    async def send_request(self, message: Message, exchange: Exchange, headers: Mapping[str, str]) -> None:
+        await self.send(message, headers)
+
+    async def send(self, message: Message, headers: Mapping[str, str]) -> None:
+        try:
+            async with self.http.post(
+                self.endpoint, data=orjson.dumps(message), headers={"Content-Type": "application/json", **headers}
+            ) as resp:
+                if resp.status >= 300:
+                    raise UpstreamError(f"upstream {self.name!r} refused a message with HTTP {resp.status}")
+                await resp.read()
+        except aiohttp.ClientConnectionError as exc:
+            reason = describe_client_error(exc)
+            raise UpstreamUnavailable(f"upstream {self.name!r}: cannot reach it: {reason}") from None
+        except aiohttp.ClientError as exc:
+            raise UpstreamError(f"upstream {self.name!r}: {describe_client_error(exc)}") from None
+
+
+@asynccontextmanager
+async def open_sse(spec: SSEUpstream, connect_timeout: float) -> AsyncIterator[SSEChannel]:
+    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
+    async with aiohttp.ClientSession(headers=spec.headers, timeout=timeout) as http:
+        try:
+            async with http.get(spec.url, headers={"Accept": "text/event-stream"}) as resp:
+                if resp.status != 200 or resp.content_type != "text/event-stream":
+                    raise UpstreamError(f"{spec.url.split('?', 1)[0]} is not an SSE endpoint (HTTP {resp.status})")
+                events = read_events(resp.content, max_line_bytes=MAX_MESSAGE_BYTES)
+                with anyio.fail_after(connect_timeout):
+                    endpoint = await _endpoint(spec.url, events)
+                yield SSEChannel(http, spec.name, endpoint, events)
+        except aiohttp.ClientConnectionError as exc:
+            reason = describe_client_error(exc)
+            raise UpstreamUnavailable(f"cannot reach {spec.url.split('?', 1)[0]}: {reason}") from None
+
+
+async def _endpoint(url: str, events: AsyncIterator[ServerSentEvent]) -> str:
+    async for event in events:
+        if event.event == "endpoint":
+            endpoint = urljoin(url, event.data.strip())
+            if urlsplit(endpoint)[:2] != urlsplit(url)[:2]:
+                raise UpstreamError("the SSE endpoint event points to another origin; refusing to post there")
+            return endpoint
+    raise UpstreamError("the SSE stream ended before its endpoint event")
