@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import send_json
@@ -38,7 +38,26 @@ class _Endpoint:
         await self.handler(scope, receive, send)
 
 
-def create_app(settings: GatewaySettings, hub: Hub | None = None) -> Starlette:
+class Gateway:
+    """The ASGI app: MCP message paths go straight to their transport; everything else to Starlette.
+
+    The MCP endpoints are raw ASGI already; skipping Starlette's middleware stack and
+    route matching for them is a measurable share of the gateway's per-call cost.
+    """
+
+    def __init__(self, starlette: Starlette, fast_paths: dict[str, ASGIApp]) -> None:
+        self.starlette = starlette
+        self.state = starlette.state
+        self._fast_paths = fast_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (handler := self._fast_paths.get(scope["path"])) is not None:
+            await handler(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
+
+
+def create_app(settings: GatewaySettings, hub: Hub | None = None) -> Gateway:
     own_hub = hub is None
     hub = hub or Hub(settings)
     router = RequestRouter(hub)
@@ -71,4 +90,6 @@ def create_app(settings: GatewaySettings, hub: Hub | None = None) -> Starlette:
     )
     app.state.hub = hub
     app.router.default = not_found  # type: ignore[assignment]
-    return app
+    messages = sse.handle_message
+    fast_paths = {"/mcp": streamable, "/mcp/": streamable, "/messages": messages, "/messages/": messages}
+    return Gateway(app, {**fast_paths, "/message": messages})

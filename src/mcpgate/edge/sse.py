@@ -109,6 +109,14 @@ class SSETransport:
 
     async def handle_message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """POST: accept messages for a session; answers go to its stream."""
+        if scope["method"] != "POST":
+            await send_json(
+                send,
+                405,
+                error_response(None, INVALID_REQUEST, f"Method {scope['method']} not allowed; POST messages here"),
+                [(b"allow", b"POST")],
+            )
+            return
         headers = Headers(scope=scope)
         if (refusal := self.policy.violation(headers)) is not None:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))

@@ -13,7 +13,9 @@ client that disconnects mid-request cancels the upstream call.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import suppress
 from typing import Any
 
 import anyio
@@ -173,13 +175,15 @@ class StreamableHTTPTransport:
         response = _DeferredResponse(send, extra_headers, mode)
         responses: list[Message] | None = None
         try:
-            async with anyio.create_task_group() as tg:
-                # The handler runs in this task; only the watcher is a task of its own.
-                tg.start_soon(_watch_client, receive, tg.cancel_scope, response, self.settings.keepalive_seconds)
-                if mode == "always":
-                    await response.start_stream()
-                responses = await answer_all(self.router, session, items, response.notify)
-                tg.cancel_scope.cancel()
+            with anyio.CancelScope() as scope:
+                # The handler runs in this task; the watcher only cancels it if the client hangs up.
+                watcher = _ClientWatcher(receive, scope, response, self.settings.keepalive_seconds)
+                try:
+                    if mode == "always":
+                        await response.start_stream()
+                    responses = await answer_all(self.router, session, items, response.notify)
+                finally:
+                    watcher.stop()
             if responses is None:
                 return  # the client hung up; its work was cancelled
             final: Any = responses if is_batch else (responses[0] if responses else None)
@@ -318,7 +322,7 @@ class _DeferredResponse:
         self.extra_headers = extra_headers
         self.mode = mode
         self.streaming = False
-        self._lock = anyio.Lock()  # progress callbacks run in their own tasks; frames must not interleave
+        self._lock: asyncio.Lock | None = None  # made when a stream starts: most answers are one JSON body
 
     async def start_stream(self) -> None:
         if not self.streaming:
@@ -337,8 +341,14 @@ class _DeferredResponse:
         if self.mode != "never":
             await self._write(KEEPALIVE_COMMENT)
 
+    def _frame_lock(self) -> asyncio.Lock:
+        """Progress callbacks run in their own tasks; SSE frames must not interleave."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
     async def finish_stream(self, final: Any) -> None:
-        async with self._lock:
+        async with self._frame_lock():
             if final is not None:
                 await self.send(
                     {"type": "http.response.body", "body": sse_event(dumps(final), "message"), "more_body": True}
@@ -346,22 +356,49 @@ class _DeferredResponse:
             await self.send({"type": "http.response.body", "body": b""})
 
     async def _write(self, chunk: bytes) -> None:
-        async with self._lock:
+        async with self._frame_lock():
             await self.start_stream()
             await self.send({"type": "http.response.body", "body": chunk, "more_body": True})
 
 
-async def _watch_client(
-    receive: Receive, scope: anyio.CancelScope, response: _DeferredResponse, keepalive_seconds: float
-) -> None:
-    """Cancel `scope` when the client hangs up; keep a silent stream alive meanwhile."""
-    while True:
-        with anyio.move_on_after(keepalive_seconds):
-            if (await receive())["type"] == "http.disconnect":
-                scope.cancel()
-                return
-            continue
-        await response.keepalive()
+class _ClientWatcher:
+    """Cancel `scope` when the client hangs up; keep a silent stream alive meanwhile.
+
+    A bare asyncio task and timer rather than an anyio task group: per POST, the task
+    group cost more than the rest of the edge together (see docs/benchmarks.md).
+    """
+
+    def __init__(
+        self, receive: Receive, scope: anyio.CancelScope, response: _DeferredResponse, keepalive_seconds: float
+    ) -> None:
+        self._receive = receive
+        self._scope = scope
+        self._response = response
+        self._keepalive_seconds = keepalive_seconds
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._watch())
+        self._timer = self._loop.call_later(keepalive_seconds, self._tick)
+        self._keepalive: asyncio.Task[None] | None = None
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+        self._scope.cancel()
+
+    def _tick(self) -> None:
+        if self._keepalive is None or self._keepalive.done():
+            self._keepalive = self._loop.create_task(self._send_keepalive())
+        self._timer = self._loop.call_later(self._keepalive_seconds, self._tick)
+
+    async def _send_keepalive(self) -> None:
+        with suppress(OSError):
+            await self._response.keepalive()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        self._task.cancel()
+        if self._keepalive is not None:
+            self._keepalive.cancel()
 
 
 def _status_of(items: list[Envelope | Rejected], responses: list[Message], session: ClientSession) -> int:

@@ -17,6 +17,7 @@ A `Channel` moves JSON-RPC messages (plain dicts) and nothing else; see `stdio.p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -154,7 +155,9 @@ class Peer:
             message["params"] = params
         self._pending[request_id] = exchange
         try:
-            with anyio.fail_after(timeout):
+            # asyncio's own deadline, not anyio's: on this per-call path anyio's backend
+            # detection was a measurable share of the gateway's CPU (docs/benchmarks.md).
+            async with asyncio.timeout(timeout):
                 await self.channel.send_request(message, exchange, headers)
                 await exchange.wait()
         except TimeoutError:
