@@ -106,6 +106,9 @@ class GatewaySettings(BaseSettings):
     edge: EdgeSettings = EdgeSettings()
     upstreams: list[UpstreamSettings] = Field(default_factory=list)
     log_level: str = Field("info", validation_alias=_alias("log_level", "logLevel"))
+    page_size: int = Field(
+        500, ge=1, validation_alias=_alias("page_size", "pageSize"), description="Entries per page of merged lists."
+    )
 
     @field_validator("name_separator")
     @classmethod

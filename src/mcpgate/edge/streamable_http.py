@@ -44,7 +44,7 @@ from mcpgate.edge.http import (
 from mcpgate.edge.security import OriginPolicy
 from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
-from mcpgate.hub.session import ClientSession
+from mcpgate.hub.session import ClientSession, Undeliverable
 from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response
 from mcpgate.settings import EdgeSettings
 
@@ -172,7 +172,7 @@ class StreamableHTTPTransport:
         at that moment; one that just answers gets a plain JSON body. A client that hangs
         up cancels the work it asked for.
         """
-        response = _DeferredResponse(send, extra_headers, mode)
+        response = _DeferredResponse(send, extra_headers, mode, session.transport == "stateless")
         responses: list[Message] | None = None
         try:
             with anyio.CancelScope() as scope:
@@ -317,10 +317,11 @@ class StreamableHTTPTransport:
 class _DeferredResponse:
     """A POST's response that stays JSON until something has to be said before the answer."""
 
-    def __init__(self, send: Send, extra_headers: list[tuple[bytes, bytes]], mode: str) -> None:
+    def __init__(self, send: Send, extra_headers: list[tuple[bytes, bytes]], mode: str, stateless: bool) -> None:
         self.send = send
         self.extra_headers = extra_headers
         self.mode = mode
+        self.stateless = stateless
         self.streaming = False
         self._lock: asyncio.Lock | None = None  # made when a stream starts: most answers are one JSON body
 
@@ -332,8 +333,12 @@ class _DeferredResponse:
             )
 
     async def notify(self, message: Message) -> None:
+        if "id" in message and (self.mode == "never" or self.stateless):
+            # Stateless 2026-07-28 has no way back for the client's answer; a JSON-only client can't read it.
+            why = "stateless 2026-07-28" if self.stateless else "it accepts only application/json"
+            raise Undeliverable(f"the client cannot receive requests on this exchange ({why})")
         if self.mode == "never":
-            return  # this client reads only a JSON answer: nowhere to put it
+            return  # this client reads only a JSON answer: nowhere to put a notification
         await self._write(sse_event(dumps(message), "message"))
 
     async def keepalive(self) -> None:

@@ -2,17 +2,18 @@
 
 `Hub` is an async context manager that owns a task group running every upstream's
 supervised connection. Entering it waits (bounded by the connect timeout) until each
-upstream's first attempt has settled, then builds the catalog strictly: a tool-name
+upstream's first attempt has settled, then builds the catalog strictly: a name or URI
 collision at start-up is a `ToolNameCollision` naming both upstreams. Later changes
-(`tools/list_changed`, a restarted upstream) rebuild the catalog leniently — the first
+(`*/list_changed`, a restarted upstream) rebuild the catalog leniently — the first
 claimant keeps the name, the collision is logged and shown in `/health` — and every
-connected session is told `notifications/tools/list_changed`.
+connected session is told which merged lists changed.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -21,22 +22,34 @@ import anyio.abc
 
 from mcpgate import __version__
 from mcpgate.errors import ToolNameCollision
-from mcpgate.hub.catalog import ToolCatalog, UpstreamTools
-from mcpgate.hub.session import SessionRegistry
+from mcpgate.hub.catalog import Catalog, UpstreamListing
+from mcpgate.hub.session import ClientSession, SessionRegistry
+from mcpgate.hub.subscriptions import Subscriptions
 from mcpgate.protocol.jsonrpc import notification
 from mcpgate.settings import GatewaySettings
-from mcpgate.upstream.connection import Backoff, UpstreamConnection, UpstreamState
+from mcpgate.upstream.connection import Backoff, ListKind, UpstreamConnection, UpstreamState
 
 logger = logging.getLogger(__name__)
 
-_LIST_CHANGED = notification("notifications/tools/list_changed")
+# RFC 5424 severities as MCP names them, least severe first.
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+LOG_SEVERITY = {level: rank for rank, level in enumerate(LOG_LEVELS)}
+
+# The merged list a kind of upstream list feeds, and the notification that says it changed.
+_SECTIONS: dict[ListKind, tuple[str, str]] = {
+    "tools": ("tools", "notifications/tools/list_changed"),
+    "prompts": ("prompts", "notifications/prompts/list_changed"),
+    "resources": ("resources", "notifications/resources/list_changed"),
+    "templates": ("templates", "notifications/resources/list_changed"),
+}
 
 
 class Hub:
     def __init__(self, settings: GatewaySettings, *, backoff: Backoff | None = None) -> None:
         self.settings = settings
-        self.sessions = SessionRegistry()
-        self.catalog = ToolCatalog.empty()
+        self.sessions = SessionRegistry(on_remove=self._session_closed)
+        self.subscriptions = Subscriptions()
+        self.catalog = Catalog()
         self.upstreams: dict[str, UpstreamConnection] = {
             spec.name: UpstreamConnection(
                 spec,
@@ -44,7 +57,8 @@ class Hub:
                 call_timeout=settings.call_timeout(spec),
                 list_timeout=settings.timeouts.list,
                 backoff=backoff,
-                on_tools_changed=self._upstream_tools_changed,
+                on_lists_changed=self._upstream_lists_changed,
+                on_notification=self._upstream_notification,
             )
             for spec in settings.upstreams
         }
@@ -97,28 +111,89 @@ class Hub:
 
     # -- catalog -----------------------------------------------------------------------
 
-    def _build_catalog(self) -> ToolCatalog:
-        separator = self.settings.name_separator
-        sources = []
+    def _build_catalog(self) -> Catalog:
+        listings = []
         for connection in self.upstreams.values():
             spec = connection.spec
             if not spec.enabled:
                 continue
             prefix = spec.name if spec.prefix is True else (spec.prefix or None)
-            sources.append(UpstreamTools(spec.name, prefix, tuple(connection.tools)))
-        return ToolCatalog.build(sources, separator)
+            lists = connection.lists
+            listings.append(
+                UpstreamListing(
+                    spec.name,
+                    prefix,
+                    tools=tuple(lists["tools"]),
+                    prompts=tuple(lists["prompts"]),
+                    resources=tuple(lists["resources"]),
+                    templates=tuple(lists["templates"]),
+                    serves_resources="resources" in connection.capabilities,
+                )
+            )
+        return Catalog(listings, self.settings.name_separator)
 
-    async def _upstream_tools_changed(self, connection: UpstreamConnection) -> None:
+    async def _upstream_lists_changed(self, connection: UpstreamConnection, kinds: frozenset[ListKind]) -> None:
         if not self._started:
             return  # the start-up build covers it
-        catalog = self._build_catalog()
+        previous, catalog = self.catalog, self._build_catalog()
         for collision in catalog.collisions:
             logger.error("%s (kept the first)", collision.describe())
-        if catalog.tools == self.catalog.tools:
-            self.catalog = catalog
-            return
         self.catalog = catalog
-        await self.broadcast(_LIST_CHANGED)
+        changed = {
+            method
+            for kind, (section, method) in _SECTIONS.items()
+            if kind in kinds and getattr(previous, section) != getattr(catalog, section)
+        }
+        for method in sorted(changed):
+            await self.broadcast(notification(method))
+        if len(kinds) == len(_SECTIONS):  # a (re)connected upstream: it starts from its default level
+            await self.apply_log_levels()
+
+    async def apply_log_levels(self) -> None:
+        """Ask each logging upstream for the least severe level any session wants.
+
+        Upstream connections are shared, so the upstream logs at the most verbose level
+        asked for and each session's own level is applied on the way out.
+        """
+        wanted = [s.log_level for s in self.sessions if s.log_level in LOG_SEVERITY]
+        if not wanted:
+            return
+        level = min(wanted, key=LOG_SEVERITY.__getitem__)
+        for connection in self.upstreams.values():
+            if not connection.is_ready or "logging" not in connection.capabilities or connection.log_level == level:
+                continue
+            try:
+                await connection.request("logging/setLevel", {"level": level})
+                connection.log_level = level
+            except Exception as exc:  # one upstream's refusal must not fail the client's setLevel
+                logger.warning("upstream %s: logging/setLevel %s failed: %s", connection.name, level, exc)
+
+    async def _upstream_notification(
+        self, connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None
+    ) -> None:
+        """Notifications that belong to no request: resource updates go to their subscribers only."""
+        if method != "notifications/resources/updated" or not params or not isinstance(params.get("uri"), str):
+            logger.debug("upstream %s: notification %s not forwarded", connection.name, method)
+            return
+        for session_id, exposed in self.subscriptions.holders((connection.name, params["uri"])).items():
+            session = self.sessions.get(session_id)
+            if session is not None:
+                await session.push(notification(method, {**params, "uri": exposed}))
+
+    def _session_closed(self, session: ClientSession) -> None:
+        released = self.subscriptions.drop_session(session.id)
+        if released and self._task_group is not None and not self._stopping:
+            self._task_group.start_soon(self._unsubscribe_upstream, released)
+
+    async def _unsubscribe_upstream(self, keys: list[tuple[str, str]]) -> None:
+        for upstream, uri in keys:
+            connection = self.upstreams.get(upstream)
+            if connection is None or not connection.is_ready:
+                continue
+            try:
+                await connection.request("resources/unsubscribe", {"uri": uri})
+            except Exception as exc:  # top of a background task: the upstream may be gone
+                logger.debug("upstream %s: unsubscribe after session end failed: %s", upstream, exc)
 
     async def broadcast(self, message: dict[str, Any]) -> None:
         for session in self.sessions:

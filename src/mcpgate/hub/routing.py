@@ -1,11 +1,10 @@
 """Answer one client message: the MCP methods as the gateway implements them.
 
 `RequestRouter.handle()` takes a classified JSON-RPC message of one client session and
-returns the response to send (or `None` for notifications). Tool calls are routed by
-exposed name to the owning upstream, with the upstream's own request id (minted by its
-connection), so replies can only ever reach the session that asked. Errors become
-JSON-RPC errors here, once; an unavailable or timed-out upstream answers a tool call
-with a tool error (`isError`) so the model sees why, and the session carries on.
+returns the response to send (or `None` for notifications). The gateway answers the
+lifecycle (initialize, ping, discover) and the merged lists itself; everything that
+names a tool, prompt or resource is forwarded to the upstream that owns it (see
+`forwarding.py`). Errors become JSON-RPC errors here, once.
 """
 
 from __future__ import annotations
@@ -20,38 +19,52 @@ from mcp_types.methods import CACHEABLE_METHODS
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from mcpgate import __version__
-from mcpgate.errors import GatewayError, InvalidParams, MethodNotFound, UpstreamTimeout, UpstreamUnavailable
-from mcpgate.hub.gateway import Hub
+from mcpgate.errors import GatewayError, InvalidParams, MethodNotFound
+from mcpgate.hub.forwarding import Forwarder, Notify
+from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
+from mcpgate.hub.pagination import page
 from mcpgate.hub.session import ClientSession
-from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, notification, result_response
-from mcpgate.upstream.connection import Caller
+from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, result_response
 
 logger = logging.getLogger(__name__)
 
-Notify = Callable[[Message], Awaitable[None]]
+Method = Callable[[ClientSession, dict[str, Any], Notify], Awaitable[dict[str, Any]]]
 
-_ENVELOPE_PREFIX = "io.modelcontextprotocol/"
-# RFC 5424 severities as MCP names them, least severe first.
-LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-_SEVERITY = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 _IGNORED_NOTIFICATIONS = frozenset(
     {"notifications/initialized", "notifications/roots/list_changed", "notifications/progress"}
 )
+# method → (catalog section, field of the result, field naming an entry)
+_LISTS = {
+    "tools/list": ("tools", "tools", "name"),
+    "prompts/list": ("prompts", "prompts", "name"),
+    "resources/list": ("resources", "resources", "uri"),
+    "resources/templates/list": ("templates", "resourceTemplates", "uriTemplate"),
+}
 
 
 class RequestRouter:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
-        self._methods: dict[str, Callable[[ClientSession, dict[str, Any], Notify], Awaitable[dict[str, Any]]]] = {
+        self.forwarder = Forwarder(hub)
+        forward = self.forwarder
+        lists = {method: self._lister(*spec) for method, spec in _LISTS.items()}
+        self._methods: dict[str, Method] = {
             "initialize": self._initialize,
             "ping": self._ping,
-            "tools/list": self._list_tools,
-            "tools/call": self._call_tool,
+            **lists,
+            "tools/call": forward.call_tool,
+            "prompts/get": forward.get_prompt,
+            "resources/read": forward.read_resource,
+            "resources/subscribe": forward.subscribe,
+            "resources/unsubscribe": forward.unsubscribe,
+            "completion/complete": forward.complete,
             "logging/setLevel": self._set_log_level,
         }
-        # 2026-07-28 replaced the handshake and ping with per-request envelopes and discovery.
+        # 2026-07-28 replaced the handshake, ping, setLevel and the subscribe pair with
+        # per-request envelopes, discovery and subscriptions/listen.
+        gone = ("initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe")
         self._modern_methods = {
-            **{k: v for k, v in self._methods.items() if k not in ("initialize", "ping")},
+            **{k: v for k, v in self._methods.items() if k not in gone},
             "server/discover": self._discover,
         }
 
@@ -62,7 +75,9 @@ class RequestRouter:
             self._notification(session, envelope)
             return None
         if envelope.kind != "request":
-            # A response from the client to a server→client request; none are sent yet.
+            # The client's answer to a request the gateway relayed (sampling, elicitation, roots).
+            if not session.answer(envelope.message):
+                logger.debug("session %s: response to unknown request %r ignored", session.id, envelope.id)
             return None
         modern = session.protocol_version in MODERN_PROTOCOL_VERSIONS
         method = (self._modern_methods if modern else self._methods).get(envelope.method)
@@ -96,7 +111,7 @@ class RequestRouter:
         elif envelope.method not in _IGNORED_NOTIFICATIONS:
             logger.debug("session %s: ignored notification %s", session.id, envelope.method)
 
-    # -- methods -----------------------------------------------------------------------
+    # -- lifecycle -----------------------------------------------------------------------
 
     async def _initialize(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         requested = params.get("protocolVersion")
@@ -111,9 +126,13 @@ class RequestRouter:
         }
 
     async def _discover(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        capabilities = self.capabilities()
+        capabilities.pop("logging", None)  # 2026-07-28 logs by per-request level, not a capability
+        if "resources" in capabilities:
+            capabilities["resources"].pop("subscribe", None)
         return {
             "supportedVersions": list(MODERN_PROTOCOL_VERSIONS),
-            "capabilities": self.capabilities(),
+            "capabilities": capabilities,
             "resultType": "complete",
             "ttlMs": 0,
             "cacheScope": "private",
@@ -124,86 +143,56 @@ class RequestRouter:
         return {"name": self.hub.settings.name, "title": "mcpgate", "version": __version__}
 
     def capabilities(self) -> dict[str, Any]:
-        """What this endpoint offers: tools always (the gateway itself announces list changes),
-        logging when an upstream behind it logs."""
-        capabilities: dict[str, Any] = {"tools": {"listChanged": True}}
-        if any("logging" in c.capabilities for c in self.hub.upstreams.values()):
+        """The honest union of what the upstreams behind this endpoint offer.
+
+        Nothing no upstream has is claimed, nothing one has is hidden. `listChanged` is
+        the gateway's own promise: it re-lists and notifies whenever a merged list changes
+        (an upstream restarting is enough), so it holds for every list it offers.
+        """
+        offered: dict[str, Any] = {}
+        for connection in self.hub.upstreams.values():
+            if connection.spec.enabled:
+                for name, value in connection.capabilities.items():
+                    if name not in offered:
+                        offered[name] = dict(value) if isinstance(value, dict) else {}
+                    elif name == "resources" and isinstance(value, dict) and value.get("subscribe"):
+                        offered[name]["subscribe"] = True
+        capabilities: dict[str, Any] = {"tools": {"listChanged": True}}  # tools are always listed
+        if "prompts" in offered:
+            capabilities["prompts"] = {"listChanged": True}
+        if "resources" in offered:
+            capabilities["resources"] = {"listChanged": True}
+            if offered["resources"].get("subscribe"):
+                capabilities["resources"]["subscribe"] = True
+        if "completions" in offered:
+            capabilities["completions"] = {}
+        if "logging" in offered:
             capabilities["logging"] = {}
         return capabilities
-
-    async def _set_log_level(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-        level = params.get("level")
-        if level not in _SEVERITY:
-            raise InvalidParams(f"logging/setLevel: level must be one of {', '.join(LOG_LEVELS)}; got {level!r}")
-        session.log_level = level
-        return {}
 
     async def _ping(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         return {}
 
-    async def _list_tools(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-        return {"tools": self.hub.catalog.tools}
+    async def _set_log_level(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        level = params.get("level")
+        if level not in LOG_SEVERITY:
+            raise InvalidParams(f"logging/setLevel: level must be one of {', '.join(LOG_LEVELS)}; got {level!r}")
+        session.log_level = level
+        await self.hub.apply_log_levels()
+        return {}
 
-    async def _call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-        name = params.get("name")
-        if not isinstance(name, str) or not name:
-            raise InvalidParams("tools/call needs params.name, the tool's name as a string")
-        arguments = params.get("arguments")
-        if arguments is not None and not isinstance(arguments, dict):
-            raise InvalidParams(f"tools/call {name}: arguments must be an object, got {type(arguments).__name__}")
-        route = self.hub.catalog.route(name)
-        if route is None:
-            raise InvalidParams(f"Unknown tool: {name!r}. Call tools/list for the tools this server offers.")
-        connection = self.hub.upstreams[route.upstream]
-        forwarded = {**params, "name": route.tool}
-        meta = params.get("_meta")
-        on_progress = None
-        if isinstance(meta, dict):
-            # Per-request envelope keys describe *this* client hop; the upstream hop has its own.
-            # The progress token is replaced by one the upstream connection mints (see below).
-            kept = {k: v for k, v in meta.items() if k != "progressToken" and not k.startswith(_ENVELOPE_PREFIX)}
-            if kept:
-                forwarded["_meta"] = kept
-            else:
-                del forwarded["_meta"]
-        if isinstance(meta, dict) and "progressToken" in meta:
-            token = meta["progressToken"]
+    # -- merged lists ----------------------------------------------------------------------
 
-            # Two sessions may both use token 1: each upstream request gets its own token,
-            # mapped back here to the token this caller chose.
-            async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-                body: dict[str, Any] = {"progressToken": token, "progress": progress}
-                if total is not None:
-                    body["total"] = total
-                if message is not None:
-                    body["message"] = message
-                await notify(notification("notifications/progress", body))
+    def _lister(self, section: str, field_name: str, key: str) -> Method:
+        async def list_entries(session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+            entries = getattr(self.hub.catalog, section)
+            chunk, next_cursor = page(entries, key, params.get("cursor"), self.hub.settings.page_size, section)
+            result: dict[str, Any] = {field_name: chunk}
+            if next_cursor is not None:
+                result["nextCursor"] = next_cursor
+            return result
 
-        try:
-            return await connection.request(
-                "tools/call",
-                forwarded,
-                on_progress=on_progress,
-                caller=Caller(session.id, _log_filter(session, notify)),
-            )
-        except (UpstreamUnavailable, UpstreamTimeout) as exc:
-            return tool_error(exc.message)
-
-
-def _log_filter(session: ClientSession, notify: Notify) -> Notify:
-    """`notify`, minus log messages below the level the session asked for."""
-
-    async def filtered(message: Message) -> None:
-        if message.get("method") == "notifications/message":
-            wanted = session.log_level
-            if wanted is None and session.protocol_version in MODERN_PROTOCOL_VERSIONS:
-                return  # 2026-07-28 logging is opt-in per request
-            level = (message.get("params") or {}).get("level")
-            if wanted is not None and _SEVERITY.get(level, len(LOG_LEVELS)) < _SEVERITY[wanted]:
-                return
-        await notify(message)
-
-    return filtered
+        return list_entries
 
 
 def _modern_result(method: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +203,3 @@ def _modern_result(method: str, result: dict[str, Any]) -> dict[str, Any]:
         stamped.setdefault("ttlMs", 0)
         stamped.setdefault("cacheScope", "private")
     return stamped
-
-
-def tool_error(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": text}], "isError": True}

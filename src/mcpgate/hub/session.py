@@ -9,6 +9,7 @@ is shared between sessions; that is the point.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -17,8 +18,17 @@ from typing import Any
 
 import anyio
 
+from mcpgate.errors import INTERNAL_ERROR, UpstreamError
+from mcpgate.protocol.jsonrpc import notification
+
+logger = logging.getLogger(__name__)
+
 Message = dict[str, Any]
 Push = Callable[[Message], Awaitable[None]]
+
+
+class Undeliverable(Exception):
+    """A message that must reach the client (a request to it) has no way to get there."""
 
 
 async def _drop(message: Message) -> None:
@@ -49,6 +59,9 @@ class ClientSession:
     in_flight: dict[str | int, anyio.CancelScope] = field(default_factory=dict)
     closed: anyio.Event = field(default_factory=anyio.Event)
     open_streams: int = 0  # SSE streams currently attached; a session with one is never idle
+    # Requests the gateway sent this client (sampling, elicitation, roots…) awaiting its answer.
+    _asked: dict[int, _Answer] = field(default_factory=dict)
+    _next_ask: int = 0
 
     def idle_for(self, now: float) -> float:
         if self.open_streams or self.in_flight:
@@ -68,14 +81,86 @@ class ClientSession:
     def close(self) -> None:
         for scope in self.in_flight.values():
             scope.cancel()
+        for answer in self._asked.values():
+            answer.give_up("the client session ended")
         self.closed.set()
+
+    async def ask(
+        self,
+        method: str,
+        params: Any,
+        send: Push,
+        timeout: float,  # noqa: ASYNC109 - the deadline is ours: it triggers a cancel notice to the client
+    ) -> dict[str, Any]:
+        """Send this client a request on `send` (the stream of the request that caused it) and
+        return its result; a JSON-RPC error from the client is raised as `UpstreamError` with
+        the client's code, which the caller passes back to the upstream unchanged."""
+        self._next_ask += 1
+        request_id = self._next_ask
+        answer = _Answer()
+        self._asked[request_id] = answer
+        message: Message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        try:
+            await send(message)
+            with anyio.fail_after(timeout):
+                await answer.arrived.wait()
+        except TimeoutError:
+            await self._withdraw(request_id, send, "timed out")
+            raise UpstreamError(f"the client did not answer {method} within {timeout:g}s") from None
+        except anyio.get_cancelled_exc_class():
+            await self._withdraw(request_id, send, "cancelled by the server")
+            raise
+        finally:
+            del self._asked[request_id]
+        if answer.error is not None:
+            error = UpstreamError(str(answer.error.get("message", "")), data=answer.error.get("data"))
+            code = answer.error.get("code")
+            error.code = code if isinstance(code, int) else INTERNAL_ERROR
+            raise error
+        return answer.result or {}
+
+    async def _withdraw(self, request_id: int, send: Push, reason: str) -> None:
+        with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+            try:
+                await send(notification("notifications/cancelled", {"requestId": request_id, "reason": reason}))
+            except Exception as exc:  # a courtesy: the stream may be gone
+                logger.debug("session %s: cancel notice not sent: %s", self.id, exc)
+
+    def answer(self, message: Message) -> bool:
+        """The client's response to one of our requests; False if we asked no such thing."""
+        request_id = message.get("id")
+        answer = self._asked.get(request_id) if isinstance(request_id, int) else None
+        if answer is None:
+            return False
+        error = message.get("error")
+        if isinstance(error, dict):
+            answer.error = error
+        else:
+            result = message.get("result")
+            answer.result = result if isinstance(result, dict) else {}
+        answer.arrived.set()
+        return True
+
+
+@dataclass(slots=True)
+class _Answer:
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    arrived: anyio.Event = field(default_factory=anyio.Event)
+
+    def give_up(self, reason: str) -> None:
+        self.error = {"code": INTERNAL_ERROR, "message": reason}
+        self.arrived.set()
 
 
 class SessionRegistry:
     """The live sessions of this process, by id."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_remove: Callable[[ClientSession], None] | None = None) -> None:
         self._sessions: dict[str, ClientSession] = {}
+        self._on_remove = on_remove
 
     def add(self, session: ClientSession) -> ClientSession:
         self._sessions[session.id] = session
@@ -90,6 +175,8 @@ class SessionRegistry:
         session = self._sessions.pop(session_id, None)
         if session is not None:
             session.close()
+            if self._on_remove is not None:
+                self._on_remove(session)
         return session
 
     def __len__(self) -> int:

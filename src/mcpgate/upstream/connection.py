@@ -1,7 +1,8 @@
 """A supervised MCP client session with one upstream server.
 
 `UpstreamConnection.run()` keeps the session alive for the gateway's lifetime: it opens
-the channel, performs the initialize handshake, lists the upstream's tools, and when
+the channel, performs the initialize handshake, lists what the upstream offers (tools,
+and prompts, resources and resource templates when it declares them), and when
 the connection drops (a stdio child dies, a remote server goes away) it reconnects with
 exponential backoff. While it is down, `request()` fails at once with
 `UpstreamUnavailable` instead of letting callers hang.
@@ -19,18 +20,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
 from mcpgate import __version__
-from mcpgate.errors import UpstreamError, UpstreamUnavailable
-from mcpgate.upstream.peer import Caller, Channel, Exchange, Peer, ProgressFn, method_not_supported
+from mcpgate.errors import METHOD_NOT_FOUND, UpstreamError, UpstreamUnavailable
+from mcpgate.upstream.peer import Caller, Channel, Exchange, Peer, ProgressFn, no_session_for
 from mcpgate.upstream.transports import UpstreamSpec, open_channel
 
-__all__ = ["Backoff", "Caller", "UpstreamConnection", "UpstreamState"]
+__all__ = ["Backoff", "Caller", "ListKind", "UpstreamConnection", "UpstreamState"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,22 @@ class UpstreamStatus:
         return report
 
 
-ToolsListener = Callable[["UpstreamConnection"], Awaitable[None]]
+ListKind = Literal["tools", "prompts", "resources", "templates"]
+NotificationListener = Callable[["UpstreamConnection", str, Mapping[str, Any] | None], Awaitable[None]]
+ListsListener = Callable[["UpstreamConnection", frozenset[ListKind]], Awaitable[None]]
+
+# kind → (list method, result field, the field every entry must have, capability that offers it)
+_LISTS: dict[ListKind, tuple[str, str, str, str]] = {
+    "tools": ("tools/list", "tools", "name", "tools"),
+    "prompts": ("prompts/list", "prompts", "name", "prompts"),
+    "resources": ("resources/list", "resources", "uri", "resources"),
+    "templates": ("resources/templates/list", "resourceTemplates", "uriTemplate", "resources"),
+}
+_CHANGED: dict[str, tuple[ListKind, ...]] = {
+    "notifications/tools/list_changed": ("tools",),
+    "notifications/prompts/list_changed": ("prompts",),
+    "notifications/resources/list_changed": ("resources", "templates"),
+}
 
 
 class UpstreamConnection:
@@ -93,7 +109,8 @@ class UpstreamConnection:
         call_timeout: float,
         list_timeout: float,
         backoff: Backoff | None = None,
-        on_tools_changed: ToolsListener | None = None,
+        on_lists_changed: ListsListener | None = None,
+        on_notification: NotificationListener | None = None,
     ) -> None:
         self.spec = spec
         self.name = spec.name
@@ -103,8 +120,11 @@ class UpstreamConnection:
         self.backoff = backoff or Backoff()
         self.status = UpstreamStatus()
         self.capabilities: dict[str, Any] = {}
-        self.tools: list[dict[str, Any]] = []  # as the upstream lists them, original names
-        self._on_tools_changed = on_tools_changed
+        # What the upstream lists, as it lists them (original names and URIs).
+        self.lists: dict[ListKind, list[dict[str, Any]]] = {kind: [] for kind in _LISTS}
+        self.log_level: str | None = None  # as last set by logging/setLevel on this connection
+        self._on_lists_changed = on_lists_changed
+        self._on_notification = on_notification
         self._peer: Peer | None = None
         self._headers: dict[str, str] = {}
         self._settled = anyio.Event()  # first attempt finished, successfully or not
@@ -165,15 +185,15 @@ class UpstreamConnection:
                 self._settled.set()
                 raise
             self._peer = peer
-            self.tools = await self._list_tools()
+            await self._refresh(tuple(_LISTS))
             self.status.state = UpstreamState.READY
             self.status.error = None
             self.status.connected_at = time.monotonic()
             self._ready.set()
             self._settled.set()
             logger.info("upstream %s ready (%d tools)", self.name, len(self.tools))
-            if self._on_tools_changed is not None:
-                await self._on_tools_changed(self)
+            if self._on_lists_changed is not None:
+                await self._on_lists_changed(self, frozenset(_LISTS))
             # The task group ends when the channel's read loop does: the upstream went away.
 
     @staticmethod
@@ -199,6 +219,7 @@ class UpstreamConnection:
         if version not in HANDSHAKE_PROTOCOL_VERSIONS:
             raise UpstreamError(f"upstream answered initialize with unsupported protocol version {version!r}")
         self.capabilities = dict(result.get("capabilities") or {})
+        self.log_level = None
         self.status.server_info = dict(result.get("serverInfo") or {})
         self.status.protocol_version = version
         # HTTP transports send the negotiated version on every later request (spec 2025-06-18+).
@@ -250,16 +271,33 @@ class UpstreamConnection:
             retry = f"; retrying in {max(0.0, status.retry_at - time.monotonic()):.1f}s"
         return UpstreamUnavailable(f"upstream {self.name!r} is unavailable ({status.state.value}{reason}{retry})")
 
-    async def _list_tools(self) -> list[dict[str, Any]]:
-        tools: list[dict[str, Any]] = []
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        return self.lists["tools"]
+
+    async def _refresh(self, kinds: tuple[ListKind, ...]) -> None:
+        for kind in kinds:
+            method, field_name, key, capability = _LISTS[kind]
+            if kind != "tools" and capability not in self.capabilities:
+                continue  # tools are listed even when undeclared: many servers forget to declare them
+            try:
+                self.lists[kind] = await self._list_all(method, field_name, key)
+            except UpstreamError as exc:
+                if kind == "tools" and exc.code == METHOD_NOT_FOUND and "tools" not in self.capabilities:
+                    continue
+                raise
+
+    async def _list_all(self, method: str, field_name: str, key: str) -> list[dict[str, Any]]:
+        """Every page of one list; the gateway serves merged lists, so it holds them whole."""
+        entries: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(_MAX_LIST_PAGES):
-            page = await self._request_listing("tools/list", cursor)
-            tools.extend(tool for tool in page.get("tools", []) if isinstance(tool, dict) and tool.get("name"))
+            page = await self._request_listing(method, cursor)
+            entries.extend(e for e in page.get(field_name, []) if isinstance(e, dict) and isinstance(e.get(key), str))
             cursor = page.get("nextCursor")
             if not cursor:
-                return tools
-        raise UpstreamError(f"upstream {self.name!r} returned more than {_MAX_LIST_PAGES} pages of tools")
+                return entries
+        raise UpstreamError(f"upstream {self.name!r} returned more than {_MAX_LIST_PAGES} pages of {method}")
 
     async def _request_listing(self, method: str, cursor: str | None) -> dict[str, Any]:
         peer = self._peer
@@ -273,21 +311,28 @@ class UpstreamConnection:
     async def _on_request(
         self, method: str, params: Mapping[str, Any] | None, exchange: Exchange | None
     ) -> dict[str, Any]:
-        if method == "ping":
-            return {}
-        # Server→client requests (sampling, elicitation, roots) need a client session to
-        # answer them; the gateway declares no such capabilities to upstreams yet.
-        raise method_not_supported(method)
+        """A request from the upstream: put to the client session whose request caused it."""
+        caller = exchange.caller if exchange is not None else None
+        if caller is None or caller.ask is None:
+            if method == "ping":
+                return {}  # not about any session: the gateway itself answers for its liveness
+            raise no_session_for(method)
+        return await caller.ask(method, params)
 
     async def _on_notify(self, method: str, params: Mapping[str, Any] | None) -> None:
-        if method == "notifications/tools/list_changed" and self._peer is not None:
+        kinds = _CHANGED.get(method)
+        if kinds is not None:
+            if self._peer is None:
+                return  # the first listing after connecting is still to come
             try:
-                self.tools = await self._list_tools()
+                await self._refresh(kinds)
             except Exception as exc:  # top of a notification task
-                logger.warning("upstream %s: re-listing tools failed: %s", self.name, _describe_failure(exc))
+                logger.warning("upstream %s: re-listing after %s failed: %s", self.name, method, _describe_failure(exc))
                 return
-            if self._on_tools_changed is not None:
-                await self._on_tools_changed(self)
+            if self._on_lists_changed is not None:
+                await self._on_lists_changed(self, frozenset(kinds))
+        elif self._on_notification is not None:
+            await self._on_notification(self, method, params)
         else:
             logger.debug("upstream %s: notification %s", self.name, method)
 

@@ -26,7 +26,14 @@ from typing import Any, Protocol
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from mcpgate.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.errors import (
+    INTERNAL_ERROR,
+    METHOD_NOT_FOUND,
+    GatewayError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +48,17 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # one message; images and embedded files c
 _CANCEL_NOTICE_SECONDS = 2.0
 
 
+Ask = Callable[[str, Mapping[str, Any] | None], Awaitable[dict[str, Any]]]
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who an in-flight request belongs to, and where its related messages go."""
+    """Who an in-flight request belongs to: where its related notifications go, and how to
+    put the upstream's requests (sampling, elicitation…) to that client."""
 
     session_id: str
     notify: Notify
+    ask: Ask | None = None
 
 
 class Channel(Protocol):
@@ -264,8 +276,10 @@ class Peer:
         reply: Message = {"jsonrpc": "2.0", "id": message["id"]}
         try:
             reply["result"] = await self._on_request(method, message.get("params"), exchange)
-        except UpstreamError as exc:
+        except GatewayError as exc:
             reply["error"] = {"code": exc.code, "message": exc.message}
+            if exc.data is not None:
+                reply["error"]["data"] = exc.data
         except Exception:  # top of a task: the upstream still gets an answer
             logger.exception("upstream %s: answering %s failed", self.name, method)
             reply["error"] = {"code": INTERNAL_ERROR, "message": f"mcpgate could not answer {method}"}
@@ -275,7 +289,11 @@ class Peer:
             logger.debug("upstream %s: reply to %s not sent: %s", self.name, method, exc)
 
 
-def method_not_supported(method: str) -> UpstreamError:
-    error = UpstreamError(f"mcpgate does not support {method} from upstreams")
+def no_session_for(method: str) -> UpstreamError:
+    """The answer to a server→client request that cannot be tied to one client session."""
+    error = UpstreamError(
+        f"mcpgate cannot tell which client session {method} is for: send it while handling that "
+        "session's request (over Streamable HTTP, on that request's stream)"
+    )
     error.code = METHOD_NOT_FOUND
     return error

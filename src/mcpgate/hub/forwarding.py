@@ -1,0 +1,247 @@
+"""Requests that name a tool, prompt or resource: forwarded to the upstream that owns it.
+
+Names and URIs are translated both ways (see `catalog.py`). Each forwarded request
+carries a `Caller` for the session that sent it, which is where everything the upstream
+says about that request goes: progress (under the client's own token), log messages
+(filtered by the session's level), and requests back to the client — sampling,
+elicitation, roots, ping — which are asked of that session only, on the stream of the
+request that caused them, and answered back to the upstream.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from mcpgate.errors import METHOD_NOT_FOUND, InvalidParams, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.hub.catalog import Route
+from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
+from mcpgate.hub.session import ClientSession, Undeliverable
+from mcpgate.protocol.jsonrpc import Message, notification
+from mcpgate.upstream.connection import Caller, UpstreamConnection
+from mcpgate.upstream.peer import ProgressFn
+
+logger = logging.getLogger(__name__)
+
+Notify = Callable[[Message], Awaitable[None]]
+
+_ENVELOPE_PREFIX = "io.modelcontextprotocol/"
+
+
+class Forwarder:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    # -- tools, prompts ----------------------------------------------------------------
+
+    async def call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        name = _required_name(params, "tools/call")
+        arguments = params.get("arguments")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise InvalidParams(f"tools/call {name}: arguments must be an object, got {type(arguments).__name__}")
+        route = self.hub.catalog.tool(name)
+        if route is None:
+            raise InvalidParams(f"Unknown tool: {name!r}. Call tools/list for the tools this server offers.")
+        try:
+            return await self._forward(session, notify, route, "tools/call", {**params, "name": route.name})
+        except (UpstreamUnavailable, UpstreamTimeout) as exc:
+            # A tool result the model can read and act on; the session carries on.
+            return tool_error(exc.message)
+
+    async def get_prompt(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        name = _required_name(params, "prompts/get")
+        route = self.hub.catalog.prompt(name)
+        if route is None:
+            raise InvalidParams(f"Unknown prompt: {name!r}. Call prompts/list for the prompts this server offers.")
+        return await self._forward(session, notify, route, "prompts/get", {**params, "name": route.name})
+
+    # -- resources ---------------------------------------------------------------------
+
+    async def read_resource(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        uri, route = self._resource(params, "resources/read")
+        result = await self._forward(session, notify, route, "resources/read", {**params, "uri": route.name})
+        contents = result.get("contents")
+        if isinstance(contents, list) and (uri != route.name or any(_uri_of(c) != route.name for c in contents)):
+            # Each part under the URI the client can read it back with.
+            result = {**result, "contents": [self._expose_content(c, uri, route) for c in contents]}
+        return result
+
+    def _expose_content(self, content: Any, requested: str, route: Route) -> Any:
+        part_uri = _uri_of(content)
+        if part_uri is None:
+            return content
+        exposed = requested if part_uri == route.name else self.hub.catalog.expose_uri(route.upstream, part_uri)
+        return {**content, "uri": exposed}
+
+    async def subscribe(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        uri, route = self._resource(params, "resources/subscribe")
+        connection = self._connection(route)
+        if not (connection.capabilities.get("resources") or {}).get("subscribe"):
+            raise InvalidParams(f"resources/subscribe: the upstream serving {uri!r} does not offer subscriptions")
+        key = (route.upstream, route.name)
+        if self.hub.subscriptions.add(session.id, key, uri):
+            try:
+                await connection.request("resources/subscribe", {"uri": route.name})
+            except BaseException:
+                self.hub.subscriptions.remove(session.id, key)
+                raise
+        return {}
+
+    async def unsubscribe(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        uri, route = self._resource(params, "resources/unsubscribe")
+        if self.hub.subscriptions.remove(session.id, (route.upstream, route.name)):
+            await self._connection(route).request("resources/unsubscribe", {"uri": route.name})
+        return {}
+
+    def _resource(self, params: dict[str, Any], method: str) -> tuple[str, Route]:
+        uri = params.get("uri")
+        if not isinstance(uri, str) or not uri:
+            raise InvalidParams(f"{method} needs params.uri, the resource's URI as a string")
+        route = self.hub.catalog.resource(uri)
+        if route is None:
+            raise InvalidParams(
+                f"Unknown resource: {uri!r}. Call resources/list or resources/templates/list for the URIs "
+                "this server offers; URIs of a prefixed upstream start with '<prefix>+'."
+            )
+        return uri, route
+
+    # -- completions -------------------------------------------------------------------
+
+    async def complete(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        ref = params.get("ref")
+        if not isinstance(ref, dict):
+            raise InvalidParams("completion/complete needs params.ref: a ref/prompt or ref/resource object")
+        if ref.get("type") == "ref/prompt":
+            name = ref.get("name")
+            route = self.hub.catalog.prompt(name) if isinstance(name, str) else None
+            if route is None:
+                raise InvalidParams(f"completion/complete: unknown prompt {name!r}")
+            forwarded_ref = {**ref, "name": route.name}
+        elif ref.get("type") == "ref/resource":
+            uri = ref.get("uri")
+            route = self.hub.catalog.resource(uri) if isinstance(uri, str) else None
+            if route is None:
+                raise InvalidParams(f"completion/complete: unknown resource template {uri!r}")
+            forwarded_ref = {**ref, "uri": route.name}
+        else:
+            kind = ref.get("type")
+            raise InvalidParams(f"completion/complete: ref.type must be ref/prompt or ref/resource, got {kind!r}")
+        if "completions" not in self._connection(route).capabilities:
+            return {"completion": {"values": [], "hasMore": False}}  # nothing to offer is not an error
+        return await self._forward(session, notify, route, "completion/complete", {**params, "ref": forwarded_ref})
+
+    # -- the forwarding itself -----------------------------------------------------------
+
+    def _connection(self, route: Route) -> UpstreamConnection:
+        connection = self.hub.upstreams[route.upstream]
+        if not connection.is_ready:
+            raise connection.unavailable()
+        return connection
+
+    async def _forward(
+        self, session: ClientSession, notify: Notify, route: Route, method: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        connection = self.hub.upstreams[route.upstream]
+        meta = params.get("_meta")
+        on_progress: ProgressFn | None = None
+        if isinstance(meta, dict):
+            # Per-request envelope keys describe *this* client hop; the upstream hop has its own.
+            # The progress token is replaced by one the upstream connection mints (see below).
+            kept = {k: v for k, v in meta.items() if k != "progressToken" and not k.startswith(_ENVELOPE_PREFIX)}
+            params = {**params, "_meta": kept} if kept else {k: v for k, v in params.items() if k != "_meta"}
+            if "progressToken" in meta:
+                on_progress = _progress_relay(meta["progressToken"], notify)
+        return await connection.request(
+            method, params, on_progress=on_progress, caller=self._caller(session, notify, route.upstream)
+        )
+
+    def _caller(self, session: ClientSession, notify: Notify, upstream: str) -> Caller:
+        async def ask(method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+            _check_client_can(session, method, params or {})
+            try:
+                return await session.ask(method, params, notify, self.hub.settings.timeouts.call)
+            except Undeliverable as exc:
+                raise _refusal(f"{method}: {exc}") from None
+
+        return Caller(session.id, _log_filter(session, notify), ask)
+
+
+def _progress_relay(token: Any, notify: Notify) -> ProgressFn:
+    """Two sessions may both use token 1: each upstream request gets its own token,
+    mapped back here to the token this caller chose."""
+
+    async def relay(progress: float, total: float | None, message: str | None) -> None:
+        body: dict[str, Any] = {"progressToken": token, "progress": progress}
+        if total is not None:
+            body["total"] = total
+        if message is not None:
+            body["message"] = message
+        await notify(notification("notifications/progress", body))
+
+    return relay
+
+
+def _log_filter(session: ClientSession, notify: Notify) -> Notify:
+    """`notify`, minus log messages below the level the session asked for."""
+
+    async def filtered(message: Message) -> None:
+        if message.get("method") == "notifications/message":
+            wanted = session.log_level
+            if wanted is None and session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                return  # 2026-07-28 logging is opt-in per request
+            level = (message.get("params") or {}).get("level")
+            if wanted is not None and LOG_SEVERITY.get(level, len(LOG_LEVELS)) < LOG_SEVERITY[wanted]:
+                return
+        await notify(message)
+
+    return filtered
+
+
+def _check_client_can(session: ClientSession, method: str, params: Mapping[str, Any]) -> None:
+    """Refuse, as the client itself would, a request its declared capabilities rule out."""
+    capabilities = session.capabilities
+    if method == "ping":
+        return
+    if method == "sampling/createMessage":
+        needed, present = "sampling", "sampling" in capabilities
+    elif method == "roots/list":
+        needed, present = "roots", "roots" in capabilities
+    elif method == "elicitation/create":
+        elicitation = capabilities.get("elicitation")
+        mode = params.get("mode", "form")
+        needed = f"elicitation ({mode} mode)"
+        if not isinstance(elicitation, dict):
+            present = False
+        elif mode == "url":
+            present = "url" in elicitation
+        else:  # an empty elicitation capability predates modes and means form
+            present = "form" in elicitation or "url" not in elicitation
+    else:
+        raise _refusal(f"mcpgate does not relay {method} to clients")
+    if not present:
+        raise _refusal(f"the client session did not declare the {needed} capability")
+
+
+def _refusal(message: str) -> UpstreamError:
+    error = UpstreamError(message)
+    error.code = METHOD_NOT_FOUND
+    return error
+
+
+def _required_name(params: dict[str, Any], method: str) -> str:
+    name = params.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidParams(f"{method} needs params.name, a name as a string")
+    return name
+
+
+def _uri_of(content: Any) -> str | None:
+    uri = content.get("uri") if isinstance(content, dict) else None
+    return uri if isinstance(uri, str) else None
+
+
+def tool_error(text: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": text}], "isError": True}
