@@ -1,11 +1,10 @@
 """The official conformance suite's server scenarios: directly against the fixture, and through mcpgate.
 
-The fixture (`fixture_server.py`, built with the official SDK) is the yardstick: what
-passes against it directly is what the gateway, wrapping the same fixture as a stdio
-child, must keep passing. Both pass counts are printed side by side. Scenarios that
-need more than tools (resources, prompts, completions, server→client requests) are
-issue #3's work: they are reported here and asserted once the gateway forwards them.
-Needs the Node tools (scripts/install-node-tools.sh, run by `make test`).
+The fixture (`fixture_server.py`, built with the official SDK) is the yardstick: every
+scenario that passes against it directly must pass through the gateway, which wraps the
+same fixture as a stdio child. Both pass counts are printed side by side, with the
+reason for every failure. Needs the Node tools (scripts/install-node-tools.sh, run by
+`make test`).
 """
 
 from __future__ import annotations
@@ -20,9 +19,9 @@ pytestmark = [
     pytest.mark.skipif(missing_node_tools() is not None, reason=str(missing_node_tools())),
 ]
 
-# Must pass directly AND through the gateway: the protocol core, tools, and
-# DNS-rebinding protection — every tools/call scenario that needs no server→client request.
-GATEWAY_SCENARIOS = [
+# Every server scenario of the stable suite; the fixture implements them all and must keep
+# passing them directly. server-sse-polling "passes" only with warnings (SCENARIOS.md).
+EXPECTED_SCENARIOS = [
     "server-initialize",
     "ping",
     "tools-list",
@@ -35,11 +34,6 @@ GATEWAY_SCENARIOS = [
     "tools-call-error",
     "tools-call-with-progress",
     "dns-rebinding-protection",
-]
-
-# Everything else the fixture implements; they must keep passing directly (the
-# fixture's own quality). server-sse-polling "passes" only with warnings (SCENARIOS.md).
-FIXTURE_SCENARIOS = [
     "logging-set-level",
     "completion-complete",
     "tools-call-sampling",
@@ -81,7 +75,7 @@ def side_by_side(direct: dict, through: dict) -> str:
 @pytest.mark.timeout(900)
 def test_scenarios_that_pass_directly_pass_through_the_gateway(capsys):
     scenarios = list_server_scenarios()
-    missing = [s for s in GATEWAY_SCENARIOS if s not in scenarios]
+    missing = [s for s in EXPECTED_SCENARIOS if s not in scenarios]
     assert not missing, f"the suite no longer lists {missing}; it lists {scenarios}"
 
     with fixture_http_server() as url:
@@ -92,8 +86,8 @@ def test_scenarios_that_pass_directly_pass_through_the_gateway(capsys):
     with capsys.disabled():
         print(f"\nconformance server scenarios (stable suite):\n{side_by_side(direct, through)}")
 
-    failed_directly = {s: direct[s].reason for s in GATEWAY_SCENARIOS + FIXTURE_SCENARIOS if not direct[s].passed}
+    failed_directly = {s: direct[s].reason for s in EXPECTED_SCENARIOS if not direct[s].passed}
     assert not failed_directly, f"the fixture fails scenarios it used to pass:\n{format_table(direct)}"
 
-    lost = {s: through[s].reason for s in GATEWAY_SCENARIOS if direct[s].passed and not through[s].passed}
+    lost = {s: through[s].reason for s in scenarios if direct[s].passed and not through[s].passed}
     assert not lost, f"pass directly but fail through mcpgate: {lost}"

@@ -209,7 +209,9 @@ class UpstreamConnection:
             "initialize",
             {
                 "protocolVersion": LATEST_HANDSHAKE_VERSION,
-                "capabilities": {},
+                # What the gateway relays to the client session that causes the request; a
+                # session that did not declare the capability gets the refusal it would give.
+                "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}},
                 "clientInfo": {"name": "mcpgate", "version": __version__},
             },
             timeout=self.connect_timeout,
