@@ -12,10 +12,12 @@ Usage::
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -140,14 +142,33 @@ _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 @contextlib.contextmanager
-def gateway_over_fixture(*, startup_timeout: float = 30.0, python: str | None = None) -> Iterator[str]:
-    """`mcpgate wrap` around the fixture as a stdio child; yields the gateway's `/mcp` URL.
+def gateway_over_fixture(
+    *, upstream_url: str | None = None, startup_timeout: float = 30.0, python: str | None = None
+) -> Iterator[str]:
+    """The gateway in front of the fixture; yields the gateway's `/mcp` URL.
 
-    The gateway is the real CLI in its own process, exactly as a user would start it.
+    By default `mcpgate wrap` runs the fixture as a stdio child; with `upstream_url`,
+    `mcpgate serve` reaches a running fixture over Streamable HTTP (unprefixed, so the
+    scenarios' tool names hold). The gateway is the real CLI in its own process, exactly
+    as a user would start it.
     """
     python = python or sys.executable
+    with tempfile.TemporaryDirectory(prefix="mcpgate-gw-") as tmp:
+        if upstream_url is None:
+            args = ["wrap", "--port", "0", "--name", "fixture", "--", *fixture_stdio_command(python)]
+        else:
+            config = Path(tmp) / "gateway.json"
+            upstream = {"url": upstream_url, "type": "http", "prefix": False}
+            config.write_text(json.dumps({"mcpServers": {"fixture": upstream}}))
+            args = ["serve", "--config", str(config), "--port", "0"]
+        with _gateway_process([python, "-m", "mcpgate", *args], startup_timeout) as url:
+            yield url
+
+
+@contextlib.contextmanager
+def _gateway_process(command: list[str], startup_timeout: float) -> Iterator[str]:
     proc = subprocess.Popen(
-        [python, "-m", "mcpgate", "wrap", "--port", "0", "--name", "fixture", "--", *fixture_stdio_command(python)],
+        command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -105,10 +105,12 @@ def test_2026_scenarios_that_pass_directly_pass_through_the_gateway(capsys):
     scenarios = list_server_scenarios(MODERN_SPEC, prerelease=True)
     assert "server-stateless" in scenarios, f"unexpected scenario list: {scenarios}"
 
-    with fixture_http_server() as url:
-        direct = run_server_scenarios(url, scenarios, spec_version=MODERN_SPEC, prerelease=True)
-    with gateway_over_fixture() as url:
-        through = run_server_scenarios(url, scenarios, spec_version=MODERN_SPEC, prerelease=True)
+    # Over Streamable HTTP the gateway forwards a 2026-07-28 request to the fixture as one,
+    # so input_required results and their requestState make the round trip intact.
+    with fixture_http_server() as upstream:
+        direct = run_server_scenarios(upstream, scenarios, spec_version=MODERN_SPEC, prerelease=True)
+        with gateway_over_fixture(upstream_url=upstream) as url:
+            through = run_server_scenarios(url, scenarios, spec_version=MODERN_SPEC, prerelease=True)
 
     with capsys.disabled():
         print(f"\nconformance server scenarios at {MODERN_SPEC} (pre-release suite):\n")

@@ -145,17 +145,29 @@ class Forwarder:
         self, session: ClientSession, notify: Notify, route: Route, method: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         connection = self.hub.upstreams[route.upstream]
+        # A 2026-07-28 client reaching an upstream that speaks 2026-07-28 too: the request goes
+        # as the client sent it, envelope included (the upstream decides by the client's own
+        # capabilities), and `input_required` results with their requestState come back intact.
+        modern = connection.modern and session.protocol_version in MODERN_PROTOCOL_VERSIONS
         meta = params.get("_meta")
         on_progress: ProgressFn | None = None
         if isinstance(meta, dict):
-            # Per-request envelope keys describe *this* client hop; the upstream hop has its own.
+            # Otherwise the envelope keys describe *this* client hop; the upstream hop has its own.
             # The progress token is replaced by one the upstream connection mints (see below).
-            kept = {k: v for k, v in meta.items() if k != "progressToken" and not k.startswith(_ENVELOPE_PREFIX)}
+            kept = {
+                k: v
+                for k, v in meta.items()
+                if k != "progressToken" and (modern or not k.startswith(_ENVELOPE_PREFIX))
+            }
             params = {**params, "_meta": kept} if kept else {k: v for k, v in params.items() if k != "_meta"}
             if "progressToken" in meta:
                 on_progress = _progress_relay(meta["progressToken"], notify)
         return await connection.request(
-            method, params, on_progress=on_progress, caller=self._caller(session, notify, route.upstream)
+            method,
+            params,
+            on_progress=on_progress,
+            caller=self._caller(session, notify, route.upstream),
+            modern=modern,
         )
 
     def _caller(self, session: ClientSession, notify: Notify, upstream: str) -> Caller:

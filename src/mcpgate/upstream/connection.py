@@ -24,6 +24,8 @@ from typing import Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
+from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, NAME_BEARING_METHODS, encode_header_value
+from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
 from mcpgate import __version__
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 _MAX_LIST_PAGES = 1000  # a cursor loop longer than this is an upstream bug, not a big catalog
 _PROTOCOL_HEADER = "MCP-Protocol-Version"
+MODERN_VERSION = "2026-07-28"
 
 
 class UpstreamState(StrEnum):
@@ -123,6 +126,9 @@ class UpstreamConnection:
         # What the upstream lists, as it lists them (original names and URIs).
         self.lists: dict[ListKind, list[dict[str, Any]]] = {kind: [] for kind in _LISTS}
         self.log_level: str | None = None  # as last set by logging/setLevel on this connection
+        # Whether the upstream also takes self-contained 2026-07-28 requests (probed over
+        # HTTP): then requests of 2026 clients go to it as such, input_required and all.
+        self.modern = False
         self._on_lists_changed = on_lists_changed
         self._on_notification = on_notification
         self._peer: Peer | None = None
@@ -185,6 +191,7 @@ class UpstreamConnection:
                 self._settled.set()
                 raise
             self._peer = peer
+            self.modern = channel.carries_stateless and await self._accepts_modern(peer)
             await self._refresh(tuple(_LISTS))
             self.status.state = UpstreamState.READY
             self.status.error = None
@@ -228,6 +235,24 @@ class UpstreamConnection:
         self._headers = {_PROTOCOL_HEADER: version}
         await peer.notify("notifications/initialized", None, self._headers)
 
+    async def _accepts_modern(self, peer: Peer) -> bool:
+        envelope = {PROTOCOL_VERSION_META_KEY: MODERN_VERSION, CLIENT_CAPABILITIES_META_KEY: {}, **self._client_info()}
+        try:
+            result = await peer.request(
+                "server/discover",
+                {"_meta": envelope},
+                timeout=self.list_timeout,
+                headers=_modern_headers("server/discover", None),
+                stateless=True,
+            )
+        except UpstreamError:
+            return False  # a handshake-era server: 2026 clients are served over the handshake session
+        return MODERN_VERSION in (result.get("supportedVersions") or ())
+
+    @staticmethod
+    def _client_info() -> dict[str, Any]:
+        return {CLIENT_INFO_META_KEY: {"name": "mcpgate", "version": __version__}}
+
     def _go_down(self, error: str, delay: float) -> None:
         was_ready = self._peer is not None
         self._peer = None
@@ -249,18 +274,32 @@ class UpstreamConnection:
         timeout: float | None = None,  # noqa: ASYNC109 - the peer owns the deadline and the cancel notice
         on_progress: ProgressFn | None = None,
         caller: Caller | None = None,
+        modern: bool = False,
     ) -> dict[str, Any]:
-        """Forward one request; the upstream's result dict, or a `GatewayError` subclass."""
+        """Forward one request; the upstream's result dict, or a `GatewayError` subclass.
+
+        `modern`: a 2026-07-28 request whose `params._meta` holds the client's envelope,
+        sent as such (only when `self.modern`); its result, `input_required` included,
+        comes back unchanged.
+        """
         peer = self._peer
         if peer is None:
             raise self.unavailable()
+        if modern:
+            # The client's own envelope travels in params._meta; the routing headers must agree with it.
+            meta = (params or {}).get("_meta") or {}
+            version = meta.get(PROTOCOL_VERSION_META_KEY, MODERN_VERSION)
+            headers: Mapping[str, str] = _modern_headers(method, params, version)
+        else:
+            headers = self._headers
         return await peer.request(
             method,
             params,
             timeout=timeout or self.call_timeout,
-            headers=self._headers,
+            headers=headers,
             on_progress=on_progress,
             caller=caller,
+            stateless=modern,
         )
 
     def unavailable(self) -> UpstreamUnavailable:
@@ -337,6 +376,15 @@ class UpstreamConnection:
             await self._on_notification(self, method, params)
         else:
             logger.debug("upstream %s: notification %s", self.name, method)
+
+
+def _modern_headers(method: str, params: Mapping[str, Any] | None, version: str = "") -> dict[str, str]:
+    headers = {_PROTOCOL_HEADER: version or MODERN_VERSION, MCP_METHOD_HEADER: method}
+    name_key = NAME_BEARING_METHODS.get(method)
+    name = (params or {}).get(name_key) if name_key else None
+    if isinstance(name, str):
+        headers[MCP_NAME_HEADER] = encode_header_value(name)
+    return headers
 
 
 def _describe_failure(exc: BaseException) -> str:

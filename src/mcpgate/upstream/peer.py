@@ -64,6 +64,8 @@ class Caller:
 class Channel(Protocol):
     """How messages reach one upstream. Implementations deliver what they read to `peer.receive`."""
 
+    carries_stateless: bool  # can send self-contained 2026-07-28 requests beside the session
+
     async def run(self, peer: Peer, *, task_status: TaskStatus[None]) -> None:
         """Read until the upstream goes away; `task_status.started()` once messages can be sent."""
 
@@ -77,13 +79,21 @@ class Channel(Protocol):
 class Exchange:
     """One request in flight upstream: its reply, once it arrives, and who is waiting for it."""
 
-    __slots__ = ("_arrived", "caller", "error", "id", "lost", "method", "on_progress", "result")
+    __slots__ = ("_arrived", "caller", "error", "id", "lost", "method", "on_progress", "result", "stateless")
 
-    def __init__(self, request_id: int, method: str, caller: Caller | None, on_progress: ProgressFn | None) -> None:
+    def __init__(
+        self,
+        request_id: int,
+        method: str,
+        caller: Caller | None,
+        on_progress: ProgressFn | None,
+        stateless: bool = False,
+    ) -> None:
         self.id = request_id
         self.method = method
         self.caller = caller
         self.on_progress = on_progress
+        self.stateless = stateless  # a self-contained 2026-07-28 request, outside the upstream session
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.lost: str | None = None  # why no reply can come any more
@@ -151,13 +161,18 @@ class Peer:
         headers: Mapping[str, str],
         on_progress: ProgressFn | None = None,
         caller: Caller | None = None,
+        stateless: bool = False,
     ) -> dict[str, Any]:
-        """The upstream's result for one request, or a `GatewayError` subclass."""
+        """The upstream's result for one request, or a `GatewayError` subclass.
+
+        `stateless`: send it as a self-contained 2026-07-28 request (the envelope is in
+        `params._meta`); only channels with `carries_stateless` can.
+        """
         if self._closed is not None:
             raise UpstreamUnavailable(f"upstream {self.name!r} is unavailable ({self._closed})")
         self._next_id += 1
         request_id = self._next_id
-        exchange = Exchange(request_id, method, caller, on_progress)
+        exchange = Exchange(request_id, method, caller, on_progress, stateless)
         message: Message = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if on_progress is not None:
             # Our id doubles as the progress token: unique on this connection, whatever token the client chose.
@@ -173,10 +188,12 @@ class Peer:
                 await self.channel.send_request(message, exchange, headers)
                 await exchange.wait()
         except TimeoutError:
-            await self._cancel_upstream(request_id, headers, "timed out")
+            if not stateless:
+                await self._cancel_upstream(request_id, headers, "timed out")
             raise UpstreamTimeout(f"upstream {self.name!r} did not answer {method} within {timeout:g}s") from None
         except anyio.get_cancelled_exc_class():
-            if not exchange.answered and self._closed is None:
+            # A stateless request is cancelled by closing its HTTP exchange, which just happened.
+            if not exchange.answered and self._closed is None and not stateless:
                 # The caller went away (client cancel or disconnect): stop the upstream's work too.
                 await self._cancel_upstream(request_id, headers, "cancelled by the client")
             raise

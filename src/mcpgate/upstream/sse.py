@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 
 class SSEChannel:
+    carries_stateless = False
+
     def __init__(self, http: aiohttp.ClientSession, name: str, endpoint: str, events: AsyncIterator[ServerSentEvent]):
         self.http = http
         self.name = name

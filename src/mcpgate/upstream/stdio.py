@@ -29,6 +29,8 @@ _EXIT_GRACE_SECONDS = 2.0
 
 
 class StdioChannel:
+    carries_stateless = False
+
     def __init__(self, process: Process, name: str) -> None:
         self.process = process
         self.name = name

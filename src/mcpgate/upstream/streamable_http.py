@@ -38,6 +38,8 @@ _LISTEN_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
 class StreamableHTTPChannel:
+    carries_stateless = True
+
     def __init__(self, http: aiohttp.ClientSession, spec: StreamableHTTPUpstream) -> None:
         self.http = http
         self.url = spec.url
@@ -78,9 +80,9 @@ class StreamableHTTPChannel:
 
     # -- sending ---------------------------------------------------------------------
 
-    def _headers(self, extra: Mapping[str, str]) -> dict[str, str]:
+    def _headers(self, extra: Mapping[str, str], stateless: bool = False) -> dict[str, str]:
         headers = {"Accept": _ACCEPT, "Content-Type": "application/json", **extra}
-        if self.session_id is not None:
+        if self.session_id is not None and not stateless:
             headers[SESSION_HEADER] = self.session_id
         return headers
 
@@ -95,13 +97,15 @@ class StreamableHTTPChannel:
             self._tasks.start_soon(self._listen)
 
     async def _post(self, message: Message, exchange: Exchange | None, headers: Mapping[str, str]) -> None:
+        stateless = exchange is not None and exchange.stateless
         try:
-            async with self.http.post(self.url, data=orjson.dumps(message), headers=self._headers(headers)) as resp:
-                if self.session_id is None and SESSION_HEADER in resp.headers:
+            post_headers = self._headers(headers, stateless)
+            async with self.http.post(self.url, data=orjson.dumps(message), headers=post_headers) as resp:
+                if self.session_id is None and not stateless and SESSION_HEADER in resp.headers:
                     self.session_id = resp.headers[SESSION_HEADER]
                 if resp.status == 202:
                     return
-                if resp.status == 404 and self.session_id is not None:
+                if resp.status == 404 and self.session_id is not None and not stateless:
                     raise self._give_up("the upstream ended its session (HTTP 404)")
                 content_type = resp.content_type
                 if resp.status < 300 and content_type == "text/event-stream":
