@@ -299,3 +299,157 @@ async def test_concurrent_sessions_never_see_each_others_sampling_or_elicitation
             tg.start_soon(session, "b", "blue")
         assert all(q.startswith("a") for q in asked["a"]) and len(asked["a"]) == 10
         assert all(q.startswith("b") for q in asked["b"]) and len(asked["b"]) == 10
+
+
+# -- lists: changes, capabilities, pagination ---------------------------------------------
+
+
+@pytest.mark.parametrize("transport", HANDSHAKE)
+async def test_prompt_and_resource_list_changes_reach_other_sessions_and_lists_refresh(transport):
+    async with fidelity_gateway() as gateway:
+        heard: list[str] = []
+
+        async def on_message(message: Any) -> None:
+            if isinstance(message, types.PromptListChangedNotification | types.ResourceListChangedNotification):
+                heard.append(message.method)
+
+        async with (
+            gateway.client(transport, cache=None) as a,
+            gateway.client(transport, cache=None, message_handler=on_message) as b,
+        ):
+            await a.call_tool("web_grow", {"kind": "prompt", "name": "hello"})
+            await wait_until(lambda: "notifications/prompts/list_changed" in heard)
+            assert "web_hello" in {p.name for p in (await b.list_prompts()).prompts}
+
+            await a.call_tool("fid_grow", {"kind": "resource", "name": "fresh"})
+            await wait_until(lambda: "notifications/resources/list_changed" in heard)
+            assert "fid+mem://grown/fresh" in {str(r.uri) for r in (await b.list_resources()).resources}
+            assert (await b.read_resource("fid+mem://grown/fresh")).contents[0].text == "grown fresh"
+
+
+async def initialize_raw(gateway: Gateway) -> dict[str, Any]:
+    async with gateway.http() as http:
+        response = await http.post(
+            "/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t"}},
+            },
+            headers={"accept": "application/json, text/event-stream"},
+        )
+        return response.json()["result"]["capabilities"]
+
+
+async def test_capabilities_are_the_honest_union_of_the_upstreams():
+    tools_only = {"command": sys.executable, "args": [str(TESTS / "upstreams" / "tools_only_server.py")]}
+    async with running_gateway({"mcpServers": {"plain": tools_only}}) as gateway:
+        assert await initialize_raw(gateway) == {"tools": {"listChanged": True}}
+        assert (await gateway.hub.upstreams["plain"].request("tools/call", {"name": "ping_back"}))["content"]
+
+    async with fidelity_gateway() as gateway:
+        capabilities = await initialize_raw(gateway)
+        assert capabilities == {
+            "tools": {"listChanged": True},
+            "prompts": {"listChanged": True},
+            "resources": {"listChanged": True, "subscribe": True},
+            "completions": {},
+            "logging": {},
+        }
+
+
+@pytest.mark.parametrize("transport", ALL)
+async def test_every_merged_list_pages_with_cursors_that_span_upstreams(transport):
+    async with fidelity_gateway(pageSize=3) as gateway, gateway.client(transport, cache=None) as client:
+        catalog = gateway.hub.catalog
+        for method, attribute, key, everything in (
+            (client.list_tools, "tools", "name", catalog.tools),
+            (client.list_prompts, "prompts", "name", catalog.prompts),
+            (client.list_resources, "resources", "uri", catalog.resources),
+        ):
+            names, cursor, pages = [], None, 0
+            while True:
+                result = await method(cursor=cursor)
+                pages += 1
+                names += [str(getattr(entry, key)) for entry in getattr(result, attribute)]
+                cursor = result.next_cursor
+                if cursor is None:
+                    break
+            assert names == [entry[key] for entry in everything]
+            assert pages == -(-len(everything) // 3)
+        with pytest.raises(MCPError) as excinfo:
+            await client.list_tools(cursor="not-a-cursor")
+        assert excinfo.value.error.code == types.INVALID_PARAMS
+
+
+# -- a client that goes away ----------------------------------------------------------------
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+ACCEPT = {"accept": "application/json, text/event-stream"}
+
+
+def slow_call(upstream: str, tag: str) -> dict[str, Any]:
+    params = {"name": f"{upstream}_slow", "arguments": {"tag": tag}}
+    return {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+
+
+@pytest.mark.parametrize("upstream", ["fid", "web"])
+async def test_a_streamable_http_client_hanging_up_cancels_its_upstream_call(upstream):
+    async with fidelity_gateway() as gateway, gateway.client("streamable_http", cache=None) as probe:
+        connection = gateway.hub.upstreams[upstream]
+        async with gateway.http() as http:
+            opened = await http.post("/mcp", json=INIT, headers=ACCEPT)
+            headers = {**ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
+            await http.post("/mcp", json=INITIALIZED, headers=headers)
+
+            async def call() -> None:
+                await http.post("/mcp", json=slow_call(upstream, "hung-up"), headers=headers)
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(call)
+                await wait_until(lambda: connection.in_flight == 1)
+                tg.cancel_scope.cancel()  # drops the connection mid-request
+        await wait_until_cancelled(probe, upstream, "hung-up")
+        await wait_until(lambda: connection.in_flight == 0)
+
+
+async def test_an_sse_client_hanging_up_cancels_its_upstream_call():
+    async with fidelity_gateway() as gateway, gateway.client("streamable_http", cache=None) as probe:
+        connection = gateway.hub.upstreams["fid"]
+        async with gateway.http() as http, http.stream("GET", "/sse") as stream:
+            lines = stream.aiter_lines()
+            async for line in lines:
+                if line.startswith("data: "):
+                    endpoint = line.removeprefix("data: ")
+                    break
+            await http.post(endpoint, json=INIT)
+            await http.post(endpoint, json=INITIALIZED)
+            await http.post(endpoint, json=slow_call("fid", "sse-gone"))
+            await wait_until(lambda: connection.in_flight == 1)
+        # The stream is closed: the session ends and takes its in-flight call with it.
+        await wait_until_cancelled(probe, "fid", "sse-gone")
+        await wait_until(lambda: connection.in_flight == 0)
+
+
+# -- 2026-07-28 ------------------------------------------------------------------------------
+
+
+async def test_a_2026_client_gets_logs_at_its_per_request_level_only():
+    async with fidelity_gateway() as gateway:
+        for level, expected in ((None, []), ("warning", ["warning w"])):
+            logs: list[str] = []
+
+            async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+                logs.append(str(params.data))  # noqa: B023 - consumed before the loop moves on
+
+            async with gateway.client("stateless", cache=None, logging_callback=on_log, log_level=level) as client:
+                for upstream in ("fid", "web"):
+                    await client.call_tool(f"{upstream}_chatter", {"text": "w"})
+            assert logs == expected * 2, (level, logs)

@@ -186,6 +186,17 @@ def build_server(label: str = "fid") -> MCPServer:
     lowlevel.add_request_handler("logging/setLevel", types.SetLevelRequestParams, on_set_level)
 
     @server.tool()
+    async def grow(kind: str, name: str, ctx: Context) -> str:
+        """Add a prompt or a resource `name` at run time and announce the list change."""
+        if kind == "prompt":
+            server.prompt(name=name, description=f"added at run time as {name}")(lambda: f"hello from {name}")
+            await ctx.session.send_prompt_list_changed()
+        else:
+            server.resource(f"mem://grown/{name}", name=name)(lambda: f"grown {name}")
+            await ctx.session.send_resource_list_changed()
+        return f"added {kind} {name}"
+
+    @server.tool()
     def subscriptions() -> str:
         """URIs this server holds subscriptions for, comma-separated."""
         return ",".join(sorted(subscribed))
