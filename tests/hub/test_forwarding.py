@@ -93,6 +93,10 @@ async def test_resources_of_two_upstreams_never_collide_and_read_back(transport)
             note = (await client.read_resource(f"{upstream}+mem://notes/todo")).contents[0]
             assert (str(note.uri), note.text) == (f"{upstream}+mem://notes/todo", f"note todo of {upstream}")
 
+        # The operator is told how URIs are exposed (also logged at start-up).
+        upstreams = gateway.hub.health()[1]["upstreams"]
+        assert (upstreams["fid"]["resourceUris"], upstreams["web"]["names"]) == ("fid+<uri>", "web_<name>")
+
         with pytest.raises(MCPError) as excinfo:
             await client.read_resource("mem://notes/readme")  # both upstreams have it: ambiguous, never guessed
         assert excinfo.value.error.code == types.INVALID_PARAMS and "Unknown resource" in excinfo.value.error.message

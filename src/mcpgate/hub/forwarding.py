@@ -155,9 +155,7 @@ class Forwarder:
             # Otherwise the envelope keys describe *this* client hop; the upstream hop has its own.
             # The progress token is replaced by one the upstream connection mints (see below).
             kept = {
-                k: v
-                for k, v in meta.items()
-                if k != "progressToken" and (modern or not k.startswith(_ENVELOPE_PREFIX))
+                k: v for k, v in meta.items() if k != "progressToken" and (modern or not k.startswith(_ENVELOPE_PREFIX))
             }
             params = {**params, "_meta": kept} if kept else {k: v for k, v in params.items() if k != "_meta"}
             if "progressToken" in meta:

@@ -82,6 +82,9 @@ class Hub:
             if self.catalog.collisions:
                 raise ToolNameCollision(self.catalog.describe_collisions())
             self._started = True
+            for connection in self.upstreams.values():
+                if "resourceUris" in (exposure := self._exposure(connection)):
+                    logger.info("upstream %s: resource URIs exposed as %s", connection.name, exposure["resourceUris"])
         except BaseException:
             await self.__aexit__(None, None, None)
             raise
@@ -202,9 +205,18 @@ class Hub:
 
     # -- health ------------------------------------------------------------------------
 
+    def _exposure(self, connection: UpstreamConnection) -> dict[str, Any]:
+        """How this upstream's names and resource URIs appear to clients (for operators)."""
+        spec = connection.spec
+        prefix = spec.name if spec.prefix is True else (spec.prefix or None)
+        exposure: dict[str, Any] = {"names": f"{prefix}{self.settings.name_separator}<name>" if prefix else "<name>"}
+        if "resources" in connection.capabilities:
+            exposure["resourceUris"] = f"{prefix}+<uri>" if prefix else "<uri> (unchanged)"
+        return exposure
+
     def health(self) -> tuple[bool, dict[str, Any]]:
         """`(serving, report)`; not serving while starting/stopping or with every upstream down."""
-        upstreams = {name: c.status.as_dict() for name, c in self.upstreams.items()}
+        upstreams = {name: {**c.status.as_dict(), **self._exposure(c)} for name, c in self.upstreams.items()}
         enabled = [c for c in self.upstreams.values() if c.status.state is not UpstreamState.DISABLED]
         ready = [c for c in enabled if c.is_ready]
         report: dict[str, Any] = {
