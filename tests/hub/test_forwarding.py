@@ -271,6 +271,26 @@ async def test_sampling_elicitation_and_roots_go_to_the_calling_client(transport
         assert asked == ["hi", "Colour?", "Sign in, please"]
 
 
+@pytest.mark.parametrize("upstream", ["fid", "web"])
+@pytest.mark.parametrize("transport", HANDSHAKE)
+async def test_an_upstream_withdrawing_its_request_cancels_it_at_the_client(transport, upstream):
+    withdrawn = anyio.Event()
+
+    async def never_answers(context: Any, params: Any) -> types.CreateMessageResult:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            withdrawn.set()  # the client's dispatcher cancelled us: notifications/cancelled arrived
+
+    async with (
+        fidelity_gateway() as gateway,
+        gateway.client(transport, cache=None, sampling_callback=never_answers) as client,
+    ):
+        assert text_of(await client.call_tool(f"{upstream}_impatient", {})) == "gave up"
+        with anyio.fail_after(10):
+            await withdrawn.wait()
+
+
 @pytest.mark.parametrize("transport", HANDSHAKE)
 async def test_a_client_without_the_capability_gets_the_refusal_not_a_hang(transport):
     async with fidelity_gateway() as gateway, gateway.client(transport, cache=None) as client:

@@ -94,6 +94,18 @@ def build_server(label: str = "fid") -> MCPServer:
         return f"model said: {result.content.text}"
 
     @server.tool()
+    async def impatient(ctx: Context) -> str:
+        """Ask for sampling, then withdraw the request (notifications/cancelled) after 0.3 s."""
+        with anyio.move_on_after(0.3):
+            await ctx.session.create_message(
+                [types.SamplingMessage(role="user", content=types.TextContent(type="text", text="never mind"))],
+                max_tokens=20,
+                related_request_id=ctx.request_id,
+            )
+            return "answered"
+        return "gave up"
+
+    @server.tool()
     async def ask(question: str, ctx: Context) -> str:
         """Ask the user a question (form elicitation)."""
         result = await ctx.elicit(question, Answer)

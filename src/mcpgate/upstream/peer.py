@@ -143,6 +143,7 @@ class Peer:
         self._on_request = on_request
         self._on_notification = on_notification
         self._pending: dict[int, Exchange] = {}
+        self._answering: dict[Any, anyio.CancelScope] = {}  # the upstream's requests we are relaying
         self._next_id = 0
         self._closed: str | None = None
 
@@ -240,6 +241,11 @@ class Peer:
             self._tasks.start_soon(self._answer, message, exchange or self._sole_exchange())
         elif method == "notifications/progress":
             await self._progress(message.get("params") or {})
+        elif method == "notifications/cancelled":
+            # The upstream withdrew a request it sent us: stop relaying it (the client is told).
+            scope = self._answering.get((message.get("params") or {}).get("requestId"))
+            if scope is not None:
+                scope.cancel()
         elif method == "notifications/message":
             target = exchange or self._sole_exchange()
             if target is not None and target.caller is not None:
@@ -289,10 +295,17 @@ class Peer:
         return owner
 
     async def _answer(self, message: Message, exchange: Exchange | None) -> None:
-        method = message["method"]
-        reply: Message = {"jsonrpc": "2.0", "id": message["id"]}
+        method, request_id = message["method"], message["id"]
+        reply: Message = {"jsonrpc": "2.0", "id": request_id}
         try:
-            reply["result"] = await self._on_request(method, message.get("params"), exchange)
+            with anyio.CancelScope() as scope:
+                self._answering[request_id] = scope
+                try:
+                    reply["result"] = await self._on_request(method, message.get("params"), exchange)
+                finally:
+                    self._answering.pop(request_id, None)
+            if scope.cancelled_caught:
+                return  # withdrawn by the upstream: no answer is expected
         except GatewayError as exc:
             reply["error"] = {"code": exc.code, "message": exc.message}
             if exc.data is not None:
