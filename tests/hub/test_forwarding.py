@@ -254,6 +254,12 @@ async def test_sampling_elicitation_and_roots_go_to_the_calling_client(transport
     async def roots(context: Any) -> types.ListRootsResult:
         return types.ListRootsResult(roots=[types.Root(uri="file:///work/project", name="project")])
 
+    completed: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ElicitCompleteNotification):
+            completed.append(message.params.elicitation_id)
+
     async with (
         fidelity_gateway() as gateway,
         gateway.client(
@@ -262,6 +268,7 @@ async def test_sampling_elicitation_and_roots_go_to_the_calling_client(transport
             sampling_callback=sampler("alice", asked),
             elicitation_callback=elicitor("teal", asked),
             list_roots_callback=roots,
+            message_handler=on_message,
         ) as client,
     ):
         assert text_of(await client.call_tool(f"{upstream}_sample", {"prompt": "hi"})) == "model said: alice answers"
@@ -269,6 +276,7 @@ async def test_sampling_elicitation_and_roots_go_to_the_calling_client(transport
         assert text_of(await client.call_tool(f"{upstream}_visit", {})) == "accept"
         assert text_of(await client.call_tool(f"{upstream}_roots", {})) == "file:///work/project"
         assert asked == ["hi", "Colour?", "Sign in, please"]
+        await wait_until(lambda: completed == [f"login-{upstream}"])  # the URL elicitation's completion notice
 
 
 @pytest.mark.parametrize("upstream", ["fid", "web"])

@@ -115,6 +115,8 @@ def build_server(label: str = "fid") -> MCPServer:
     async def visit(ctx: Context) -> str:
         """Send the user to a URL (URL elicitation)."""
         result = await ctx.elicit_url("Sign in, please", "https://example.com/login", f"login-{label}")
+        # The out-of-band step is done: say so, unrelated to any request (as a real server would, later).
+        await ctx.session.send_elicit_complete(f"login-{label}")
         return result.action
 
     @server.tool()

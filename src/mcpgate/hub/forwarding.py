@@ -171,6 +171,9 @@ class Forwarder:
     def _caller(self, session: ClientSession, notify: Notify, upstream: str) -> Caller:
         async def ask(method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
             _check_client_can(session, method, params or {})
+            if method == "elicitation/create" and (params or {}).get("mode") == "url":
+                # Its completion notice may come later, unrelated to any request: remember whose it is.
+                self.hub.note_url_elicitation(upstream, (params or {}).get("elicitationId"), session.id)
             try:
                 return await session.ask(method, params, notify, self.hub.settings.timeouts.call)
             except Undeliverable as exc:

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 LOG_SEVERITY = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
+_MAX_PENDING_ELICITATIONS = 10_000
 # The merged list a kind of upstream list feeds, and the notification that says it changed.
 _SECTIONS: dict[ListKind, tuple[str, str]] = {
     "tools": ("tools", "notifications/tools/list_changed"),
@@ -49,6 +50,8 @@ class Hub:
         self.settings = settings
         self.sessions = SessionRegistry(on_remove=self._session_closed)
         self.subscriptions = Subscriptions()
+        # (upstream, elicitationId) → session: where a URL elicitation's completion notice goes.
+        self._url_elicitations: dict[tuple[str, str], str] = {}
         self.catalog = Catalog()
         self.upstreams: dict[str, UpstreamConnection] = {
             spec.name: UpstreamConnection(
@@ -175,6 +178,12 @@ class Hub:
         self, connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None
     ) -> None:
         """Notifications that belong to no request: resource updates go to their subscribers only."""
+        if method == "notifications/elicitation/complete":
+            elicitation = (params or {}).get("elicitationId")
+            owner = self._url_elicitations.pop((connection.name, elicitation), None)
+            if (session := self.sessions.get(owner)) is not None:
+                await session.push(notification(method, dict(params or {})))
+            return
         if method != "notifications/resources/updated" or not params or not isinstance(params.get("uri"), str):
             logger.debug("upstream %s: notification %s not forwarded", connection.name, method)
             return
@@ -183,7 +192,15 @@ class Hub:
             if session is not None:
                 await session.push(notification(method, {**params, "uri": exposed}))
 
+    def note_url_elicitation(self, upstream: str, elicitation_id: object, session_id: str) -> None:
+        if isinstance(elicitation_id, str):
+            if len(self._url_elicitations) >= _MAX_PENDING_ELICITATIONS:
+                self._url_elicitations.pop(next(iter(self._url_elicitations)))  # the oldest
+            self._url_elicitations[(upstream, elicitation_id)] = session_id
+
     def _session_closed(self, session: ClientSession) -> None:
+        for key in [k for k, owner in self._url_elicitations.items() if owner == session.id]:
+            del self._url_elicitations[key]
         released = self.subscriptions.drop_session(session.id)
         if released and self._task_group is not None and not self._stopping:
             self._task_group.start_soon(self._unsubscribe_upstream, released)

@@ -43,6 +43,18 @@ ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
 RequestHandler = Callable[[str, Mapping[str, Any] | None, "Exchange | None"], Awaitable[dict[str, Any]]]
 NotificationHandler = Callable[[str, Mapping[str, Any] | None], Awaitable[None]]
 
+# About the upstream as a whole, whichever stream carried them: the hub handles them.
+SHARED_NOTIFICATIONS = frozenset(
+    {
+        "notifications/tools/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/list_changed",
+        "notifications/resources/updated",
+    }
+)
+# About one request even when nothing on the wire says which (stdio, legacy SSE).
+_REQUEST_SCOPED = frozenset({"notifications/message", "notifications/elicitation/complete"})
+
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # one message; images and embedded files can be large
 # How long a courtesy `notifications/cancelled` may take; it must not hold up the caller.
 _CANCEL_NOTICE_SECONDS = 2.0
@@ -246,12 +258,15 @@ class Peer:
             scope = self._answering.get((message.get("params") or {}).get("requestId"))
             if scope is not None:
                 scope.cancel()
-        elif method == "notifications/message":
+        elif method not in SHARED_NOTIFICATIONS and (exchange is not None or method in _REQUEST_SCOPED):
+            # About one request: a log line, an elicitation completed…
             target = exchange or self._sole_exchange()
             if target is not None and target.caller is not None:
                 await target.caller.notify(message)
+            elif exchange is None and method != "notifications/message":
+                self._tasks.start_soon(self._on_notification, method, message.get("params"))
             else:
-                logger.debug("upstream %s: log message with no single owning session dropped", self.name)
+                logger.debug("upstream %s: %s with no single owning session dropped", self.name, method)
         else:
             # Off the read loop: a handler may ask the upstream something (re-list its tools).
             self._tasks.start_soon(self._on_notification, method, message.get("params"))
