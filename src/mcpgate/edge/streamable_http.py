@@ -24,8 +24,9 @@ from mcp.shared.inbound import (
     InboundLadderRejection,
     classify_inbound_request,
     find_duplicated_routing_header,
+    validate_mcp_param_headers,
 )
-from mcp_types import LOG_LEVEL_META_KEY
+from mcp_types import LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
@@ -42,15 +43,18 @@ from mcpgate.edge.http import (
     sse_event,
 )
 from mcpgate.edge.security import OriginPolicy
-from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
+from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND, GatewayError
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import ClientSession, Undeliverable
-from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response
+from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response, notification, result_response
 from mcpgate.settings import EdgeSettings
 
 logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "mcp-session-id"
+SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
+# subscriptions/listen filter key → the list it is about
+_LISTEN_KINDS = {"toolsListChanged": "tools", "promptsListChanged": "prompts", "resourcesListChanged": "resources"}
 VERSION_HEADER = "mcp-protocol-version"
 _OUTBOX_LIMIT = 4096
 
@@ -98,6 +102,11 @@ class StreamableHTTPTransport:
         items, is_batch = parsed
         version = headers.get(VERSION_HEADER)
         if version is not None and version not in KNOWN_PROTOCOL_VERSIONS:
+            if not is_batch and isinstance(items[0], Envelope) and _carries_envelope(items[0]):
+                # A per-request envelope with a version we don't speak: the 2026-07-28 rejection
+                # (UnsupportedProtocolVersion, with the versions we do support) is what it needs.
+                await self._modern_exchange(scope, receive, send, headers, items, is_batch)
+                return
             await send_json(
                 send,
                 400,
@@ -209,9 +218,18 @@ class StreamableHTTPTransport:
             )
             return
         parsed = await read_messages(receive, send, headers, self.settings.max_body_bytes)
-        if parsed is None:
-            return
-        items, is_batch = parsed
+        if parsed is not None:
+            await self._modern_exchange(scope, receive, send, headers, *parsed)
+
+    async def _modern_exchange(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: Headers,
+        items: list[Envelope | Rejected],
+        is_batch: bool,
+    ) -> None:
         item = items[0]
         if is_batch or isinstance(item, Rejected) or item.kind != "request":
             if not is_batch and isinstance(item, Envelope) and item.kind == "notification":
@@ -229,6 +247,8 @@ class StreamableHTTPTransport:
             if duplicated
             else classify_inbound_request(item.message, headers={k.lower(): v for k, v in raw_headers})
         )
+        if not isinstance(route, InboundLadderRejection) and item.method == "tools/call":
+            route = self._check_param_headers(item, headers) or route
         if isinstance(route, InboundLadderRejection):
             response = error_response(item.id, route.code, route.message, route.data)
             await send_json(send, ERROR_CODE_HTTP_STATUS.get(route.code, 400), response)
@@ -243,7 +263,90 @@ class StreamableHTTPTransport:
         level = (item.params.get("_meta") or {}).get(LOG_LEVEL_META_KEY)
         if isinstance(level, str):
             session.log_level = level
+        if item.method == "subscriptions/listen":
+            await self._listen(session, item, receive, send)
+            return
         await self._respond(session, [item], False, receive, send, [], self._stream_mode(headers))
+
+    def _check_param_headers(self, item: Envelope, headers: Headers) -> InboundLadderRejection | None:
+        """2026-07-28 `Mcp-Param-*` headers must agree with the arguments they mirror (intermediaries route on them)."""
+        name, arguments = item.params.get("name"), item.params.get("arguments")
+        tool = self.router.hub.catalog.tool_definition(name) if isinstance(name, str) else None
+        if tool is None or "inputSchema" not in tool:
+            return None  # an unknown tool gets its own precise error from the router
+        # Starlette's Headers keep repeated headers, which the check must see.
+        return validate_mcp_param_headers(
+            tool["inputSchema"], arguments if isinstance(arguments, dict) else {}, headers
+        )
+
+    async def _listen(self, request: ClientSession, item: Envelope, receive: Receive, send: Send) -> None:
+        """2026-07-28 `subscriptions/listen`: one long-lived stream of the list changes and
+        resource updates this client opted in to, each tagged with the subscription's id."""
+        wanted = item.params.get("notifications")
+        wanted = wanted if isinstance(wanted, dict) else {}
+        capabilities = self.router.capabilities()
+        agreed: dict[str, Any] = {
+            key: True for key, kind in _LISTEN_KINDS.items() if wanted.get(key) is True and kind in capabilities
+        }
+        methods = {f"notifications/{_LISTEN_KINDS[key]}/list_changed" for key in agreed}
+        subscription = {SUBSCRIPTION_ID_META_KEY: item.id}
+        outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
+
+        def frame(message: Message) -> bytes:
+            params = dict(message.get("params") or {})
+            params["_meta"] = {**(params.get("_meta") or {}), **subscription}
+            return sse_event(dumps({**message, "params": params}), "message")
+
+        async def push(message: Message) -> None:
+            method = message.get("method")
+            if method in methods or method == "notifications/resources/updated":
+                try:
+                    outbox.send_nowait(frame(message))
+                except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                    logger.debug("listen stream %s full or closed; dropped a notification", item.id)
+
+        listener = ClientSession(
+            "listen",
+            push=push,
+            protocol_version=request.protocol_version,
+            client_info=request.client_info,
+            capabilities=request.capabilities,
+            initialized=True,
+        )
+        listener.open_streams = 1  # never reaped while the stream is open
+        self.sessions.add(listener)
+        try:
+            uris = wanted.get("resourceSubscriptions")
+            if isinstance(uris, list) and (capabilities.get("resources") or {}).get("subscribe"):
+                accepted = []
+                for uri in uris:
+                    try:
+                        await self.router.forwarder.subscribe(listener, {"uri": uri}, _nowhere)
+                        accepted.append(uri)
+                    except GatewayError as exc:  # an unknown URI is left out of the acknowledgement
+                        logger.debug("listen stream %s: not subscribed to %r: %s", item.id, uri, exc.message)
+                if accepted:
+                    agreed["resourceSubscriptions"] = accepted
+            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+            ack = notification("notifications/subscriptions/acknowledged", {"notifications": agreed})
+            await send({"type": "http.response.body", "body": frame(ack), "more_body": True})
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
+                tg.start_soon(cancel_when_set, listener.closed, tg.cancel_scope)
+                async with inbox:
+                    await pump_events(inbox, send, self.settings.keepalive_seconds)
+            if listener.closed.is_set():
+                # Torn down by the server (shutting down): the listen request gets its result.
+                final = result_response(item.id, {"resultType": "complete", "_meta": subscription})
+                await send(
+                    {"type": "http.response.body", "body": sse_event(dumps(final), "message"), "more_body": True}
+                )
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:
+            pass
+        finally:
+            outbox.close()
+            self.sessions.remove(listener.id)
 
     # -- GET / DELETE ----------------------------------------------------------------
 
@@ -312,6 +415,11 @@ class StreamableHTTPTransport:
         self.sessions.remove(session_id)
         logger.debug("streamable HTTP session %s deleted by the client", session_id)
         await send_empty(send, 200)
+
+
+def _carries_envelope(item: Envelope) -> bool:
+    meta = item.params.get("_meta")
+    return isinstance(meta, dict) and PROTOCOL_VERSION_META_KEY in meta
 
 
 class _DeferredResponse:

@@ -74,13 +74,16 @@ class _Section:
     key: str  # the field that names an entry: "name", "uri" or "uriTemplate"
     entries: list[dict[str, Any]] = field(default_factory=list)
     routes: dict[str, Route] = field(default_factory=dict)
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, exposed: str, definition: Mapping[str, Any], route: Route, collisions: list[Collision]) -> None:
         if exposed in self.routes:
             collisions.append(Collision(self.kind, exposed, self.routes[exposed], route))
             return
         self.routes[exposed] = route
-        self.entries.append({**definition, self.key: exposed} if exposed != route.name else dict(definition))
+        entry = {**definition, self.key: exposed} if exposed != route.name else dict(definition)
+        self.entries.append(entry)
+        self.definitions[exposed] = entry
 
 
 class Catalog:
@@ -149,6 +152,10 @@ class Catalog:
 
     def tool(self, name: str) -> Route | None:
         return self._tools.routes.get(name)
+
+    def tool_definition(self, name: str) -> dict[str, Any] | None:
+        """The tool as listed to clients (exposed name), or None."""
+        return self._tools.definitions.get(name)
 
     def prompt(self, name: str) -> Route | None:
         return self._prompts.routes.get(name)

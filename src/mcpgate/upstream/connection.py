@@ -24,7 +24,15 @@ from typing import Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from mcp.shared.inbound import MCP_METHOD_HEADER, MCP_NAME_HEADER, NAME_BEARING_METHODS, encode_header_value
+from mcp.shared.inbound import (
+    MCP_METHOD_HEADER,
+    MCP_NAME_HEADER,
+    NAME_BEARING_METHODS,
+    encode_header_value,
+    find_invalid_x_mcp_header,
+    mcp_param_headers,
+    x_mcp_header_map,
+)
 from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
@@ -39,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 _MAX_LIST_PAGES = 1000  # a cursor loop longer than this is an upstream bug, not a big catalog
 _PROTOCOL_HEADER = "MCP-Protocol-Version"
+_LISTEN_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MODERN_VERSION = "2026-07-28"
 
 
@@ -199,6 +208,8 @@ class UpstreamConnection:
             self._ready.set()
             self._settled.set()
             logger.info("upstream %s ready (%d tools)", self.name, len(self.tools))
+            if self.modern:
+                tg.start_soon(self._listen, peer)
             if self._on_lists_changed is not None:
                 await self._on_lists_changed(self, frozenset(_LISTS))
             # The task group ends when the channel's read loop does: the upstream went away.
@@ -249,6 +260,23 @@ class UpstreamConnection:
             return False  # a handshake-era server: 2026 clients are served over the handshake session
         return MODERN_VERSION in (result.get("supportedVersions") or ())
 
+    async def _listen(self, peer: Peer) -> None:
+        """A 2026-07-28 upstream may announce list changes only on `subscriptions/listen` streams."""
+        envelope = {PROTOCOL_VERSION_META_KEY: MODERN_VERSION, CLIENT_CAPABILITIES_META_KEY: {}, **self._client_info()}
+        every_list = {"toolsListChanged": True, "promptsListChanged": True, "resourcesListChanged": True}
+        headers = _modern_headers("subscriptions/listen", None)
+        for delay in _LISTEN_RETRY_SECONDS:
+            try:
+                # Open until the upstream ends it; its notifications reach `_on_notify` meanwhile.
+                params = {"_meta": envelope, "notifications": every_list}
+                await peer.request("subscriptions/listen", params, timeout=None, headers=headers, stateless=True)
+            except UpstreamError as exc:
+                if exc.code == METHOD_NOT_FOUND:
+                    return  # no listen streams: the session's GET stream carries its notifications
+                logger.debug("upstream %s: listen stream ended: %s", self.name, exc.message)
+            await anyio.sleep(delay)  # a reconnect delay, not a wait for an event
+        logger.warning("upstream %s: gave up re-opening its subscriptions/listen stream", self.name)
+
     @staticmethod
     def _client_info() -> dict[str, Any]:
         return {CLIENT_INFO_META_KEY: {"name": "mcpgate", "version": __version__}}
@@ -290,6 +318,8 @@ class UpstreamConnection:
             meta = (params or {}).get("_meta") or {}
             version = meta.get(PROTOCOL_VERSION_META_KEY, MODERN_VERSION)
             headers: Mapping[str, str] = _modern_headers(method, params, version)
+            if method == "tools/call":
+                headers = {**headers, **self._param_headers(params or {})}
         else:
             headers = self._headers
         return await peer.request(
@@ -301,6 +331,17 @@ class UpstreamConnection:
             caller=caller,
             stateless=modern,
         )
+
+    def _param_headers(self, params: Mapping[str, Any]) -> dict[str, str]:
+        """The `Mcp-Param-*` headers 2026-07-28 wants mirrored from a tool's annotated arguments."""
+        name, arguments = params.get("name"), params.get("arguments")
+        if not isinstance(arguments, Mapping):
+            return {}
+        tool = next((t for t in self.lists["tools"] if t.get("name") == name), None)
+        schema = tool.get("inputSchema") if tool is not None else None
+        if schema is None or find_invalid_x_mcp_header(schema) is not None:
+            return {}  # an invalid annotation validates nothing (conforming clients drop such tools)
+        return mcp_param_headers(x_mcp_header_map(schema), arguments)
 
     def unavailable(self) -> UpstreamUnavailable:
         status = self.status

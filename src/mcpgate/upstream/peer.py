@@ -161,7 +161,8 @@ class Peer:
 
     @property
     def in_flight(self) -> int:
-        return len(self._pending)
+        """Requests made for client sessions, awaiting their answer (not the gateway's own, like a listen stream)."""
+        return sum(1 for exchange in self._pending.values() if exchange.caller is not None)
 
     # -- outbound --------------------------------------------------------------------
 
@@ -170,7 +171,7 @@ class Peer:
         method: str,
         params: Mapping[str, Any] | None,
         *,
-        timeout: float,  # noqa: ASYNC109 - the deadline is ours: it triggers a cancel notice upstream
+        timeout: float | None,  # noqa: ASYNC109 - the deadline is ours: it triggers a cancel notice upstream
         headers: Mapping[str, str],
         on_progress: ProgressFn | None = None,
         caller: Caller | None = None,
@@ -203,7 +204,7 @@ class Peer:
         except TimeoutError:
             if not stateless:
                 await self._cancel_upstream(request_id, headers, "timed out")
-            raise UpstreamTimeout(f"upstream {self.name!r} did not answer {method} within {timeout:g}s") from None
+            raise UpstreamTimeout(f"upstream {self.name!r} did not answer {method} within {timeout or 0:g}s") from None
         except anyio.get_cancelled_exc_class():
             # A stateless request is cancelled by closing its HTTP exchange, which just happened.
             if not exchange.answered and self._closed is None and not stateless:
