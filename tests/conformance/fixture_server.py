@@ -2,12 +2,21 @@
 """Conformance fixture MCP server for mcpgate tests.
 
 Implements every server-side fixture that ``@modelcontextprotocol/conformance``
-0.1.x (the pinned stable in tools/package.json) expects; see SCENARIOS.md in this
-directory for the scenario -> fixture map. Built on the official SDK's low-level
-``mcp.server.Server`` so that every tool schema and every result is exactly what
-the suite specifies (e.g. the JSON Schema 2020-12 keywords on
-``json_schema_2020_12_tool`` survive verbatim, which MCPServer's signature-derived
-schemas would not produce).
+0.1.x (the pinned stable in tools/package.json) expects, plus the fixtures the
+pre-release 0.2.x suite (``conformance-next``) adds for protocol 2026-07-28: the
+SEP-2322 ``input_required`` tools and prompt, the server-stateless diagnostic tools
+and an ``x-mcp-header`` tool (see SCENARIOS.md in this directory for the
+scenario -> fixture map). Built on the official SDK's low-level ``mcp.server.Server``
+so that every tool schema and every result is exactly what the suite specifies
+(e.g. the JSON Schema 2020-12 keywords on ``json_schema_2020_12_tool`` survive
+verbatim, which MCPServer's signature-derived schemas would not produce).
+
+The tools that need client input (elicitation, sampling, roots) are written once
+and work on both protocol eras: on a 2026-07-28 request they return an
+``input_required`` result and finish when the client retries with
+``inputResponses``/``requestState``; on a handshake-era connection (<= 2025-11-25,
+e.g. a gateway talking to this server over stdio) they send the classic
+server->client requests on the call's own stream instead (see ``ClientInputs``).
 
 Run it as:
 
@@ -43,8 +52,11 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp.server import Server, ServerRequestContext
+from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.shared.message import ServerMessageMetadata
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 # The 2025-era features this fixture must serve (logging/setLevel, server-initiated
 # sampling, log notifications) are deprecated as of the 2026-07-28 revision. The
@@ -112,6 +124,11 @@ def _text(text: str) -> types.TextContent:
 
 def _result(*content: Any, is_error: bool = False) -> types.CallToolResult:
     return types.CallToolResult(content=list(content), is_error=is_error)
+
+
+def _is_modern(ctx: ServerRequestContext[Any, Any]) -> bool:
+    """True for a 2026-07-28 (stateless, per-request ``_meta``) request; False on a handshake-era connection."""
+    return ctx.protocol_version in MODERN_PROTOCOL_VERSIONS
 
 
 def _session_key(ctx: ServerRequestContext[Any, Any]) -> str:
@@ -353,22 +370,40 @@ async def _elicitation_enums(ctx, args, state):
     return _result(_text(f"Elicitation completed: action={res.action}, content={json.dumps(res.content or {})}"))
 
 
-@tool(
-    "json_schema_2020_12_tool",
-    "Tool with JSON Schema 2020-12 features",
-    {
-        "$schema": JSON_SCHEMA_2020_12,
-        "type": "object",
-        "$defs": {
-            "address": {
-                "type": "object",
-                "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
-            }
-        },
-        "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
-        "additionalProperties": False,
+# The suite's own definition of this tool (0.2.x; 0.1.x checks a subset): JSON Schema
+# 2020-12 with ``$schema``, ``$defs`` and ``additionalProperties: false`` (SEP-1613), plus
+# the broader 2020-12 vocabulary SEP-2106 spells out - an ``$anchor`` inside ``$defs``,
+# ``allOf``/``anyOf`` and ``if``/``then``/``else``. The same schema on every protocol
+# version: these are standard 2020-12 keywords (the 0.2.x suite just skips checking them
+# below 2026-07-28), and a gateway that lists tools over the handshake era must see what a
+# 2026-07-28 client expects. The fixture does not validate arguments, so callers sending
+# just ``{"name": ...}`` still get the echo.
+JSON_SCHEMA_2020_12_TOOL_SCHEMA: dict[str, Any] = {
+    "$schema": JSON_SCHEMA_2020_12,
+    "type": "object",
+    "$defs": {
+        "address": {
+            "$anchor": "addressDef",
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
     },
-)
+    "properties": {
+        "name": {"type": "string"},
+        "address": {"$ref": "#/$defs/address"},
+        "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+        "phone": {"type": "string"},
+        "email": {"type": "string"},
+    },
+    "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+    "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+    "then": {"required": ["phone"]},
+    "else": {"required": ["email"]},
+    "additionalProperties": False,
+}
+
+
+@tool("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", JSON_SCHEMA_2020_12_TOOL_SCHEMA)
 async def _json_schema_2020_12(ctx, args, state):
     return _result(_text(f"Received: {json.dumps(args, sort_keys=True)}"))
 
@@ -385,6 +420,352 @@ async def _reconnection(ctx, args, state):
         # to wait for the reconnection here.
         await ctx.close_sse_stream()
     return _result(_text("Reconnection test completed"))
+
+
+# ---------------------------------------------------------------------------
+# Client input across protocol eras (SEP-2322 input_required / server->client requests)
+# ---------------------------------------------------------------------------
+
+# The client capability each kind of input request needs, as the SDK's own capability
+# check (``ServerSession.check_client_capability``) and the -32021 error data spell it.
+_REQUIRED_CAPABILITY: dict[str, types.ClientCapabilities] = {
+    "elicitation/create": types.ClientCapabilities(elicitation=types.ElicitationCapability()),
+    "sampling/createMessage": types.ClientCapabilities(sampling=types.SamplingCapability()),
+    "roots/list": types.ClientCapabilities(roots=types.RootsCapability()),
+}
+
+# The result model that answers each kind of input request.
+_ANSWER_TYPE: dict[str, type[types.ElicitResult | types.CreateMessageResult | types.ListRootsResult]] = {
+    "elicitation/create": types.ElicitResult,
+    "sampling/createMessage": types.CreateMessageResult,
+    "roots/list": types.ListRootsResult,
+}
+
+
+class InputRequired(Exception):
+    """Raised by ``ClientInputs.ask`` on a 2026-07-28 request whose answers are not all in yet.
+
+    ``call_tool``/``get_prompt`` catch it and return ``result`` (an ``input_required``
+    result) in place of the normal one.
+    """
+
+    def __init__(self, result: types.InputRequiredResult) -> None:
+        super().__init__("input required")
+        self.result = result
+
+
+class ClientInputs:
+    """Asks the client for input (elicitation, sampling, roots) the way the request's protocol era wants it.
+
+    * Handshake era (<= 2025-11-25): each request goes to the client as a classic
+      server->client request (``elicitation/create``, ``sampling/createMessage``,
+      ``roots/list``) on the calling request's own stream (``related_request_id``),
+      and the answer comes back in-call.
+    * 2026-07-28 (SEP-2322; no back-channel): answers are taken from the retry's
+      ``inputResponses``. While any is missing, ``ask`` raises ``InputRequired`` with
+      the unanswered requests as ``inputRequests`` and a ``requestState`` recording
+      the answers gathered so far and the keys just asked.
+
+    So a handler is written once, sequentially, for both eras: on 2026-07-28 its body
+    simply re-runs from the top each round and earlier answers are replayed from the
+    state. ``requestState`` is plaintext JSON here; the SDK's ``RequestStateBoundary``
+    middleware (installed by ``build_server``) seals it on the way out and verifies it
+    on the way back in, so a tampered or foreign state never reaches this class (the
+    client gets -32602 instead).
+
+    A fresh answer counts only for a key this server asked: when the request echoes a
+    state, for the keys that state recorded as asked; without one, for any key being
+    asked (the basic flows let a client answer in its first retry without state). With
+    ``state_bound=True`` answers count only together with the echoed state, i.e. a
+    retry that drops the ``requestState`` starts over. Unrecognised keys are ignored.
+    """
+
+    def __init__(
+        self,
+        ctx: ServerRequestContext[Any, Any],
+        params: types.CallToolRequestParams | types.GetPromptRequestParams,
+        *,
+        state_bound: bool = False,
+    ) -> None:
+        self._ctx = ctx
+        self.modern = _is_modern(ctx)
+        # Whether this 2026-07-28 request echoed a requestState (already verified by the boundary).
+        self.resumed = self.modern and params.request_state is not None
+        saved: dict[str, Any] = json.loads(params.request_state) if self.resumed else {}
+        # Wire-shaped answers from earlier rounds, by key.
+        self._answers: dict[str, dict[str, Any]] = saved.get("answers", {})
+        fresh = dict(params.input_responses or {}) if self.modern else {}
+        if self.resumed:
+            fresh = {key: answer for key, answer in fresh.items() if key in saved.get("asked", ())}
+        elif state_bound:
+            fresh = {}
+        self._fresh = fresh
+
+    def declares(self, method: str) -> bool:
+        """Whether the client declared the capability an input request of this method needs."""
+        return self._ctx.session.check_client_capability(_REQUIRED_CAPABILITY[method])
+
+    async def ask(self, requests: dict[str, types.InputRequest]) -> dict[str, Any]:
+        """Answers to ``requests`` (key -> ElicitResult / CreateMessageResult / ListRootsResult).
+
+        Raises:
+            MCPError: -32021 (MissingRequiredClientCapability) when the client did not
+                declare a capability one of the requests needs.
+            InputRequired: on 2026-07-28, while any of ``requests`` is unanswered.
+        """
+        for request in requests.values():
+            self._require_capability(request.method)
+        if not self.modern:
+            return {key: await self._send(request) for key, request in requests.items()}
+        answers: dict[str, Any] = {}
+        missing: dict[str, types.InputRequest] = {}
+        for key, request in requests.items():
+            answer = self._answer(key, request.method)
+            if answer is None:
+                missing[key] = request
+            else:
+                answers[key] = answer
+        if missing:
+            state = {"answers": self._answers, "asked": sorted(missing)}
+            raise InputRequired(
+                types.InputRequiredResult(input_requests=missing, request_state=json.dumps(state, sort_keys=True))
+            )
+        return answers
+
+    def _require_capability(self, method: str) -> None:
+        if self.declares(method):
+            return
+        required = _REQUIRED_CAPABILITY[method]
+        data = types.MissingRequiredClientCapabilityErrorData(required_capabilities=required)
+        raise MCPError(
+            code=types.MISSING_REQUIRED_CLIENT_CAPABILITY,
+            message=f"Client did not declare the {method.split('/')[0]} capability required by {method}",
+            data=data.model_dump(by_alias=True, mode="json", exclude_none=True),
+        )
+
+    async def _send(self, request: types.InputRequest) -> Any:
+        """Handshake era: the classic server->client request, on the calling request's stream."""
+        return await self._ctx.session.send_request(
+            request,
+            _ANSWER_TYPE[request.method],
+            metadata=ServerMessageMetadata(related_request_id=self._ctx.request_id),
+        )
+
+    def _answer(self, key: str, method: str) -> Any | None:
+        """2026-07-28: the answer to ``key`` from an earlier round or this retry, else None."""
+        answer_type = _ANSWER_TYPE[method]
+        if key in self._answers:
+            return answer_type.model_validate(self._answers[key])
+        answer = self._fresh.get(key)
+        if not isinstance(answer, answer_type):
+            # Missing, or an answer of the wrong kind: ask (again).
+            return None
+        self._answers[key] = answer.model_dump(by_alias=True, mode="json", exclude_none=True)
+        return answer
+
+
+def _elicit_request(message: str, properties: dict[str, Any]) -> types.ElicitRequest:
+    """A form-mode ``elicitation/create`` whose every property is required."""
+    schema = {"type": "object", "properties": properties, "required": list(properties)}
+    return types.ElicitRequest(params=types.ElicitRequestFormParams(message=message, requested_schema=schema))
+
+
+def _sampling_request(prompt: str, max_tokens: int) -> types.CreateMessageRequest:
+    return types.CreateMessageRequest(
+        params=types.CreateMessageRequestParams(
+            messages=[types.SamplingMessage(role="user", content=_text(prompt))], max_tokens=max_tokens
+        )
+    )
+
+
+ROOTS_REQUEST = types.ListRootsRequest(params=types.RequestParams())
+
+# The input requests of the input-required-result-* scenarios, verbatim.
+NAME_REQUEST = _elicit_request("What is your name?", {"name": {"type": "string"}})
+CAPITAL_REQUEST = _sampling_request("What is the capital of France?", 100)
+CONFIRM_REQUEST = _elicit_request("Please confirm", {"ok": {"type": "boolean"}})
+GREETING_REQUEST = _sampling_request("Generate a greeting", 50)
+STEP1_REQUEST = _elicit_request("Step 1: What is your name?", {"name": {"type": "string"}})
+STEP2_REQUEST = _elicit_request("Step 2: What is your favorite color?", {"color": {"type": "string"}})
+CONTEXT_REQUEST = _elicit_request("What context should the prompt use?", {"context": {"type": "string"}})
+
+
+def _elicited(answer: types.ElicitResult, field: str) -> str:
+    """The accepted value of ``field``, or a marker saying why there is none."""
+    if answer.action != "accept":
+        return f"<{answer.action}>"
+    value = (answer.content or {}).get(field, "<missing>")
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _sampled(answer: types.CreateMessageResult) -> str:
+    content = answer.content
+    return content.text if isinstance(content, types.TextContent) else f"<{content.type} content>"
+
+
+def _roots(answer: types.ListRootsResult) -> str:
+    return ", ".join(f"{root.uri} ({root.name})" if root.name else str(root.uri) for root in answer.roots) or "none"
+
+
+# ---------------------------------------------------------------------------
+# Tools of the pre-release suite (0.2.x, protocol 2026-07-28)
+# ---------------------------------------------------------------------------
+#
+# Kept apart from TOOLS, which is exactly the stable 0.1.x set; tools/list serves both.
+# These functions also get the call's ClientInputs.
+
+InputToolFn = Callable[[ServerRequestContext[Any, Any], dict[str, Any], FixtureState, ClientInputs], Any]
+
+NEXT_TOOLS: dict[str, tuple[types.Tool, InputToolFn, bool]] = {}
+
+
+def next_tool(name: str, description: str, input_schema: dict[str, Any] | None = None, *, state_bound: bool = False):
+    """Register a 0.2.x fixture; ``state_bound`` is passed on to its ClientInputs."""
+
+    def register(fn: InputToolFn) -> InputToolFn:
+        spec = types.Tool(name=name, description=description, input_schema=input_schema or EMPTY_OBJECT_SCHEMA)
+        NEXT_TOOLS[name] = (spec, fn, state_bound)
+        return fn
+
+    return register
+
+
+@next_tool("test_input_required_result_elicitation", "Asks the user's name (input_required elicitation, SEP-2322)")
+async def _ir_elicitation(ctx, args, state, inputs):
+    answers = await inputs.ask({"user_name": NAME_REQUEST})
+    return _result(_text(f"Hello, {_elicited(answers['user_name'], 'name')}!"))
+
+
+@next_tool("test_input_required_result_sampling", "Asks the client's LLM a question (input_required sampling)")
+async def _ir_sampling(ctx, args, state, inputs):
+    answers = await inputs.ask({"capital_question": CAPITAL_REQUEST})
+    return _result(_text(f"Sampling response: {_sampled(answers['capital_question'])}"))
+
+
+@next_tool("test_input_required_result_list_roots", "Asks the client for its roots (input_required roots/list)")
+async def _ir_list_roots(ctx, args, state, inputs):
+    answers = await inputs.ask({"client_roots": ROOTS_REQUEST})
+    return _result(_text(f"Client roots: {_roots(answers['client_roots'])}"))
+
+
+@next_tool(
+    "test_input_required_result_request_state",
+    "Asks for a confirmation; completes only with the echoed requestState",
+    state_bound=True,
+)
+async def _ir_request_state(ctx, args, state, inputs):
+    answers = await inputs.ask({"confirm": CONFIRM_REQUEST})
+    ok = _elicited(answers["confirm"], "ok")
+    if inputs.resumed:
+        return _result(_text(f"Confirmed: ok={ok}; state-ok (requestState round-tripped and verified)"))
+    return _result(_text(f"Confirmed: ok={ok} (answered in-call; no requestState on this protocol version)"))
+
+
+@next_tool(
+    "test_input_required_result_multiple_inputs",
+    "Asks for a name, an LLM greeting and the client's roots in one round",
+    state_bound=True,
+)
+async def _ir_multiple_inputs(ctx, args, state, inputs):
+    answers = await inputs.ask({"user_name": NAME_REQUEST, "greeting": GREETING_REQUEST, "client_roots": ROOTS_REQUEST})
+    name = _elicited(answers["user_name"], "name")
+    greeting = _sampled(answers["greeting"])
+    return _result(_text(f"{greeting} (for {name}; client roots: {_roots(answers['client_roots'])})"))
+
+
+@next_tool(
+    "test_input_required_result_multi_round",
+    "Asks for a name, then (next round) a favorite color",
+    state_bound=True,
+)
+async def _ir_multi_round(ctx, args, state, inputs):
+    name = _elicited((await inputs.ask({"step1": STEP1_REQUEST}))["step1"], "name")
+    color = _elicited((await inputs.ask({"step2": STEP2_REQUEST}))["step2"], "color")
+    return _result(_text(f"{name}'s favorite color is {color}."))
+
+
+@next_tool(
+    "test_input_required_result_tampered_state",
+    "Asks for a confirmation under an integrity-protected requestState (tampering -> -32602)",
+    state_bound=True,
+)
+async def _ir_tampered_state(ctx, args, state, inputs):
+    # Tampering never gets this far: RequestStateBoundary rejects the request first.
+    answers = await inputs.ask({"confirm": CONFIRM_REQUEST})
+    ok = _elicited(answers["confirm"], "ok")
+    if inputs.resumed:
+        return _result(_text(f"Confirmed: ok={ok}; requestState integrity verified"))
+    return _result(_text(f"Confirmed: ok={ok} (answered in-call; no requestState on this protocol version)"))
+
+
+@next_tool(
+    "test_input_required_result_capabilities",
+    "Asks only for the kinds of input the client declared (elicitation, sampling, roots)",
+)
+async def _ir_capabilities(ctx, args, state, inputs):
+    wanted = {"user_name": NAME_REQUEST, "capital_question": CAPITAL_REQUEST, "client_roots": ROOTS_REQUEST}
+    requests = {key: request for key, request in wanted.items() if inputs.declares(request.method)}
+    if not requests:
+        return _result(_text("The client declared none of elicitation, sampling, roots: nothing to ask"))
+    answers = await inputs.ask(requests)
+    parts = []
+    if "user_name" in answers:
+        parts.append(f"name={_elicited(answers['user_name'], 'name')}")
+    if "capital_question" in answers:
+        parts.append(f"capital={_sampled(answers['capital_question'])}")
+    if "client_roots" in answers:
+        parts.append(f"roots={_roots(answers['client_roots'])}")
+    return _result(_text("Received: " + "; ".join(parts)))
+
+
+@next_tool(
+    "test_missing_capability",
+    "Needs the sampling capability: -32021 (MissingRequiredClientCapability) when the client did not declare it",
+)
+async def _missing_capability(ctx, args, state, inputs):
+    answers = await inputs.ask({"capital_question": CAPITAL_REQUEST})
+    return _result(_text(f"Sampling response: {_sampled(answers['capital_question'])}"))
+
+
+@next_tool(
+    "test_streaming_elicitation",
+    "Elicits the user's name: input_required on 2026-07-28, elicitation/create on the call's stream before",
+)
+async def _streaming_elicitation(ctx, args, state, inputs):
+    answers = await inputs.ask({"user_name": NAME_REQUEST})
+    return _result(_text(f"Hello, {_elicited(answers['user_name'], 'name')}!"))
+
+
+@next_tool("test_logging_tool", "Sends info log notifications while running (subject to the request's log level)")
+async def _logging_tool(ctx, args, state, inputs):
+    # On 2026-07-28 the SDK delivers these only if the request's _meta opted in to a
+    # log level; on handshake-era connections logging/setLevel filters them.
+    for message in ("Logging tool started", "Logging tool completed"):
+        if state.should_log(ctx, "info"):
+            await ctx.session.send_log_message(
+                level="info", data=message, logger="conformance-fixture", related_request_id=ctx.request_id
+            )
+    return _result(_text("Logging tool executed successfully"))
+
+
+@next_tool(
+    "test_custom_headers",
+    "Echoes its arguments; region/priority/verbose are mirrored into Mcp-Param-* headers (x-mcp-header, SEP-2243)",
+    {
+        "type": "object",
+        "properties": {
+            "region": {"type": "string", "description": "Plain ASCII string value", "x-mcp-header": "Region"},
+            "priority": {"type": "integer", "description": "Integer numeric value", "x-mcp-header": "Priority"},
+            "verbose": {"type": "boolean", "description": "Boolean value", "x-mcp-header": "Verbose"},
+            "query": {"type": "string", "description": "No x-mcp-header annotation - not mirrored"},
+        },
+        "required": ["region"],
+    },
+)
+async def _custom_headers(ctx, args, state, inputs):
+    # The SDK's 2026-07-28 HTTP transport has already checked every Mcp-Param-* header
+    # against these arguments (rejecting mismatches with -32020) before this runs.
+    return _result(_text(f"Received: {json.dumps(args, sort_keys=True)}"))
 
 
 # ---------------------------------------------------------------------------
@@ -473,6 +854,11 @@ PROMPTS = [
         arguments=[types.PromptArgument(name="resourceUri", description="URI of the resource to embed", required=True)],
     ),
     types.Prompt(name="test_prompt_with_image", description="A prompt that includes image content"),
+    # 0.2.x (input-required-result-non-tool-request): input_required works on prompts/get too.
+    types.Prompt(
+        name="test_input_required_result_prompt",
+        description="A prompt that first asks the client what context to use (input_required elicitation)",
+    ),
 ]
 
 
@@ -513,6 +899,16 @@ def _get_prompt(name: str, args: dict[str, str]) -> types.GetPromptResult:
     return types.GetPromptResult(description=description, messages=messages)
 
 
+async def _input_required_prompt(inputs: ClientInputs) -> types.GetPromptResult:
+    """``test_input_required_result_prompt``: elicits ``user_context``, then renders the prompt with it."""
+    answers = await inputs.ask({"user_context": CONTEXT_REQUEST})
+    context = _elicited(answers["user_context"], "context")
+    description = next(p.description for p in PROMPTS if p.name == "test_input_required_result_prompt")
+    return types.GetPromptResult(
+        description=description, messages=[_user(_text(f"Answer using this context: {context}"))]
+    )
+
+
 COMPLETIONS: dict[tuple[str, str], list[str]] = {
     ("test_prompt_with_arguments", "arg1"): ["paris", "park", "party", "test", "testValue1"],
     ("test_prompt_with_arguments", "arg2"): ["testValue2", "world"],
@@ -529,13 +925,20 @@ def build_server() -> Server[Any]:
     state = FixtureState()
 
     async def list_tools(ctx, params) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=[spec for spec, _ in TOOLS.values()])
+        specs = [spec for spec, _ in TOOLS.values()] + [spec for spec, _, _ in NEXT_TOOLS.values()]
+        return types.ListToolsResult(tools=specs)
 
-    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult:
-        entry = TOOLS.get(params.name)
-        if entry is None:
-            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
-        return await entry[1](ctx, dict(params.arguments or {}), state)
+    async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult | types.InputRequiredResult:
+        args = dict(params.arguments or {})
+        if params.name in TOOLS:
+            return await TOOLS[params.name][1](ctx, args, state)
+        if params.name in NEXT_TOOLS:
+            _, fn, state_bound = NEXT_TOOLS[params.name]
+            try:
+                return await fn(ctx, args, state, ClientInputs(ctx, params, state_bound=state_bound))
+            except InputRequired as pending:
+                return pending.result
+        raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
 
     async def list_resources(ctx, params) -> types.ListResourcesResult:
         return types.ListResourcesResult(resources=[r for r, _ in STATIC_RESOURCES.values()])
@@ -562,7 +965,14 @@ def build_server() -> Server[Any]:
     async def list_prompts(ctx, params) -> types.ListPromptsResult:
         return types.ListPromptsResult(prompts=PROMPTS)
 
-    async def get_prompt(ctx, params: types.GetPromptRequestParams) -> types.GetPromptResult:
+    async def get_prompt(
+        ctx, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult | types.InputRequiredResult:
+        if params.name == "test_input_required_result_prompt":
+            try:
+                return await _input_required_prompt(ClientInputs(ctx, params))
+            except InputRequired as pending:
+                return pending.result
         return _get_prompt(params.name, dict(params.arguments or {}))
 
     async def complete(ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
@@ -576,7 +986,7 @@ def build_server() -> Server[Any]:
         state.log_levels[_session_key(ctx)] = params.level
         return types.EmptyResult()
 
-    return Server(
+    server = Server(
         SERVER_NAME,
         version=SERVER_VERSION,
         instructions="Conformance fixture server for mcpgate tests.",
@@ -592,6 +1002,12 @@ def build_server() -> Server[Any]:
         on_completion=complete,
         on_set_logging_level=set_logging_level,
     )
+    # SEP-2322 requestState integrity: seals every outgoing requestState (AES-256-GCM
+    # under a key held only by this process) and verifies every echoed one before the
+    # handler runs, answering -32602 to anything tampered with, expired, or minted for
+    # another request. Handlers only ever see the plaintext they produced.
+    server.middleware.append(RequestStateBoundary(RequestStateSecurity.ephemeral(), default_audience=SERVER_NAME))
+    return server
 
 
 def build_http_app(server: Server[Any] | None = None, *, host: str = "127.0.0.1", retry_interval_ms: int = 100):
