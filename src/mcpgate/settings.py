@@ -57,6 +57,10 @@ class StdioUpstream(_UpstreamBase):
     args: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
+    # One child per client session instead of one shared child: a stdio wire cannot say which
+    # session a log line or a sampling/elicitation request belongs to, so with concurrent
+    # sessions only a child of their own makes that exact (at the cost of a process each).
+    per_session: bool = Field(False, validation_alias=_alias("per_session", "perSession"))
 
 
 class SSEUpstream(_UpstreamBase):
@@ -106,6 +110,12 @@ class GatewaySettings(BaseSettings):
     edge: EdgeSettings = EdgeSettings()
     upstreams: list[UpstreamSettings] = Field(default_factory=list)
     log_level: str = Field("info", validation_alias=_alias("log_level", "logLevel"))
+    max_session_children: int = Field(
+        200,
+        ge=1,
+        validation_alias=_alias("max_session_children", "maxSessionChildren"),
+        description="Cap on the children of perSession stdio upstreams, all sessions together.",
+    )
     page_size: int = Field(
         500, ge=1, validation_alias=_alias("page_size", "pageSize"), description="Entries per page of merged lists."
     )

@@ -27,14 +27,19 @@ pytestmark = pytest.mark.anyio
 HANDSHAKE = ["sse", "streamable_http"]
 ALL = [*HANDSHAKE, "stateless"]
 FIDELITY_SERVER = str(TESTS / "upstreams" / "fidelity_server.py")
+FID_STDIO = {"command": sys.executable, "args": [FIDELITY_SERVER, "--stdio", "--label", "fid"]}
 
 
 @asynccontextmanager
-async def fidelity_gateway(**settings: Any) -> AsyncIterator[Gateway]:
+async def fidelity_gateway(fid: dict[str, Any] | None = None, **settings: Any) -> AsyncIterator[Gateway]:
     async with serve_asgi(build_server("web").streamable_http_app()) as web_url:
         config = {
             "mcpServers": {
-                "fid": {"command": sys.executable, "args": [FIDELITY_SERVER, "--stdio", "--label", "fid"]},
+                "fid": {
+                    "command": sys.executable,
+                    "args": [FIDELITY_SERVER, "--stdio", "--label", "fid"],
+                    **(fid or {}),
+                },
                 "web": {"url": f"{web_url}/mcp", "type": "http"},
             },
             **settings,
@@ -485,3 +490,38 @@ async def test_a_2026_client_gets_logs_at_its_per_request_level_only():
                 for upstream in ("fid", "web"):
                     await client.call_tool(f"{upstream}_chatter", {"text": "w"})
             assert logs == expected * 2, (level, logs)
+
+
+@pytest.mark.parametrize("transport", HANDSHAKE)
+async def test_a_per_session_stdio_upstream_gives_concurrent_sessions_exact_routing(transport):
+    asked: dict[str, list[str]] = {"a": [], "b": []}
+    logs: dict[str, list[str]] = {"a": [], "b": []}
+    async with fidelity_gateway(fid={"perSession": True}) as gateway:
+
+        async def session(name: str, colour: str) -> None:
+            async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+                logs[name].append(str(params.data))
+
+            async with gateway.client(
+                transport,
+                cache=None,
+                sampling_callback=sampler(name, asked[name]),
+                elicitation_callback=elicitor(colour, asked[name]),
+                logging_callback=on_log,
+            ) as client:
+                await client.set_logging_level("info")
+                for round_ in range(5):
+                    said = text_of(await client.call_tool("fid_sample", {"prompt": f"{name}{round_}"}))
+                    assert said == f"model said: {name} answers"
+                    answer = text_of(await client.call_tool("fid_ask", {"question": f"{name}?{round_}"}))
+                    assert answer == f"accept: {colour}"
+                    await client.call_tool("fid_chatter", {"text": f"{name}{round_}"})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(session, "a", "red")
+            tg.start_soon(session, "b", "blue")
+        for name in ("a", "b"):
+            assert len(asked[name]) == 10 and all(q.startswith(name) for q in asked[name])
+            expected = [f"{level} {name}{r}" for r in range(5) for level in ("info", "warning")]
+            assert logs[name] == expected, logs[name]
+        await wait_until(lambda: not gateway.hub._session_children)  # each child ended with its session

@@ -81,6 +81,10 @@ class Forwarder:
         connection = self._connection(route)
         if not (connection.capabilities.get("resources") or {}).get("subscribe"):
             raise InvalidParams(f"resources/subscribe: the upstream serving {uri!r} does not offer subscriptions")
+        own = await self.hub.connection_for(route.upstream, session)
+        if own is not connection:  # the session's own child: its subscriptions are the session's alone
+            await own.request("resources/subscribe", {"uri": route.name})
+            return {}
         key = (route.upstream, route.name)
         if self.hub.subscriptions.add(session.id, key, uri):
             try:
@@ -92,6 +96,10 @@ class Forwarder:
 
     async def unsubscribe(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         uri, route = self._resource(params, "resources/unsubscribe")
+        own = await self.hub.connection_for(route.upstream, session)
+        if own is not self._connection(route):
+            await own.request("resources/unsubscribe", {"uri": route.name})
+            return {}
         if self.hub.subscriptions.remove(session.id, (route.upstream, route.name)):
             await self._connection(route).request("resources/unsubscribe", {"uri": route.name})
         return {}
@@ -144,7 +152,7 @@ class Forwarder:
     async def _forward(
         self, session: ClientSession, notify: Notify, route: Route, method: str, params: dict[str, Any]
     ) -> dict[str, Any]:
-        connection = self.hub.upstreams[route.upstream]
+        connection = await self.hub.connection_for(route.upstream, session)
         # A 2026-07-28 client reaching an upstream that speaks 2026-07-28 too: the request goes
         # as the client sent it, envelope included (the upstream decides by the client's own
         # capabilities), and `input_required` results with their requestState come back intact.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -21,13 +21,14 @@ import anyio
 import anyio.abc
 
 from mcpgate import __version__
-from mcpgate.errors import ToolNameCollision
+from mcpgate.errors import ToolNameCollision, UpstreamUnavailable
 from mcpgate.hub.catalog import Catalog, UpstreamListing
 from mcpgate.hub.session import ClientSession, SessionRegistry
 from mcpgate.hub.subscriptions import Subscriptions
 from mcpgate.protocol.jsonrpc import notification
 from mcpgate.settings import GatewaySettings
-from mcpgate.upstream.connection import Backoff, ListKind, UpstreamConnection, UpstreamState
+from mcpgate.upstream.connection import Backoff, ListKind, NotificationListener, UpstreamConnection, UpstreamState
+from mcpgate.upstream.transports import UpstreamSpec
 
 logger = logging.getLogger(__name__)
 
@@ -48,26 +49,48 @@ _SECTIONS: dict[ListKind, tuple[str, str]] = {
 class Hub:
     def __init__(self, settings: GatewaySettings, *, backoff: Backoff | None = None) -> None:
         self.settings = settings
+        self._backoff = backoff
         self.sessions = SessionRegistry(on_remove=self._session_closed)
         self.subscriptions = Subscriptions()
         # (upstream, elicitationId) → session: where a URL elicitation's completion notice goes.
         self._url_elicitations: dict[tuple[str, str], str] = {}
         self.catalog = Catalog()
+        # (session id, upstream) → that session's own child of a `perSession` stdio upstream.
+        self._session_children: dict[tuple[str, str], tuple[UpstreamConnection, anyio.CancelScope]] = {}
         self.upstreams: dict[str, UpstreamConnection] = {
-            spec.name: UpstreamConnection(
-                spec,
-                connect_timeout=settings.timeouts.connect,
-                call_timeout=settings.call_timeout(spec),
-                list_timeout=settings.timeouts.list,
-                backoff=backoff,
-                on_lists_changed=self._upstream_lists_changed,
-                on_notification=self._upstream_notification,
-            )
-            for spec in settings.upstreams
+            spec.name: self._new_connection(spec) for spec in settings.upstreams
         }
+        self._backoff = backoff
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False
         self._stopping = False
+
+    def _new_connection(self, spec: UpstreamSpec, per_session: ClientSession | None = None) -> UpstreamConnection:
+        if per_session is None:
+            on_lists, on_notification = self._upstream_lists_changed, self._upstream_notification
+        else:
+            # A session's own child: the catalog comes from the shared connection; what the
+            # child announces is that session's alone.
+            on_lists, on_notification = None, self._child_notification(per_session)
+        return UpstreamConnection(
+            spec,
+            connect_timeout=self.settings.timeouts.connect,
+            call_timeout=self.settings.call_timeout(spec),
+            list_timeout=self.settings.timeouts.list,
+            backoff=self._backoff,
+            on_lists_changed=on_lists,
+            on_notification=on_notification,
+        )
+
+    def _child_notification(self, session: ClientSession) -> NotificationListener:
+        async def deliver(connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None) -> None:
+            if method == "notifications/resources/updated" and params and isinstance(params.get("uri"), str):
+                exposed = self.catalog.expose_uri(connection.name, params["uri"])
+                await session.push(notification(method, {**params, "uri": exposed}))
+            elif method == "notifications/elicitation/complete":
+                await session.push(notification(method, dict(params or {})))
+
+        return deliver
 
     async def __aenter__(self) -> Hub:
         self._task_group = anyio.create_task_group()
@@ -164,15 +187,14 @@ class Hub:
         wanted = [s.log_level for s in self.sessions if s.log_level in LOG_SEVERITY]
         if not wanted:
             return
-        level = min(wanted, key=LOG_SEVERITY.__getitem__)
-        for connection in self.upstreams.values():
-            if not connection.is_ready or "logging" not in connection.capabilities or connection.log_level == level:
-                continue
-            try:
-                await connection.request("logging/setLevel", {"level": level})
-                connection.log_level = level
-            except Exception as exc:  # one upstream's refusal must not fail the client's setLevel
-                logger.warning("upstream %s: logging/setLevel %s failed: %s", connection.name, level, exc)
+        level: str = min(wanted, key=LOG_SEVERITY.__getitem__)
+        targets = [(connection, level) for connection in self.upstreams.values()]
+        for (session_id, _), (child, _) in list(self._session_children.items()):
+            owner = self.sessions.get(session_id)
+            if owner is not None and owner.log_level in LOG_SEVERITY:
+                targets.append((child, owner.log_level))  # a session's own child logs at its level
+        for connection, wanted_level in targets:
+            await _set_level(connection, wanted_level)
 
     async def _upstream_notification(
         self, connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None
@@ -192,6 +214,36 @@ class Hub:
             if session is not None:
                 await session.push(notification(method, {**params, "uri": exposed}))
 
+    async def connection_for(self, upstream: str, session: ClientSession) -> UpstreamConnection:
+        """The connection that serves `session`'s requests to `upstream`: the shared one, or for a
+        `perSession` stdio upstream a child of the session's own, started on first use."""
+        shared = self.upstreams[upstream]
+        if not getattr(shared.spec, "per_session", False) or session.transport == "stateless":
+            return shared
+        key = (session.id, upstream)
+        if key not in self._session_children:
+            if not shared.spec.enabled:
+                raise shared.unavailable()
+            if self._task_group is None or session.closed.is_set():
+                raise UpstreamUnavailable(f"upstream {upstream!r} is unavailable (the session is closing)")
+            if len(self._session_children) >= self.settings.max_session_children:
+                raise UpstreamUnavailable(
+                    f"upstream {upstream!r} is unavailable: {self.settings.max_session_children} per-session "
+                    "children are running (maxSessionChildren)"
+                )
+            child = self._new_connection(shared.spec, per_session=session)
+            scope = anyio.CancelScope()
+            self._session_children[key] = (child, scope)
+            self._task_group.start_soon(_run_in, scope, child.run, name=f"upstream:{upstream}:{session.id[:8]}")
+        child = self._session_children[key][0]
+        with anyio.move_on_after(self.settings.timeouts.connect + 1):
+            await child.wait_settled()
+        if not child.is_ready:
+            raise child.unavailable()
+        if session.log_level is not None:
+            await _set_level(child, session.log_level)
+        return child
+
     def note_url_elicitation(self, upstream: str, elicitation_id: object, session_id: str) -> None:
         if isinstance(elicitation_id, str):
             if len(self._url_elicitations) >= _MAX_PENDING_ELICITATIONS:
@@ -199,6 +251,8 @@ class Hub:
             self._url_elicitations[(upstream, elicitation_id)] = session_id
 
     def _session_closed(self, session: ClientSession) -> None:
+        for key in [k for k in self._session_children if k[0] == session.id]:
+            self._session_children.pop(key)[1].cancel()  # stops that child
         for key in [k for k, owner in self._url_elicitations.items() if owner == session.id]:
             del self._url_elicitations[key]
         released = self.subscriptions.drop_session(session.id)
@@ -260,3 +314,18 @@ class Hub:
         if len(ready) < len(enabled):
             report["degraded"] = [c.name for c in enabled if not c.is_ready]
         return True, report
+
+
+async def _run_in(scope: anyio.CancelScope, run: Callable[[], Awaitable[None]]) -> None:
+    with scope:
+        await run()
+
+
+async def _set_level(connection: UpstreamConnection, level: str) -> None:
+    if not connection.is_ready or "logging" not in connection.capabilities or connection.log_level == level:
+        return
+    try:
+        await connection.request("logging/setLevel", {"level": level})
+        connection.log_level = level
+    except Exception as exc:  # one upstream's refusal must not fail the client's setLevel
+        logger.warning("upstream %s: logging/setLevel %s failed: %s", connection.name, level, exc)
