@@ -525,3 +525,36 @@ async def test_a_per_session_stdio_upstream_gives_concurrent_sessions_exact_rout
             expected = [f"{level} {name}{r}" for r in range(5) for level in ("info", "warning")]
             assert logs[name] == expected, logs[name]
         await wait_until(lambda: not gateway.hub._session_children)  # each child ended with its session
+
+
+async def test_a_2026_client_answers_upstream_requests_through_input_required_rounds():
+    # fid is a handshake-era stdio child: the gateway turns its sampling/elicitation/roots
+    # requests into input_required rounds. (An upstream that speaks 2026-07-28 itself has its
+    # input_required passed through intact: the conformance suite's input-required scenarios.)
+    upstream = "fid"
+    asked: list[str] = []
+
+    async def roots(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri="file:///work/project", name="project")])
+
+    async with (
+        fidelity_gateway() as gateway,
+        gateway.client(
+            "stateless",
+            cache=None,
+            sampling_callback=sampler("modern", asked),
+            elicitation_callback=elicitor("green", asked),
+            list_roots_callback=roots,
+        ) as client,
+    ):
+        assert text_of(await client.call_tool(f"{upstream}_sample", {"prompt": "hi"})) == "model said: modern answers"
+        assert text_of(await client.call_tool(f"{upstream}_ask", {"question": "Colour?"})) == "accept: green"
+        assert text_of(await client.call_tool(f"{upstream}_roots", {})) == "file:///work/project"
+        assert asked == ["hi", "Colour?"]
+
+
+async def test_a_forged_request_state_is_refused():
+    async with fidelity_gateway() as gateway, gateway.client("stateless", cache=None) as client:
+        with pytest.raises(MCPError) as excinfo:
+            await client.call_tool("fid_ask", {"question": "?"}, input_responses={}, request_state="forged")
+        assert excinfo.value.error.code == types.INVALID_PARAMS and "requestState" in excinfo.value.error.message

@@ -17,6 +17,7 @@ from typing import Any
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcpgate.errors import METHOD_NOT_FOUND, InvalidParams, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.hub.bridging import BRIDGED_METHODS, BridgedCall
 from mcpgate.hub.catalog import Route
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
 from mcpgate.hub.session import ClientSession, Undeliverable
@@ -168,6 +169,8 @@ class Forwarder:
             params = {**params, "_meta": kept} if kept else {k: v for k, v in params.items() if k != "_meta"}
             if "progressToken" in meta:
                 on_progress = _progress_relay(meta["progressToken"], notify)
+        if session.protocol_version in MODERN_PROTOCOL_VERSIONS and not modern and method in BRIDGED_METHODS:
+            return await self._bridged(session, notify, connection, route, method, params, on_progress)
         return await connection.request(
             method,
             params,
@@ -175,6 +178,32 @@ class Forwarder:
             caller=self._caller(session, notify, route.upstream),
             modern=modern,
         )
+
+    async def _bridged(
+        self,
+        session: ClientSession,
+        notify: Notify,
+        connection: UpstreamConnection,
+        route: Route,
+        method: str,
+        params: dict[str, Any],
+        on_progress: ProgressFn | None,
+    ) -> dict[str, Any]:
+        """A 2026-07-28 client on a handshake-era upstream: its requests back become input_required rounds."""
+        upstream_params = {k: v for k, v in params.items() if k not in ("inputResponses", "requestState")}
+
+        async def start(call: BridgedCall) -> dict[str, Any]:
+            async def ask(asked: str, asked_params: Mapping[str, Any] | None) -> dict[str, Any]:
+                _check_client_can(session, asked, asked_params or {})
+                return await call.ask(asked, asked_params)
+
+            caller = Caller(session.id, _log_filter(session, call.relay), ask)
+            relay = _progress_relay(progress_token, call.relay) if on_progress is not None else None
+            return await connection.request(method, upstream_params, on_progress=relay, caller=caller)
+
+        meta = params.get("_meta")
+        progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
+        return await self.hub.bridge.call(method, params, notify, start)
 
     def _caller(self, session: ClientSession, notify: Notify, upstream: str) -> Caller:
         async def ask(method: str, params: Mapping[str, Any] | None) -> dict[str, Any]:

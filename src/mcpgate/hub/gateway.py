@@ -22,6 +22,7 @@ import anyio.abc
 
 from mcpgate import __version__
 from mcpgate.errors import ToolNameCollision, UpstreamUnavailable
+from mcpgate.hub.bridging import Bridge
 from mcpgate.hub.catalog import Catalog, UpstreamListing
 from mcpgate.hub.session import ClientSession, SessionRegistry
 from mcpgate.hub.subscriptions import Subscriptions
@@ -52,6 +53,7 @@ class Hub:
         self._backoff = backoff
         self.sessions = SessionRegistry(on_remove=self._session_closed)
         self.subscriptions = Subscriptions()
+        self.bridge = Bridge(self._spawn)  # 2026-07-28 clients' input_required rounds
         # (upstream, elicitationId) → session: where a URL elicitation's completion notice goes.
         self._url_elicitations: dict[tuple[str, str], str] = {}
         self.catalog = Catalog()
@@ -213,6 +215,12 @@ class Hub:
             session = self.sessions.get(session_id)
             if session is not None:
                 await session.push(notification(method, {**params, "uri": exposed}))
+
+    def _spawn(self, run: Callable[[], Awaitable[None]]) -> None:
+        """Run `run` for as long as the hub (not the request that started it) lives."""
+        if self._task_group is None:
+            raise UpstreamUnavailable("the gateway is shutting down")
+        self._task_group.start_soon(run)
 
     async def connection_for(self, upstream: str, session: ClientSession) -> UpstreamConnection:
         """The connection that serves `session`'s requests to `upstream`: the shared one, or for a
