@@ -9,6 +9,7 @@ revision has the feature, the stateless 2026-07-28 revision).
 from __future__ import annotations
 
 import base64
+import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -558,3 +559,30 @@ async def test_a_forged_request_state_is_refused():
         with pytest.raises(MCPError) as excinfo:
             await client.call_tool("fid_ask", {"question": "?"}, input_responses={}, request_state="forged")
         assert excinfo.value.error.code == types.INVALID_PARAMS and "requestState" in excinfo.value.error.message
+
+
+async def test_a_2026_listen_stream_is_acknowledged_filtered_and_tagged():
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    listen = {
+        "jsonrpc": "2.0",
+        "id": 77,
+        "method": "subscriptions/listen",
+        "params": {"_meta": envelope, "notifications": {"promptsListChanged": True}},
+    }
+    headers = {**ACCEPT, "mcp-protocol-version": "2026-07-28", "mcp-method": "subscriptions/listen"}
+    async with fidelity_gateway() as gateway, gateway.client("streamable_http", cache=None) as client:
+        async with gateway.http() as http, http.stream("POST", "/mcp", json=listen, headers=headers) as stream:
+            frames = (json.loads(line[6:]) async for line in stream.aiter_lines() if line.startswith("data: "))
+            ack = await anext(frames)
+            assert ack["method"] == "notifications/subscriptions/acknowledged"
+            assert ack["params"]["notifications"] == {"promptsListChanged": True}
+            assert ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 77
+            await client.call_tool("fid_grow", {"kind": "resource", "name": "unwanted"})  # not asked for
+            await client.call_tool("fid_grow", {"kind": "prompt", "name": "wanted"})
+            with anyio.fail_after(10):
+                change = await anext(frames)
+            assert change["method"] == "notifications/prompts/list_changed"
+            assert change["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == 77

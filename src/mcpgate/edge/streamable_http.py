@@ -42,19 +42,17 @@ from mcpgate.edge.http import (
     send_json,
     sse_event,
 )
+from mcpgate.edge.listen import serve_listen
 from mcpgate.edge.security import OriginPolicy
-from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND, GatewayError
+from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import ClientSession, Undeliverable
-from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response, notification, result_response
+from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response
 from mcpgate.settings import EdgeSettings
 
 logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "mcp-session-id"
-SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
-# subscriptions/listen filter key → the list it is about
-_LISTEN_KINDS = {"toolsListChanged": "tools", "promptsListChanged": "prompts", "resourcesListChanged": "resources"}
 VERSION_HEADER = "mcp-protocol-version"
 _OUTBOX_LIMIT = 4096
 
@@ -264,7 +262,7 @@ class StreamableHTTPTransport:
         if isinstance(level, str):
             session.log_level = level
         if item.method == "subscriptions/listen":
-            await self._listen(session, item, receive, send)
+            await serve_listen(self.router, session, item, receive, send, self.settings.keepalive_seconds)
             return
         await self._respond(session, [item], False, receive, send, [], self._stream_mode(headers))
 
@@ -278,75 +276,6 @@ class StreamableHTTPTransport:
         return validate_mcp_param_headers(
             tool["inputSchema"], arguments if isinstance(arguments, dict) else {}, headers
         )
-
-    async def _listen(self, request: ClientSession, item: Envelope, receive: Receive, send: Send) -> None:
-        """2026-07-28 `subscriptions/listen`: one long-lived stream of the list changes and
-        resource updates this client opted in to, each tagged with the subscription's id."""
-        wanted = item.params.get("notifications")
-        wanted = wanted if isinstance(wanted, dict) else {}
-        capabilities = self.router.capabilities()
-        agreed: dict[str, Any] = {
-            key: True for key, kind in _LISTEN_KINDS.items() if wanted.get(key) is True and kind in capabilities
-        }
-        methods = {f"notifications/{_LISTEN_KINDS[key]}/list_changed" for key in agreed}
-        subscription = {SUBSCRIPTION_ID_META_KEY: item.id}
-        outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
-
-        def frame(message: Message) -> bytes:
-            params = dict(message.get("params") or {})
-            params["_meta"] = {**(params.get("_meta") or {}), **subscription}
-            return sse_event(dumps({**message, "params": params}), "message")
-
-        async def push(message: Message) -> None:
-            method = message.get("method")
-            if method in methods or method == "notifications/resources/updated":
-                try:
-                    outbox.send_nowait(frame(message))
-                except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                    logger.debug("listen stream %s full or closed; dropped a notification", item.id)
-
-        listener = ClientSession(
-            "listen",
-            push=push,
-            protocol_version=request.protocol_version,
-            client_info=request.client_info,
-            capabilities=request.capabilities,
-            initialized=True,
-        )
-        listener.open_streams = 1  # never reaped while the stream is open
-        self.sessions.add(listener)
-        try:
-            uris = wanted.get("resourceSubscriptions")
-            if isinstance(uris, list) and (capabilities.get("resources") or {}).get("subscribe"):
-                accepted = []
-                for uri in uris:
-                    try:
-                        await self.router.forwarder.subscribe(listener, {"uri": uri}, _nowhere)
-                        accepted.append(uri)
-                    except GatewayError as exc:  # an unknown URI is left out of the acknowledgement
-                        logger.debug("listen stream %s: not subscribed to %r: %s", item.id, uri, exc.message)
-                if accepted:
-                    agreed["resourceSubscriptions"] = accepted
-            await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-            ack = notification("notifications/subscriptions/acknowledged", {"notifications": agreed})
-            await send({"type": "http.response.body", "body": frame(ack), "more_body": True})
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
-                tg.start_soon(cancel_when_set, listener.closed, tg.cancel_scope)
-                async with inbox:
-                    await pump_events(inbox, send, self.settings.keepalive_seconds)
-            if listener.closed.is_set():
-                # Torn down by the server (shutting down): the listen request gets its result.
-                final = result_response(item.id, {"resultType": "complete", "_meta": subscription})
-                await send(
-                    {"type": "http.response.body", "body": sse_event(dumps(final), "message"), "more_body": True}
-                )
-            await send({"type": "http.response.body", "body": b""})
-        except OSError:
-            pass
-        finally:
-            outbox.close()
-            self.sessions.remove(listener.id)
 
     # -- GET / DELETE ----------------------------------------------------------------
 
