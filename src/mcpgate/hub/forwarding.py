@@ -170,7 +170,8 @@ class Forwarder:
             if "progressToken" in meta:
                 on_progress = _progress_relay(meta["progressToken"], notify)
         if session.protocol_version in MODERN_PROTOCOL_VERSIONS and not modern and method in BRIDGED_METHODS:
-            return await self._bridged(session, notify, connection, route, method, params, on_progress)
+            token = meta.get("progressToken") if isinstance(meta, dict) else None
+            return await self._bridged(session, notify, connection, method, params, token)
         return await connection.request(
             method,
             params,
@@ -184,10 +185,9 @@ class Forwarder:
         session: ClientSession,
         notify: Notify,
         connection: UpstreamConnection,
-        route: Route,
         method: str,
         params: dict[str, Any],
-        on_progress: ProgressFn | None,
+        progress_token: Any,
     ) -> dict[str, Any]:
         """A 2026-07-28 client on a handshake-era upstream: its requests back become input_required rounds."""
         upstream_params = {k: v for k, v in params.items() if k not in ("inputResponses", "requestState")}
@@ -197,12 +197,11 @@ class Forwarder:
                 _check_client_can(session, asked, asked_params or {})
                 return await call.ask(asked, asked_params)
 
+            # Progress and logs go to whichever round's stream is open (`call.relay`).
             caller = Caller(session.id, _log_filter(session, call.relay), ask)
-            relay = _progress_relay(progress_token, call.relay) if on_progress is not None else None
+            relay = _progress_relay(progress_token, call.relay) if progress_token is not None else None
             return await connection.request(method, upstream_params, on_progress=relay, caller=caller)
 
-        meta = params.get("_meta")
-        progress_token = meta.get("progressToken") if isinstance(meta, dict) else None
         return await self.hub.bridge.call(method, params, notify, start)
 
     def _caller(self, session: ClientSession, notify: Notify, upstream: str) -> Caller:
