@@ -123,21 +123,22 @@ class Forwarder:
         ref = params.get("ref")
         if not isinstance(ref, dict):
             raise InvalidParams("completion/complete needs params.ref: a ref/prompt or ref/resource object")
-        if ref.get("type") == "ref/prompt":
-            name = ref.get("name")
-            route = self.hub.catalog.prompt(name) if isinstance(name, str) else None
-            if route is None:
-                raise InvalidParams(f"completion/complete: unknown prompt {name!r}")
-            forwarded_ref = {**ref, "name": route.name}
-        elif ref.get("type") == "ref/resource":
-            uri = ref.get("uri")
-            route = self.hub.catalog.resource(uri) if isinstance(uri, str) else None
-            if route is None:
-                raise InvalidParams(f"completion/complete: unknown resource template {uri!r}")
-            forwarded_ref = {**ref, "uri": route.name}
-        else:
-            kind = ref.get("type")
-            raise InvalidParams(f"completion/complete: ref.type must be ref/prompt or ref/resource, got {kind!r}")
+        # What names the reference, how the catalog resolves it, and what to call it in an error.
+        kinds = {
+            "ref/prompt": ("name", self.hub.catalog.prompt, "prompt"),
+            "ref/resource": ("uri", self.hub.catalog.resource, "resource template"),
+        }
+        kind = kinds.get(ref.get("type"))  # type: ignore[arg-type]
+        if kind is None:
+            raise InvalidParams(
+                f"completion/complete: ref.type must be ref/prompt or ref/resource, got {ref.get('type')!r}"
+            )
+        key, resolve, label = kind
+        exposed = ref.get(key)
+        route = resolve(exposed) if isinstance(exposed, str) else None
+        if route is None:
+            raise InvalidParams(f"completion/complete: unknown {label} {exposed!r}")
+        forwarded_ref = {**ref, key: route.name}
         if "completions" not in self._connection(route).capabilities:
             return {"completion": {"values": [], "hasMore": False}}  # nothing to offer is not an error
         return await self._forward(session, notify, route, "completion/complete", {**params, "ref": forwarded_ref})

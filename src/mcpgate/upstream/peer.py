@@ -304,8 +304,8 @@ class Peer:
         owner: Exchange | None = None
         for exchange in self._pending.values():
             if exchange.caller is None:
-                continue
-            if owner is not None and owner.caller is not None and owner.caller.session_id != exchange.caller.session_id:
+                continue  # the gateway's own request (a listing, a listen stream)
+            if owner is not None and owner.caller.session_id != exchange.caller.session_id:  # type: ignore[union-attr]
                 return None
             owner = exchange
         return owner
