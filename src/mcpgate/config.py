@@ -8,7 +8,8 @@ The file accepts the Claude Desktop `mcpServers` format unchanged::
     }}
 
 plus mcpgate's own keys (`host`, `port`, `nameSeparator`, `timeouts`, `edge`, and per
-server `prefix`, `timeout`, `enabled`, `cwd`). `${VAR}` (or `${VAR:-default}`) in any
+server `prefix`, `timeout`, `enabled`, `cwd`) and `virtualServers` (a mapping of name →
+`{description, mode, selectedTools, externalMcpConfigs, config, isPublic}`). `${VAR}` (or `${VAR:-default}`) in any
 string is read from the environment; a variable that is unset and has no default is an
 error naming it, never an empty string slipped into a header.
 """
@@ -85,6 +86,11 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "config") -> Gat
         for name, spec in servers.items():
             upstreams.append(upstream_from_claude(name, spec, source))
     data["upstreams"] = upstreams
+    virtual = data.pop("virtualServers", data.pop("servers", None))
+    if isinstance(virtual, dict):  # {name: {...}} as mcpServers does it
+        virtual = [{"name": name, **(spec if isinstance(spec, dict) else {})} for name, spec in virtual.items()]
+    if virtual is not None:
+        data["servers"] = virtual
     try:
         return GatewaySettings(**data)
     except ValidationError as exc:

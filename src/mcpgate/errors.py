@@ -50,6 +50,27 @@ class PayloadTooLarge(GatewayError):
     http_status = 413
 
 
+class NotFound(GatewayError):
+    http_status = 404
+
+
+class Conflict(GatewayError):
+    """The change clashes with what exists (a name in use, say)."""
+
+    http_status = 409
+
+
+class ReadOnly(Conflict):
+    """The object is declared in the config file: it is changed there, not through the API."""
+
+
+class Unprocessable(GatewayError):
+    """Well-formed, but names things that do not exist or cannot work together."""
+
+    code = INVALID_PARAMS
+    http_status = 422
+
+
 class UpstreamError(GatewayError):
     """An upstream failed; its own JSON-RPC error (if any) is carried through unchanged."""
 

@@ -7,13 +7,25 @@ in what neither gives. Values here are validated once, at start-up.
 
 from __future__ import annotations
 
+import os
 import re
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Virtual server names appear in URLs (/servers/<name>/mcp): lowercase, digits, '-' and '_'.
+SERVER_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
+SLUG_RULE = "1-64 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit"
+UPSTREAM_NAME_RULE = "1-64 characters of letters, digits, '_', '-' or '.', starting with a letter or digit"
+
+
+def default_data_dir() -> Path:
+    """Where the embedded SQLite database and the generated secret key live by default."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "mcpgate"
 
 
 class _Model(BaseModel):
@@ -75,7 +87,55 @@ class StreamableHTTPUpstream(_UpstreamBase):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-UpstreamSettings = Annotated[StdioUpstream | SSEUpstream | StreamableHTTPUpstream, Field(discriminator="kind")]
+class RemoteUpstream(_UpstreamBase):
+    """A remote MCP server whose transport (Streamable HTTP or SSE) is detected on connecting."""
+
+    kind: Literal["remote"] = "remote"
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+UpstreamSettings = Annotated[
+    StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream, Field(discriminator="kind")
+]
+
+
+class ExternalMCPSettings(_Model):
+    """A remote MCP server attached to one virtual server only."""
+
+    name: str
+    url: str = Field(pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+    # The tools of that server to expose (their own names); empty exposes all it lists.
+    tools: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_prefix(cls, value: str) -> str:
+        if not UPSTREAM_NAME.match(value):
+            raise ValueError(f"external MCP config name {value!r} must be {UPSTREAM_NAME_RULE}")
+        return value
+
+
+class VirtualServerSettings(_Model):
+    """A virtual server declared in the config file (read-only through the API)."""
+
+    name: str
+    description: str = ""
+    mode: Literal["SMART", "NORMAL"] = "SMART"
+    selected_tools: list[str] = Field(default_factory=list, validation_alias=_alias("selected_tools", "selectedTools"))
+    external_mcp_configs: list[ExternalMCPSettings] = Field(
+        default_factory=list, validation_alias=_alias("external_mcp_configs", "externalMcpConfigs")
+    )
+    config: dict[str, Any] = Field(default_factory=dict)
+    is_public: bool = Field(False, validation_alias=_alias("is_public", "isPublic"))
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_slug(cls, value: str) -> str:
+        if not SERVER_SLUG.match(value):
+            raise ValueError(f"virtual server name {value!r} must be {SLUG_RULE}")
+        return value
 
 
 class EdgeSettings(_Model):
@@ -109,6 +169,14 @@ class GatewaySettings(BaseSettings):
     timeouts: TimeoutSettings = TimeoutSettings()
     edge: EdgeSettings = EdgeSettings()
     upstreams: list[UpstreamSettings] = Field(default_factory=list)
+    servers: list[VirtualServerSettings] = Field(default_factory=list)
+    # The registry: objects created through the API and the CLI. Unset = SQLite in data_dir.
+    database_url: str | None = None
+    data_dir: Path = Field(default_factory=default_data_dir)
+    migrate_on_start: bool = True
+    # Encrypts stored secrets (headers, env). Unset = a key generated once into data_dir.
+    # Several comma-separated keys: the first encrypts, all decrypt (key rotation).
+    secret_key: SecretStr | None = None
     log_level: str = Field("info", validation_alias=_alias("log_level", "logLevel"))
     max_session_children: int = Field(
         200,
@@ -132,14 +200,16 @@ class GatewaySettings(BaseSettings):
         seen: set[str] = set()
         for upstream in self.upstreams:
             if not UPSTREAM_NAME.match(upstream.name):
-                raise ValueError(
-                    f"upstream name {upstream.name!r} must be 1-64 characters of letters, digits, "
-                    "'_', '-' or '.', starting with a letter or digit"
-                )
+                raise ValueError(f"upstream name {upstream.name!r} must be {UPSTREAM_NAME_RULE}")
             if upstream.name in seen:
                 raise ValueError(f"upstream {upstream.name!r} is declared twice")
             seen.add(upstream.name)
+        servers: set[str] = set()
+        for server in self.servers:
+            if server.name in servers:
+                raise ValueError(f"virtual server {server.name!r} is declared twice")
+            servers.add(server.name)
         return self
 
-    def call_timeout(self, upstream: StdioUpstream | SSEUpstream | StreamableHTTPUpstream) -> float:
+    def call_timeout(self, upstream: StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream) -> float:
         return upstream.timeout or self.timeouts.call

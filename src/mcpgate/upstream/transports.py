@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from mcpgate.settings import SSEUpstream, StdioUpstream, StreamableHTTPUpstream
+from mcpgate.settings import RemoteUpstream, SSEUpstream, StdioUpstream, StreamableHTTPUpstream
+from mcpgate.upstream.detect import detect_transport
 from mcpgate.upstream.peer import Channel
 from mcpgate.upstream.sse import open_sse
 from mcpgate.upstream.stdio import open_stdio
 from mcpgate.upstream.streamable_http import open_streamable_http
 
-UpstreamSpec = StdioUpstream | SSEUpstream | StreamableHTTPUpstream
+UpstreamSpec = StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream
 
 
 @asynccontextmanager
 async def open_channel(spec: UpstreamSpec, connect_timeout: float) -> AsyncIterator[Channel]:
+    if isinstance(spec, RemoteUpstream):
+        transport = await detect_transport(spec.url, spec.headers, connect_timeout)
+        fields = {"name": spec.name, "url": spec.url, "headers": spec.headers, "prefix": spec.prefix}
+        spec = SSEUpstream(**fields) if transport == "sse" else StreamableHTTPUpstream(**fields)
     if isinstance(spec, StdioUpstream):
         async with open_stdio(spec) as stdio:
             yield stdio

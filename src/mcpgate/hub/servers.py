@@ -1,0 +1,90 @@
+"""Virtual servers: named, separately addressable selections of the hub's tools.
+
+A `VirtualServer` is a plain record (the store persists it, the config file declares
+it, the management API edits it). What a client of one sees is its `View`: a catalog
+holding only the selected tools plus the tools of its own external MCP servers, under
+the same collision-free names as everywhere else.
+
+    NORMAL  the selected tools (by their gateway names), plus the external servers' tools
+    SMART   a few meta-tools (see `smart.py`) that search and call the same set; with no
+            selection the set is every tool of the gateway
+
+The default endpoint (`/mcp`, `/sse`) is the view of everything, with `server=None`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from mcpgate.settings import RemoteUpstream, VirtualServerSettings
+
+Mode = Literal["SMART", "NORMAL"]
+MODES: tuple[Mode, ...] = ("SMART", "NORMAL")
+Source = Literal["api", "config"]
+
+# Config-file servers get stable ids derived from their names, so URLs survive restarts.
+_CONFIG_NAMESPACE = uuid.UUID("6f1d2b3c-8a4e-4f5a-9c0d-1e2f3a4b5c6d")
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalMCP:
+    """A remote MCP server proxied for one virtual server only."""
+
+    name: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tools: tuple[str, ...] = ()  # its own tool names; empty = all it lists
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualServer:
+    id: str
+    name: str
+    description: str = ""
+    mode: Mode = "SMART"
+    selected_tools: tuple[str, ...] = ()
+    external: tuple[ExternalMCP, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    is_public: bool = False
+    source: Source = "api"
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_settings(cls, declared: VirtualServerSettings) -> VirtualServer:
+        return cls(
+            id=str(uuid.uuid5(_CONFIG_NAMESPACE, declared.name)),
+            name=declared.name,
+            description=declared.description,
+            mode=declared.mode,
+            selected_tools=tuple(declared.selected_tools),
+            external=tuple(
+                ExternalMCP(e.name, e.url, dict(e.headers), tuple(e.tools)) for e in declared.external_mcp_configs
+            ),
+            config=dict(declared.config),
+            is_public=declared.is_public,
+            source="config",
+        )
+
+
+def external_upstream_key(server_id: str, name: str) -> str:
+    """The hub-internal name of an external server's connection; '/' keeps it apart from upstream names."""
+    return f"{server_id}/{name}"
+
+
+def external_spec(server_id: str, external: ExternalMCP) -> RemoteUpstream:
+    """Connection settings for an external MCP server (its transport is detected when it connects)."""
+    # model_construct: the hub-internal name holds a '/', which upstream names may not.
+    return RemoteUpstream.model_construct(
+        name=external_upstream_key(server_id, external.name),
+        url=external.url,
+        headers=dict(external.headers),
+        prefix=external.name,
+        enabled=True,
+        timeout=None,
+        kind="remote",
+    )

@@ -1,0 +1,1 @@
+"""Persistence: the only package that imports SQLAlchemy. It returns plain records, never ORM rows."""

@@ -1,0 +1,105 @@
+"""Encryption of stored secrets (upstream headers and env, external servers' headers).
+
+    box = SecretBox.from_settings(settings)
+    token = box.seal({"Authorization": "Bearer …"})
+    box.open(token)  # → the mapping again
+
+Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`): authenticated, so a wrong key
+is detected rather than producing garbage. `MCPGATE_SECRET_KEY` holds one key or several
+comma-separated ones (the first encrypts, all decrypt: rotation). A key that is not a
+Fernet key is stretched with HKDF, so any long random string works. With no key set, one
+is generated once into the data directory (mode 0600) so the embedded default works out
+of the box; replicas that share a database must share a key, so they should set one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import orjson
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from mcpgate.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+KEY_FILE = "secret.key"
+MASK = "********"
+
+
+class SecretBox:
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise ConfigError("no secret key")
+        self._fernet = MultiFernet([Fernet(key) for key in keys])
+
+    @classmethod
+    def from_settings(cls, secret_key: str | None, data_dir: Path) -> SecretBox:
+        if secret_key:
+            return cls([_fernet_key(part.strip()) for part in secret_key.split(",") if part.strip()])
+        return cls([_key_file(data_dir)])
+
+    def seal(self, secrets: Mapping[str, object]) -> str | None:
+        """A token for `secrets`, or None when there is nothing to hide."""
+        if not secrets:
+            return None
+        return self._fernet.encrypt(orjson.dumps(dict(secrets))).decode("ascii")
+
+    def open(self, token: str | None) -> dict[str, object]:
+        if not token:
+            return {}
+        try:
+            return orjson.loads(self._fernet.decrypt(token.encode("ascii")))
+        except InvalidToken:
+            raise ConfigError(
+                "stored secrets cannot be decrypted: MCPGATE_SECRET_KEY is not the key they were stored with "
+                "(to rotate keys, list the new key first and the old one after it, comma-separated)"
+            ) from None
+
+
+def _fernet_key(text: str) -> bytes:
+    try:
+        if len(base64.urlsafe_b64decode(text.encode("ascii"))) == 32:
+            return text.encode("ascii")
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        pass
+    if len(text) < 16:
+        raise ConfigError("MCPGATE_SECRET_KEY is too short: use at least 16 random characters (or a Fernet key)")
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mcpgate secrets").derive(text.encode())
+    return base64.urlsafe_b64encode(derived)
+
+
+def _key_file(data_dir: Path) -> bytes:
+    path = data_dir / KEY_FILE
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    try:
+        # O_EXCL: two processes starting at once must not each write their own key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as file:
+        file.write(key)
+    logger.info("generated a secret key in %s (set MCPGATE_SECRET_KEY to manage it yourself)", path)
+    return key
+
+
+def mask(values: Mapping[str, str]) -> dict[str, str]:
+    """What the API shows of secret values: the names, never the values."""
+    return dict.fromkeys(values, MASK)
+
+
+def unmask(given: Mapping[str, str], stored: Mapping[str, str]) -> dict[str, str]:
+    """A client that sends back what it was shown keeps the stored value, not the mask."""
+    return {name: stored.get(name, value) if value == MASK else value for name, value in given.items()}

@@ -1,0 +1,118 @@
+"""The registry's database: one async engine, its URL, and its schema migrations.
+
+    database = Database.from_settings(settings)
+    await database.upgrade()          # Alembic, to head; `mcpgate db upgrade` does the same
+    async with database.transaction() as tx: ...
+    await database.aclose()
+
+SQLite (aiosqlite) is the embedded default, a file in the data directory created on
+first use; PostgreSQL (asyncpg) is chosen with `MCPGATE_DATABASE_URL`. Plain
+`postgresql://` and `sqlite:///` URLs are accepted and given their async driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from mcpgate.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
+def database_url(url: str | None, data_dir: Path) -> str:
+    """The async URL to connect to: the given one with its async driver, or the embedded SQLite file."""
+    if not url:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{data_dir / 'mcpgate.db'}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError("MCPGATE_DATABASE_URL is not a database URL (e.g. postgresql://user@host/db)") from None
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None and parsed.drivername not in _DRIVERS.values():
+        raise ConfigError(f"MCPGATE_DATABASE_URL: unsupported database {parsed.drivername!r}; use sqlite or postgresql")
+    if driver is not None:
+        parsed = parsed.set(drivername=driver)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.backend = parsed.get_backend_name()
+        if self.backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+            # One in-memory database shared by every use, for `mcpgate wrap` and tests.
+            engine_options.setdefault("poolclass", StaticPool)
+            engine_options.setdefault("connect_args", {"check_same_thread": False})
+        self.engine: AsyncEngine = create_async_engine(url, **engine_options)
+        if self.backend == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    @property
+    def shown_url(self) -> str:
+        """The URL without its password, for logs and errors."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One transaction: committed when the block ends normally, rolled back otherwise."""
+        async with self.engine.begin() as connection:
+            yield connection
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations up to `revision` (idempotent)."""
+        async with self.engine.begin() as connection:
+            await connection.run_sync(_upgrade, revision)
+
+    async def revision(self) -> str | None:
+        """The revision the database is at (None: never migrated)."""
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = _alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")  # another process (the CLI) may hold the write lock
+    cursor.close()

@@ -1,0 +1,42 @@
+"""The registry's tables. Secrets live only in the `secrets` columns, encrypted (see `secrets.py`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, DateTime, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class UpstreamRow(Base):
+    __tablename__ = "upstreams"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # The upstream's settings without its env and headers (those are in `secrets`).
+    spec: Mapped[dict] = mapped_column(JSON)
+    secrets: Mapped[str | None] = mapped_column(Text)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class VirtualServerRow(Base):
+    __tablename__ = "virtual_servers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    mode: Mapped[str] = mapped_column(String(16))
+    selected_tools: Mapped[list] = mapped_column(JSON)
+    # [{name, url, tools}]; each one's headers are in `secrets` under its name.
+    external_configs: Mapped[list] = mapped_column(JSON)
+    secrets: Mapped[str | None] = mapped_column(Text)
+    config: Mapped[dict] = mapped_column(JSON)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
