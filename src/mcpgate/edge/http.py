@@ -26,6 +26,14 @@ SSE_HEADERS = [
     (b"x-accel-buffering", b"no"),
 ]
 KEEPALIVE_COMMENT = b": keep-alive\n\n"
+# Set in the ASGI scope by the virtual-server routes: which server a request is for
+# (absent: the default endpoint), and where that server's legacy SSE clients POST.
+SERVER_KEY = "mcpgate.server"
+MESSAGES_PATH_KEY = "mcpgate.messages_path"
+
+
+def server_of(scope: Scope) -> str | None:
+    return scope.get(SERVER_KEY)
 
 
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:

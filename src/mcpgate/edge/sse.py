@@ -26,12 +26,14 @@ from starlette.types import Receive, Scope, Send
 
 from mcpgate.edge.exchange import answer_all, read_messages
 from mcpgate.edge.http import (
+    MESSAGES_PATH_KEY,
     SSE_HEADERS,
     cancel_on_disconnect,
     cancel_when_set,
     pump_events,
     query_param,
     send_json,
+    server_of,
     sse_event,
 )
 from mcpgate.edge.security import OriginPolicy
@@ -71,7 +73,7 @@ class SSETransport:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
             return
         outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
-        session = ClientSession("sse")
+        session = ClientSession("sse", server=server_of(scope))
 
         async def push(message: Message) -> None:
             try:
@@ -83,7 +85,8 @@ class SSETransport:
                 pass  # the stream ended while this message was in flight
 
         session.push = push
-        endpoint = f"{scope.get('root_path', '')}{self.messages_path}?sessionId={session.id}"
+        messages_path = scope.get(MESSAGES_PATH_KEY, self.messages_path)
+        endpoint = f"{scope.get('root_path', '')}{messages_path}?sessionId={session.id}"
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         try:
             await send(
@@ -130,7 +133,7 @@ class SSETransport:
             )
             return
         stream = self._streams.get(session_id)
-        if stream is None:
+        if stream is None or stream.session.server != server_of(scope):  # a session is reached only where it began
             await send_json(
                 send,
                 404,

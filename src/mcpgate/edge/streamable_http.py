@@ -40,6 +40,7 @@ from mcpgate.edge.http import (
     pump_events,
     send_empty,
     send_json,
+    server_of,
     sse_event,
 )
 from mcpgate.edge.listen import serve_listen
@@ -80,9 +81,9 @@ class StreamableHTTPTransport:
         elif method == "POST":
             await self._post(scope, receive, send, headers)
         elif method == "GET":
-            await self._get(receive, send, headers)
+            await self._get(scope, receive, send, headers)
         elif method == "DELETE":
-            await self._delete(send, headers)
+            await self._delete(scope, send, headers)
         else:
             await send_json(
                 send,
@@ -117,7 +118,7 @@ class StreamableHTTPTransport:
             )
             return
 
-        session, extra_headers = self._session_for(items, headers)
+        session, extra_headers = self._session_for(items, headers, server_of(scope))
         if isinstance(session, tuple):
             await send_json(send, session[0], session[1])
             return
@@ -130,7 +131,7 @@ class StreamableHTTPTransport:
         await self._respond(session, items, is_batch, receive, send, extra_headers, self._stream_mode(headers))
 
     def _session_for(
-        self, items: list[Envelope | Rejected], headers: Headers
+        self, items: list[Envelope | Rejected], headers: Headers, server: str | None
     ) -> tuple[ClientSession | tuple[int, Message], list[tuple[bytes, bytes]]]:
         """The session a POST belongs to, creating it for `initialize`; or an error to answer."""
         session_id = headers.get(SESSION_HEADER)
@@ -138,7 +139,7 @@ class StreamableHTTPTransport:
         if initializing:
             if len(items) > 1:
                 return (400, error_response(None, INVALID_REQUEST, "initialize must be sent on its own")), []
-            session = self.sessions.add(ClientSession("streamable_http"))
+            session = self.sessions.add(ClientSession("streamable_http", server=server))
             logger.debug("streamable HTTP session %s opened", session.id)
             return session, [(SESSION_HEADER.encode(), session.id.encode())]
         if not session_id:
@@ -148,10 +149,17 @@ class StreamableHTTPTransport:
                     None, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required (send initialize first)"
                 ),
             ), []
-        session = self.sessions.get(session_id)
-        if session is None or session.transport != "streamable_http":
+        session = self._own_session(session_id, server)
+        if session is None:
             return (404, error_response(None, SESSION_NOT_FOUND, "Session not found: send initialize again")), []
         return session, []
+
+    def _own_session(self, session_id: str | None, server: str | None) -> ClientSession | None:
+        """Handshake session `session_id` if it began at this endpoint (a session is reached only there)."""
+        session = self.sessions.get(session_id)
+        if session is None or session.transport != "streamable_http" or session.server != server:
+            return None
+        return session
 
     def _stream_mode(self, headers: Headers) -> str:
         """ "never" (client takes only JSON), "always" (SSE only, or `responseMode: sse`), or "deferred"."""
@@ -245,14 +253,16 @@ class StreamableHTTPTransport:
             if duplicated
             else classify_inbound_request(item.message, headers={k.lower(): v for k, v in raw_headers})
         )
+        server = server_of(scope)
         if not isinstance(route, InboundLadderRejection) and item.method == "tools/call":
-            route = self._check_param_headers(item, headers) or route
+            route = self._check_param_headers(item, headers, server) or route
         if isinstance(route, InboundLadderRejection):
             response = error_response(item.id, route.code, route.message, route.data)
             await send_json(send, ERROR_CODE_HTTP_STATUS.get(route.code, 400), response)
             return
         session = ClientSession(
             "stateless",
+            server=server,
             protocol_version=route.protocol_version,
             client_info=route.client_info if isinstance(route.client_info, dict) else {},
             capabilities=route.client_capabilities if isinstance(route.client_capabilities, dict) else {},
@@ -266,10 +276,14 @@ class StreamableHTTPTransport:
             return
         await self._respond(session, [item], False, receive, send, [], self._stream_mode(headers))
 
-    def _check_param_headers(self, item: Envelope, headers: Headers) -> InboundLadderRejection | None:
+    def _check_param_headers(
+        self, item: Envelope, headers: Headers, server: str | None
+    ) -> InboundLadderRejection | None:
         """2026-07-28 `Mcp-Param-*` headers must agree with the arguments they mirror (intermediaries route on them)."""
         name, arguments = item.params.get("name"), item.params.get("arguments")
-        tool = self.router.hub.catalog.tool_definition(name) if isinstance(name, str) else None
+        view = self.router.hub.views.get(server) if server is not None else None
+        catalog = self.router.hub.catalog if server is None else view.catalog if view is not None else None
+        tool = catalog.tool_definition(name) if isinstance(name, str) and catalog is not None else None
         if tool is None or "inputSchema" not in tool:
             return None  # an unknown tool gets its own precise error from the router
         # Starlette's Headers keep repeated headers, which the check must see.
@@ -279,7 +293,7 @@ class StreamableHTTPTransport:
 
     # -- GET / DELETE ----------------------------------------------------------------
 
-    async def _get(self, receive: Receive, send: Send, headers: Headers) -> None:
+    async def _get(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
         if "text/event-stream" not in headers.get("accept", ""):
             await send_json(
                 send,
@@ -287,8 +301,8 @@ class StreamableHTTPTransport:
                 error_response(None, INVALID_REQUEST, "Not Acceptable: GET /mcp needs Accept: text/event-stream"),
             )
             return
-        session = self.sessions.get(headers.get(SESSION_HEADER))
-        if session is None or session.transport != "streamable_http":
+        session = self._own_session(headers.get(SESSION_HEADER), server_of(scope))
+        if session is None:
             status, message = (
                 (400, "Bad Request: Mcp-Session-Id header is required")
                 if not headers.get(SESSION_HEADER)
@@ -330,15 +344,14 @@ class StreamableHTTPTransport:
             session.open_streams -= 1
             session.touch()
 
-    async def _delete(self, send: Send, headers: Headers) -> None:
+    async def _delete(self, scope: Scope, send: Send, headers: Headers) -> None:
         session_id = headers.get(SESSION_HEADER)
         if not session_id:
             await send_json(
                 send, 400, error_response(None, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
             )
             return
-        session = self.sessions.get(session_id)
-        if session is None or session.transport != "streamable_http":
+        if self._own_session(session_id, server_of(scope)) is None:
             await send_json(send, 404, error_response(None, SESSION_NOT_FOUND, "Session not found"))
             return
         self.sessions.remove(session_id)

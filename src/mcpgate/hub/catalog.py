@@ -185,9 +185,13 @@ class Catalog:
         return uri
 
     def describe_collisions(self) -> str:
+        return Catalog.describe(self.collisions)
+
+    @staticmethod
+    def describe(collisions: Iterable[Collision]) -> str:
         """One sentence per pair of upstreams that claim the same names."""
         by_pair: dict[tuple[str, str, str], list[str]] = {}
-        for collision in self.collisions:
+        for collision in collisions:
             key = (collision.kind, collision.kept.upstream, collision.dropped.upstream)
             by_pair.setdefault(key, []).append(collision.name)
         return "; ".join(

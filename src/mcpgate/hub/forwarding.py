@@ -43,7 +43,7 @@ class Forwarder:
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             raise InvalidParams(f"tools/call {name}: arguments must be an object, got {type(arguments).__name__}")
-        route = self.hub.catalog.tool(name)
+        route = self.hub.catalog_for(session.server).tool(name)
         if route is None:
             raise InvalidParams(f"Unknown tool: {name!r}. Call tools/list for the tools this server offers.")
         try:
@@ -54,7 +54,7 @@ class Forwarder:
 
     async def get_prompt(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         name = _required_name(params, "prompts/get")
-        route = self.hub.catalog.prompt(name)
+        route = self.hub.catalog_for(session.server).prompt(name)
         if route is None:
             raise InvalidParams(f"Unknown prompt: {name!r}. Call prompts/list for the prompts this server offers.")
         return await self._forward(session, notify, route, "prompts/get", {**params, "name": route.name})
@@ -62,7 +62,7 @@ class Forwarder:
     # -- resources ---------------------------------------------------------------------
 
     async def read_resource(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-        uri, route = self._resource(params, "resources/read")
+        uri, route = self._resource(session, params, "resources/read")
         result = await self._forward(session, notify, route, "resources/read", {**params, "uri": route.name})
         contents = result.get("contents")
         if isinstance(contents, list) and (uri != route.name or any(_uri_of(c) != route.name for c in contents)):
@@ -78,7 +78,7 @@ class Forwarder:
         return {**content, "uri": exposed}
 
     async def subscribe(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-        uri, route = self._resource(params, "resources/subscribe")
+        uri, route = self._resource(session, params, "resources/subscribe")
         connection = self._connection(route)
         if not (connection.capabilities.get("resources") or {}).get("subscribe"):
             raise InvalidParams(f"resources/subscribe: the upstream serving {uri!r} does not offer subscriptions")
@@ -96,7 +96,7 @@ class Forwarder:
         return {}
 
     async def unsubscribe(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-        uri, route = self._resource(params, "resources/unsubscribe")
+        uri, route = self._resource(session, params, "resources/unsubscribe")
         own = await self.hub.connection_for(route.upstream, session)
         if own is not self._connection(route):
             await own.request("resources/unsubscribe", {"uri": route.name})
@@ -105,11 +105,11 @@ class Forwarder:
             await self._connection(route).request("resources/unsubscribe", {"uri": route.name})
         return {}
 
-    def _resource(self, params: dict[str, Any], method: str) -> tuple[str, Route]:
+    def _resource(self, session: ClientSession, params: dict[str, Any], method: str) -> tuple[str, Route]:
         uri = params.get("uri")
         if not isinstance(uri, str) or not uri:
             raise InvalidParams(f"{method} needs params.uri, the resource's URI as a string")
-        route = self.hub.catalog.resource(uri)
+        route = self.hub.catalog_for(session.server).resource(uri)
         if route is None:
             raise InvalidParams(
                 f"Unknown resource: {uri!r}. Call resources/list or resources/templates/list for the URIs "
@@ -124,9 +124,10 @@ class Forwarder:
         if not isinstance(ref, dict):
             raise InvalidParams("completion/complete needs params.ref: a ref/prompt or ref/resource object")
         # What names the reference, how the catalog resolves it, and what to call it in an error.
+        catalog = self.hub.catalog_for(session.server)
         kinds = {
-            "ref/prompt": ("name", self.hub.catalog.prompt, "prompt"),
-            "ref/resource": ("uri", self.hub.catalog.resource, "resource template"),
+            "ref/prompt": ("name", catalog.prompt, "prompt"),
+            "ref/resource": ("uri", catalog.resource, "resource template"),
         }
         kind = kinds.get(ref.get("type"))  # type: ignore[arg-type]
         if kind is None:
@@ -146,7 +147,7 @@ class Forwarder:
     # -- the forwarding itself -----------------------------------------------------------
 
     def _connection(self, route: Route) -> UpstreamConnection:
-        connection = self.hub.upstreams[route.upstream]
+        connection = self.hub.connection(route.upstream)
         if not connection.is_ready:
             raise connection.unavailable()
         return connection

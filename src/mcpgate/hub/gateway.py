@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
 from types import TracebackType
 from typing import Any
 
@@ -21,9 +21,17 @@ import anyio
 import anyio.abc
 
 from mcpgate import __version__
-from mcpgate.errors import ToolNameCollision, UpstreamUnavailable
+from mcpgate.errors import Conflict, NotFound, ToolNameCollision, UpstreamUnavailable
 from mcpgate.hub.bridging import Bridge
 from mcpgate.hub.catalog import Catalog, UpstreamListing
+from mcpgate.hub.servers import (
+    View,
+    VirtualServer,
+    build_view,
+    external_spec,
+    external_upstream_key,
+    listed_tools,
+)
 from mcpgate.hub.session import ClientSession, SessionRegistry
 from mcpgate.hub.subscriptions import Subscriptions
 from mcpgate.protocol.jsonrpc import notification
@@ -48,7 +56,16 @@ _SECTIONS: dict[ListKind, tuple[str, str]] = {
 
 
 class Hub:
-    def __init__(self, settings: GatewaySettings, *, backoff: Backoff | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        backoff: Backoff | None = None,
+        registered: Sequence[UpstreamSpec] = (),
+        servers: Sequence[VirtualServer] = (),
+    ) -> None:
+        """`settings.upstreams` and `settings.servers` come from the config file; `registered`
+        upstreams and API-created `servers` from the registry (they may change at run time)."""
         self.settings = settings
         self._backoff = backoff
         self.sessions = SessionRegistry(on_remove=self._session_closed)
@@ -57,19 +74,28 @@ class Hub:
         # (upstream, elicitationId) → session: where a URL elicitation's completion notice goes.
         self._url_elicitations: dict[tuple[str, str], str] = {}
         self.catalog = Catalog()
+        self._listings: list[UpstreamListing] = []
         # (session id, upstream) → that session's own child of a `perSession` stdio upstream.
         self._session_children: dict[tuple[str, str], tuple[UpstreamConnection, anyio.CancelScope]] = {}
+        self._declared = {spec.name for spec in settings.upstreams}
         self.upstreams: dict[str, UpstreamConnection] = {
-            spec.name: self._new_connection(spec) for spec in settings.upstreams
+            spec.name: self._new_connection(spec) for spec in (*settings.upstreams, *registered)
         }
-        self._backoff = backoff
+        # Virtual servers by id, what each one's clients can reach, and their external servers' connections.
+        self.servers: dict[str, VirtualServer] = {}
+        self.views: dict[str, View] = {}
+        self.externals: dict[str, UpstreamConnection] = {}
+        for server in (*(VirtualServer.from_settings(s) for s in settings.servers), *servers):
+            self.servers[server.id] = server
+            self._attach_externals(server)
+        self._scopes: dict[str, anyio.CancelScope] = {}  # each running connection's, to stop it alone
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False
         self._stopping = False
 
     def _new_connection(self, spec: UpstreamSpec, per_session: ClientSession | None = None) -> UpstreamConnection:
         if per_session is None:
-            on_lists, on_notification = self._upstream_lists_changed, self._upstream_notification
+            on_lists, on_notification = self._lists_changed, self._upstream_notification
         else:
             # A session's own child: the catalog comes from the shared connection; what the
             # child announces is that session's alone.
@@ -98,17 +124,25 @@ class Hub:
         self._task_group = anyio.create_task_group()
         await self._task_group.__aenter__()
         try:
-            for connection in self.upstreams.values():
-                self._task_group.start_soon(connection.run, name=f"upstream:{connection.name}")
+            connections = [*self.upstreams.values(), *self.externals.values()]
+            for connection in connections:
+                self._start(connection)
             self._task_group.start_soon(self._reap_idle_sessions, name="session-reaper")
             # Bounded: an upstream that neither connects nor fails in time is left connecting.
             with anyio.move_on_after(self.settings.timeouts.connect + 1):
                 async with anyio.create_task_group() as waiters:
-                    for connection in self.upstreams.values():
+                    for connection in connections:
                         waiters.start_soon(connection.wait_settled)
             self.catalog = self._build_catalog()
-            if self.catalog.collisions:
-                raise ToolNameCollision(self.catalog.describe_collisions())
+            # Fatal only between config-file upstreams: the file is where it gets fixed. One
+            # registered through the API loses the name (logged, in /health) and can be edited.
+            declared = [c for c in self.catalog.collisions if {c.kept.upstream, c.dropped.upstream} <= self._declared]
+            if declared:
+                raise ToolNameCollision(Catalog.describe(declared))
+            for collision in self.catalog.collisions:
+                logger.error("%s (kept the first)", collision.describe())
+            for server in self.servers.values():
+                self.views[server.id] = self._build_view(server)
             self._started = True
             for connection in self.upstreams.values():
                 if "resourceUris" in (exposure := self._exposure(connection)):
@@ -143,32 +177,30 @@ class Hub:
     # -- catalog -----------------------------------------------------------------------
 
     def _build_catalog(self) -> Catalog:
-        listings = []
-        for connection in self.upstreams.values():
-            spec = connection.spec
-            if not spec.enabled:
-                continue
-            prefix = spec.name if spec.prefix is True else (spec.prefix or None)
-            lists = connection.lists
-            listings.append(
-                UpstreamListing(
-                    spec.name,
-                    prefix,
-                    tools=tuple(lists["tools"]),
-                    prompts=tuple(lists["prompts"]),
-                    resources=tuple(lists["resources"]),
-                    templates=tuple(lists["templates"]),
-                    serves_resources="resources" in connection.capabilities,
-                )
-            )
-        return Catalog(listings, self.settings.name_separator)
+        self._listings = [_listing(c) for c in self.upstreams.values() if c.spec.enabled]
+        return Catalog(self._listings, self.settings.name_separator)
 
-    async def _upstream_lists_changed(self, connection: UpstreamConnection, kinds: frozenset[ListKind]) -> None:
+    def _build_view(self, server: VirtualServer) -> View:
+        external = {
+            key: _listing(connection)
+            for config in server.external
+            if (connection := self.externals.get(key := external_upstream_key(server.id, config.name))) is not None
+        }
+        return build_view(server, self._listings, external, self.settings.name_separator)
+
+    async def _lists_changed(self, connection: UpstreamConnection, kinds: frozenset[ListKind]) -> None:
         if not self._started:
             return  # the start-up build covers it
+        await self._refresh(kinds)
+        if len(kinds) == len(_SECTIONS):  # a (re)connected upstream: it starts from its default level
+            await self.apply_log_levels()
+
+    async def _refresh(self, kinds: frozenset[ListKind] | tuple[ListKind, ...] = tuple(_SECTIONS)) -> None:
+        """Rebuild the catalog and every view; tell each session which of *its* lists changed."""
         previous, catalog = self.catalog, self._build_catalog()
         for collision in catalog.collisions:
-            logger.error("%s (kept the first)", collision.describe())
+            if collision not in previous.collisions:
+                logger.error("%s (kept the first)", collision.describe())
         self.catalog = catalog
         changed = {
             method
@@ -176,9 +208,101 @@ class Hub:
             if kind in kinds and getattr(previous, section) != getattr(catalog, section)
         }
         for method in sorted(changed):
-            await self.broadcast(notification(method))
-        if len(kinds) == len(_SECTIONS):  # a (re)connected upstream: it starts from its default level
-            await self.apply_log_levels()
+            await self.broadcast(notification(method), server=None)
+        for server in list(self.servers.values()):
+            await self._refresh_view(server)
+
+    async def _refresh_view(self, server: VirtualServer) -> None:
+        before = self.views.get(server.id)
+        view = self.views[server.id] = self._build_view(server)
+        if before is not None and listed_tools(before) != listed_tools(view):
+            await self.broadcast(notification("notifications/tools/list_changed"), server=server.id)
+
+    def catalog_for(self, server: str | None) -> Catalog:
+        """What a session of `server` (None: the default endpoint) may reach."""
+        if server is None:
+            return self.catalog
+        view = self.views.get(server)
+        if view is None:
+            raise UpstreamUnavailable("this virtual server was deleted; connect to another one")
+        return view.catalog
+
+    # -- run-time changes --------------------------------------------------------------
+
+    def _start(self, connection: UpstreamConnection) -> None:
+        assert self._task_group is not None
+        scope = self._scopes[connection.name] = anyio.CancelScope()
+        self._task_group.start_soon(_run_in, scope, connection.run, name=f"upstream:{connection.name}")
+
+    def _stop(self, name: str) -> None:
+        if (scope := self._scopes.pop(name, None)) is not None:
+            scope.cancel()
+        for key in [k for k in self._session_children if k[1] == name]:
+            self._session_children.pop(key)[1].cancel()
+        self.subscriptions.drop_upstream(name)
+
+    async def add_upstream(self, spec: UpstreamSpec) -> UpstreamConnection:
+        """Connect a new upstream; its tools appear (and sessions hear of them) once it is ready."""
+        if spec.name in self.upstreams:
+            raise Conflict(f"an upstream named {spec.name!r} already exists")
+        connection = self.upstreams[spec.name] = self._new_connection(spec)
+        self._start(connection)
+        return connection
+
+    async def replace_upstream(self, spec: UpstreamSpec) -> UpstreamConnection:
+        """Reconnect an upstream with new settings (or enable/disable it)."""
+        if spec.name not in self.upstreams:
+            raise NotFound(f"no upstream named {spec.name!r}")
+        self._stop(spec.name)
+        connection = self.upstreams[spec.name] = self._new_connection(spec)
+        self._start(connection)
+        await self._refresh()  # its old tools are gone until the new connection lists them
+        return connection
+
+    async def remove_upstream(self, name: str) -> None:
+        if self.upstreams.pop(name, None) is None:
+            raise NotFound(f"no upstream named {name!r}")
+        self._stop(name)
+        self._declared.discard(name)
+        await self._refresh()
+
+    async def put_server(self, server: VirtualServer) -> View:
+        """Create or replace a virtual server; its sessions hear of any change to their tools."""
+        previous = self.servers.get(server.id)
+        self.servers[server.id] = server
+        unchanged = {c.name for c in server.external if previous is not None and c in previous.external}
+        for config in previous.external if previous is not None else ():
+            if config.name not in unchanged:
+                self._stop(key := external_upstream_key(server.id, config.name))
+                self.externals.pop(key, None)
+        for connection in self._attach_externals(server, skip=unchanged):
+            self._start(connection)
+        await self._refresh_view(server)
+        return self.views[server.id]
+
+    async def remove_server(self, server_id: str) -> None:
+        """Delete a virtual server: its sessions are closed and its external connections stopped."""
+        server = self.servers.pop(server_id, None)
+        if server is None:
+            raise NotFound(f"no virtual server with id {server_id!r}")
+        self.views.pop(server_id, None)
+        for config in server.external:
+            self._stop(key := external_upstream_key(server_id, config.name))
+            self.externals.pop(key, None)
+        for session in self.sessions:
+            if session.server == server_id:
+                self.sessions.remove(session.id)
+
+    def _attach_externals(self, server: VirtualServer, skip: Set[str] = frozenset()) -> list[UpstreamConnection]:
+        """Connections for the server's external MCP servers (except those named in `skip`), not started."""
+        added = []
+        for config in server.external:
+            if config.name in skip:
+                continue
+            spec = external_spec(server.id, config)
+            connection = self.externals[spec.name] = self._new_connection(spec)
+            added.append(connection)
+        return added
 
     async def apply_log_levels(self) -> None:
         """Ask each logging upstream for the least severe level any session wants.
@@ -222,10 +346,17 @@ class Hub:
             raise UpstreamUnavailable("the gateway is shutting down")
         self._task_group.start_soon(run)
 
+    def connection(self, upstream: str) -> UpstreamConnection:
+        """The shared connection to an upstream or to a virtual server's external server."""
+        connection = self.upstreams.get(upstream) or self.externals.get(upstream)
+        if connection is None:
+            raise UpstreamUnavailable(f"upstream {upstream!r} was removed")
+        return connection
+
     async def connection_for(self, upstream: str, session: ClientSession) -> UpstreamConnection:
         """The connection that serves `session`'s requests to `upstream`: the shared one, or for a
         `perSession` stdio upstream a child of the session's own, started on first use."""
-        shared = self.upstreams[upstream]
+        shared = self.connection(upstream)
         if not getattr(shared.spec, "per_session", False) or session.transport == "stateless":
             return shared
         key = (session.id, upstream)
@@ -269,7 +400,7 @@ class Hub:
 
     async def _unsubscribe_upstream(self, keys: list[tuple[str, str]]) -> None:
         for upstream, uri in keys:
-            connection = self.upstreams.get(upstream)
+            connection = self.upstreams.get(upstream) or self.externals.get(upstream)
             if connection is None or not connection.is_ready:
                 continue
             try:
@@ -277,9 +408,10 @@ class Hub:
             except Exception as exc:  # top of a background task: the upstream may be gone
                 logger.debug("upstream %s: unsubscribe after session end failed: %s", upstream, exc)
 
-    async def broadcast(self, message: dict[str, Any]) -> None:
+    async def broadcast(self, message: dict[str, Any], server: str | None | object = ...) -> None:
+        """Push `message` to every initialized session, or to those of one `server` (None: the default endpoint)."""
         for session in self.sessions:
-            if session.initialized:
+            if session.initialized and (server is ... or session.server == server):
                 await session.push(message)
 
     # -- health ------------------------------------------------------------------------
@@ -322,6 +454,19 @@ class Hub:
         if len(ready) < len(enabled):
             report["degraded"] = [c.name for c in enabled if not c.is_ready]
         return True, report
+
+
+def _listing(connection: UpstreamConnection) -> UpstreamListing:
+    spec, lists = connection.spec, connection.lists
+    return UpstreamListing(
+        spec.name,
+        spec.name if spec.prefix is True else (spec.prefix or None),
+        tools=tuple(lists["tools"]),
+        prompts=tuple(lists["prompts"]),
+        resources=tuple(lists["resources"]),
+        templates=tuple(lists["templates"]),
+        serves_resources="resources" in connection.capabilities,
+    )
 
 
 async def _run_in(scope: anyio.CancelScope, run: Callable[[], Awaitable[None]]) -> None:

@@ -23,7 +23,9 @@ from mcpgate.errors import GatewayError, InvalidParams, MethodNotFound
 from mcpgate.hub.forwarding import Forwarder, Notify
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
 from mcpgate.hub.pagination import page
+from mcpgate.hub.servers import listed_tools
 from mcpgate.hub.session import ClientSession
+from mcpgate.hub.smart import META_NAMES, call_meta_tool
 from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, result_response
 
 logger = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ class RequestRouter:
             "initialize": self._initialize,
             "ping": self._ping,
             **lists,
-            "tools/call": forward.call_tool,
+            "tools/call": self._call_tool,
             "prompts/get": forward.get_prompt,
             "resources/read": forward.read_resource,
             "resources/subscribe": forward.subscribe,
@@ -121,12 +123,12 @@ class RequestRouter:
         session.capabilities = dict(params.get("capabilities") or {})
         return {
             "protocolVersion": version,
-            "capabilities": self.capabilities(),
-            "serverInfo": self._server_info(),
+            "capabilities": self.capabilities(session.server),
+            "serverInfo": self._server_info(session.server),
         }
 
     async def _discover(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-        capabilities = self.capabilities()
+        capabilities = self.capabilities(session.server)
         capabilities.pop("logging", None)  # 2026-07-28 logs by per-request level, not a capability
         if "resources" in capabilities:
             capabilities["resources"].pop("subscribe", None)
@@ -136,19 +138,26 @@ class RequestRouter:
             "resultType": "complete",
             "ttlMs": 0,
             "cacheScope": "private",
-            "_meta": {SERVER_INFO_META_KEY: self._server_info()},
+            "_meta": {SERVER_INFO_META_KEY: self._server_info(session.server)},
         }
 
-    def _server_info(self) -> dict[str, Any]:
+    def _server_info(self, server: str | None) -> dict[str, Any]:
+        virtual = self.hub.servers.get(server) if server is not None else None
+        if virtual is not None:
+            info = {"name": virtual.name, "title": f"{virtual.name} (mcpgate)", "version": __version__}
+            return {**info, "description": virtual.description} if virtual.description else info
         return {"name": self.hub.settings.name, "title": "mcpgate", "version": __version__}
 
-    def capabilities(self) -> dict[str, Any]:
+    def capabilities(self, server: str | None = None) -> dict[str, Any]:
         """The honest union of what the upstreams behind this endpoint offer.
 
         Nothing no upstream has is claimed, nothing one has is hidden. `listChanged` is
         the gateway's own promise: it re-lists and notifies whenever a merged list changes
-        (an upstream restarting is enough), so it holds for every list it offers.
+        (an upstream restarting is enough), so it holds for every list it offers. A
+        virtual server is a tool set: tools are all it offers.
         """
+        if server is not None:
+            return {"tools": {"listChanged": True}}
         offered: dict[str, Any] = {}
         for connection in self.hub.upstreams.values():
             if connection.spec.enabled:
@@ -181,11 +190,35 @@ class RequestRouter:
         await self.hub.apply_log_levels()
         return {}
 
+    # -- tools ------------------------------------------------------------------------------
+
+    async def _call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        view = self.hub.views.get(session.server) if session.server is not None else None
+        name = params.get("name")
+        if view is not None and view.smart and name in META_NAMES:
+            arguments = params.get("arguments") or {}
+            if not isinstance(arguments, dict):
+                raise InvalidParams(f"tools/call {name}: arguments must be an object")
+
+            async def call(inner: dict[str, Any]) -> dict[str, Any]:
+                return await self.forwarder.call_tool(session, {**inner, "_meta": params.get("_meta")}, notify)
+
+            return await call_meta_tool(name, arguments, view.catalog, call)
+        return await self.forwarder.call_tool(session, params, notify)
+
     # -- merged lists ----------------------------------------------------------------------
+
+    def _entries(self, session: ClientSession, section: str) -> list[dict[str, Any]]:
+        if session.server is None:
+            return getattr(self.hub.catalog, section)
+        view = self.hub.views.get(session.server)
+        if view is None:
+            return []  # deleted while the session was open; it is being closed
+        return listed_tools(view) if section == "tools" else getattr(view.catalog, section)
 
     def _lister(self, section: str, field_name: str, key: str) -> Method:
         async def list_entries(session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-            entries = getattr(self.hub.catalog, section)
+            entries = self._entries(session, section)
             chunk, next_cursor = page(entries, key, params.get("cursor"), self.hub.settings.page_size, section)
             result: dict[str, Any] = {field_name: chunk}
             if next_cursor is not None:

@@ -15,11 +15,13 @@ The default endpoint (`/mcp`, `/sse`) is the view of everything, with `server=No
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from mcpgate.hub.catalog import Catalog, UpstreamListing
+from mcpgate.hub.smart import meta_tools
 from mcpgate.settings import RemoteUpstream, VirtualServerSettings
 
 Mode = Literal["SMART", "NORMAL"]
@@ -88,3 +90,57 @@ def external_spec(server_id: str, external: ExternalMCP) -> RemoteUpstream:
         timeout=None,
         kind="remote",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the clients of one virtual server can reach, as of the last catalog change."""
+
+    server: VirtualServer
+    catalog: Catalog  # the tools that may be called, under their gateway names
+    missing: tuple[str, ...] = ()  # selected tools no upstream offers right now
+
+    @property
+    def smart(self) -> bool:
+        return self.server.mode == "SMART"
+
+
+def listed_tools(view: View) -> list[dict[str, Any]]:
+    """What `tools/list` shows a client of the view."""
+    return meta_tools() if view.smart else view.catalog.tools
+
+
+def build_view(
+    server: VirtualServer,
+    listings: Sequence[UpstreamListing],
+    external: Mapping[str, UpstreamListing],
+    separator: str,
+) -> View:
+    """The catalog of `server`: its selection of the hub's `listings` plus its own external servers.
+
+    Only tools: a virtual server is a curated tool set. Names are those of the default
+    endpoint, so a tool is `github_search` everywhere; external servers' tools are
+    prefixed with the external config's name.
+    """
+    everything = server.mode == "SMART" and not server.selected_tools
+    wanted = set(server.selected_tools)
+    chosen: list[UpstreamListing] = []
+    found: set[str] = set()
+    for listing in listings:
+        tools = []
+        for tool in listing.tools:
+            exposed = f"{listing.prefix}{separator}{tool['name']}" if listing.prefix else tool["name"]
+            if everything or exposed in wanted:
+                tools.append(tool)
+                found.add(exposed)
+        if tools:
+            chosen.append(UpstreamListing(listing.upstream, listing.prefix, tools=tuple(tools)))
+    for config in server.external:
+        listing = external.get(external_upstream_key(server.id, config.name))
+        if listing is None:
+            continue
+        allowed = set(config.tools)
+        tools = tuple(t for t in listing.tools if not allowed or t["name"] in allowed)
+        chosen.append(UpstreamListing(listing.upstream, config.name, tools=tools))
+    missing = tuple(name for name in server.selected_tools if name not in found)
+    return View(server, Catalog(chosen, separator), missing)

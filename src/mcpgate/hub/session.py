@@ -43,6 +43,7 @@ def new_session_id() -> str:
 @dataclass(eq=False)
 class ClientSession:
     transport: str  # "sse" | "streamable_http" | "stateless"
+    server: str | None = None  # the virtual server it is connected to; None = the default endpoint
     id: str = field(default_factory=new_session_id)
     push: Push = _drop
     protocol_version: str | None = None

@@ -47,6 +47,12 @@ class Subscriptions:
                 released.append(key)
         return released
 
+    def drop_upstream(self, upstream: str) -> None:
+        """Forget every subscription to an upstream that was removed or replaced."""
+        for key in [k for k in self._by_resource if k[0] == upstream]:
+            for session_id in self._by_resource.pop(key):
+                self._by_session.get(session_id, set()).discard(key)
+
     def holders(self, key: Key) -> dict[str, str]:
         """Session id → the URI that session subscribed with."""
         return dict(self._by_resource.get(key, {}))
