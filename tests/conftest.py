@@ -7,6 +7,7 @@ over a real socket. Waits are bounded (`anyio.fail_after`), never bare sleeps.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -21,10 +22,11 @@ import pytest
 import uvicorn
 from mcp.client.sse import sse_client
 
-from mcpgate.app import create_app
+from mcpgate.app import create_app, open_services
 from mcpgate.config import settings_from_mapping
 from mcpgate.hub.gateway import Hub
 from mcpgate.settings import GatewaySettings
+from mcpgate.store.registry import Registry
 from mcpgate.upstream.connection import Backoff
 
 TESTS = Path(__file__).parent
@@ -36,6 +38,12 @@ TRANSPORTS = ["sse", "streamable_http", "stateless"]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Gateways started by the tests (in-process or as `mcpgate` children) never touch ~/.local/share."""
+    os.environ["MCPGATE_DATA_DIR"] = str(tmp_path_factory.mktemp("mcpgate-data"))
 
 
 def stdio_echo(label: str = "echo", **extra: Any) -> dict[str, Any]:
@@ -66,6 +74,7 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
 class Gateway:
     url: str
     hub: Hub
+    registry: Registry
 
     def client(self, transport: str, **kwargs: Any) -> mcp.Client:
         """An official SDK client connected over one of `TRANSPORTS`."""
@@ -85,9 +94,11 @@ async def running_gateway(
     config: dict[str, Any] | GatewaySettings, backoff: Backoff | None = None
 ) -> AsyncIterator[Gateway]:
     settings = config if isinstance(config, GatewaySettings) else settings_from_mapping(config, "test")
-    async with Hub(settings, backoff=backoff or Backoff(first=0.05, maximum=0.5)) as hub:
-        async with serve_asgi(create_app(settings, hub=hub)) as url:
-            yield Gateway(url, hub)
+    if settings.database_url is None:  # each gateway of the suite has a registry of its own, in memory
+        settings = settings.model_copy(update={"database_url": "sqlite+aiosqlite://"})
+    async with open_services(settings, backoff=backoff or Backoff(first=0.05, maximum=0.5)) as (hub, registry):
+        async with serve_asgi(create_app(settings, hub, registry)) as url:
+            yield Gateway(url, hub, registry)
             for session in hub.sessions:  # end open streams so the server can stop promptly
                 hub.sessions.remove(session.id)
 

@@ -1,31 +1,43 @@
-"""The composition root: `create_app(settings)` wires hub, router and transports into one ASGI app.
+"""The composition root: `create_app` wires hub, registry, router, transports and the
+management API into one ASGI app.
 
-    app = create_app(load_config("gateway.yaml"))
-    uvicorn.run(app)
+    async with open_services(settings) as (hub, registry):
+        app = create_app(settings, hub, registry)
+        await uvicorn.Server(uvicorn.Config(app)).serve()
 
-The app's lifespan starts the hub (upstream connections) unless a running hub is passed
-in — the CLI starts the hub first so a bad config fails before the port is bound.
+The registry and the hub are started before the app exists, so a bad config or
+database fails before the port is bound.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
-from starlette.applications import Starlette
+from fastapi import FastAPI
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcpgate import __version__
+from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, install_error_handlers
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import send_json
 from mcpgate.edge.security import OriginPolicy
+from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, VirtualServerEndpoints
 from mcpgate.edge.sse import SSETransport
 from mcpgate.edge.streamable_http import StreamableHTTPTransport
-from mcpgate.errors import METHOD_NOT_FOUND
+from mcpgate.errors import METHOD_NOT_FOUND, ConfigError
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.protocol.jsonrpc import error_response
 from mcpgate.settings import GatewaySettings
+from mcpgate.store.crypto import SecretBox
+from mcpgate.store.database import Database, database_url, head_revision
+from mcpgate.store.registry import Registry
+from mcpgate.upstream.connection import Backoff
+
+logger = logging.getLogger(__name__)
 
 
 class _Endpoint:
@@ -39,27 +51,80 @@ class _Endpoint:
 
 
 class Gateway:
-    """The ASGI app: MCP message paths go straight to their transport; everything else to Starlette.
+    """The ASGI app: MCP message paths go straight to their transport; everything else to FastAPI.
 
-    The MCP endpoints are raw ASGI already; skipping Starlette's middleware stack and
+    The MCP endpoints are raw ASGI already; skipping the framework's middleware stack and
     route matching for them is a measurable share of the gateway's per-call cost.
     """
 
-    def __init__(self, starlette: Starlette, fast_paths: dict[str, ASGIApp]) -> None:
-        self.starlette = starlette
-        self.state = starlette.state
+    def __init__(self, framework: ASGIApp, app: FastAPI, fast_paths: dict[str, ASGIApp], virtual: ASGIApp) -> None:
+        self.app = app
+        self.state = app.state
+        self._framework = framework
         self._fast_paths = fast_paths
+        self._virtual = virtual
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and (handler := self._fast_paths.get(scope["path"])) is not None:
-            await handler(scope, receive, send)
+        if scope["type"] == "http":
+            path = scope["path"]
+            if (handler := self._fast_paths.get(path)) is not None:
+                await handler(scope, receive, send)
+                return
+            if path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
+                await self._virtual(scope, receive, send)
+                return
+        await self._framework(scope, receive, send)
+
+
+@contextlib.asynccontextmanager
+async def open_services(
+    settings: GatewaySettings, *, backoff: Backoff | None = None
+) -> AsyncIterator[tuple[Hub, Registry]]:
+    """The registry (migrated, its secrets readable) and the hub started from config + registry."""
+    database = Database(database_url(settings.database_url, settings.data_dir))
+    try:
+        await prepare_database(database, settings.migrate_on_start)
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        if database.ephemeral and not secret:
+            box = SecretBox.ephemeral()
         else:
-            await self.starlette(scope, receive, send)
+            box = SecretBox.from_settings(secret, settings.data_dir)
+        registry = Registry(database, box)
+        await registry.check_secrets()
+        # The config file wins a name both declare: it is the declarative source of truth.
+        declared = {spec.name for spec in settings.upstreams} | {server.name for server in settings.servers}
+        stored_upstreams = [record.spec for record in await registry.upstreams()]
+        stored_servers = await registry.all_servers()
+        for shadowed in [u.name for u in stored_upstreams if u.name in declared]:
+            logger.warning("upstream %s is in the config file and the registry; the config file's is used", shadowed)
+        for shadowed in [s.name for s in stored_servers if s.name in declared]:
+            logger.warning("server %s is in the config file and the registry; the config file's is used", shadowed)
+        registered = [spec for spec in stored_upstreams if spec.name not in declared]
+        servers = [server for server in stored_servers if server.name not in declared]
+        async with Hub(settings, backoff=backoff, registered=registered, servers=servers) as hub:
+            yield hub, registry
+    finally:
+        await database.aclose()
 
 
-def create_app(settings: GatewaySettings, hub: Hub | None = None) -> Gateway:
-    own_hub = hub is None
-    hub = hub or Hub(settings)
+async def prepare_database(database: Database, migrate: bool) -> None:
+    """Bring the schema to head, or (with migrations off) refuse to run on an old one."""
+    try:
+        if migrate:
+            await database.upgrade()
+            return
+        current = await database.revision()
+    except OSError as exc:
+        raise ConfigError(f"cannot open the database {database.shown_url}: {exc}") from None
+    if current != head_revision():
+        raise ConfigError(
+            f"the database {database.shown_url} is at revision {current or 'none'}, this mcpgate needs "
+            f"{head_revision()}: run `mcpgate db upgrade` (or let it migrate on start)"
+        )
+
+
+def create_app(settings: GatewaySettings, hub: Hub, registry: Registry) -> Gateway:
+    """The ASGI app over a running hub and its registry (see `open_services`)."""
     router = RequestRouter(hub)
     policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins)
     sse = SSETransport(router, policy, settings.edge)
@@ -68,28 +133,29 @@ def create_app(settings: GatewaySettings, hub: Hub | None = None) -> Gateway:
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {scope['path']}"))
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if own_hub:
-            async with hub:
-                yield
-        else:
-            yield
-
-    app = Starlette(
+    app = FastAPI(
+        title="mcpgate management API",
+        version=__version__,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
         routes=[
-            Route("/health", _Endpoint(HealthEndpoint(hub)), methods=["GET"]),
-            Route("/sse", _Endpoint(sse.handle_stream), methods=["GET"]),
-            Route("/messages", _Endpoint(sse.handle_message), methods=["POST"]),
-            Route("/messages/", _Endpoint(sse.handle_message), methods=["POST"]),
-            Route("/message", _Endpoint(sse.handle_message), methods=["POST"]),
-            Route("/mcp", _Endpoint(streamable), methods=["GET", "POST", "DELETE"]),
-            Route("/mcp/", _Endpoint(streamable), methods=["GET", "POST", "DELETE"]),
+            Route("/health", _Endpoint(HealthEndpoint(hub)), methods=["GET"], include_in_schema=False),
+            Route("/sse", _Endpoint(sse.handle_stream), methods=["GET"], include_in_schema=False),
+            Route("/mcp", _Endpoint(streamable), methods=["GET", "POST", "DELETE"], include_in_schema=False),
         ],
-        lifespan=lifespan,
     )
-    app.state.hub = hub
+    install_error_handlers(app)
+    app.include_router(admin_router(Admin(hub, registry, settings)))
     app.router.default = not_found  # type: ignore[assignment]
+    app.state.hub = hub
     messages = sse.handle_message
-    fast_paths = {"/mcp": streamable, "/mcp/": streamable, "/messages": messages, "/messages/": messages}
-    return Gateway(app, {**fast_paths, "/message": messages})
+    fast_paths = {
+        "/mcp": streamable,
+        "/mcp/": streamable,
+        "/messages": messages,
+        "/messages/": messages,
+        "/message": messages,
+    }
+    framework = BodyLimit(app, settings.edge.max_body_bytes)
+    return Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable))

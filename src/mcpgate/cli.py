@@ -21,10 +21,9 @@ import anyio
 import uvicorn
 
 from mcpgate import __version__
-from mcpgate.app import create_app
+from mcpgate.app import create_app, open_services
 from mcpgate.config import load_config, settings_from_mapping
 from mcpgate.errors import ConfigError
-from mcpgate.hub.gateway import Hub
 from mcpgate.settings import GatewaySettings
 
 logger = logging.getLogger("mcpgate")
@@ -40,7 +39,11 @@ def default_settings() -> GatewaySettings:
 
 def wrap_settings(command: Sequence[str], name: str) -> GatewaySettings:
     return settings_from_mapping(
-        {"mcpServers": {name: {"command": command[0], "args": list(command[1:]), "prefix": False}}},
+        {
+            "mcpServers": {name: {"command": command[0], "args": list(command[1:]), "prefix": False}},
+            # One server, zero configuration: a registry in memory, never one shared with `serve`.
+            "database_url": "sqlite+aiosqlite://",
+        },
         source="mcpgate wrap",
     )
 
@@ -87,12 +90,12 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
 
 
 async def serve(settings: GatewaySettings) -> None:
-    async with Hub(settings) as hub:
+    async with open_services(settings) as (hub, registry):
         for name, connection in hub.upstreams.items():
             if not connection.is_ready:
                 logger.warning("upstream %s is not available yet: %s", name, connection.status.error or "connecting")
         config = uvicorn.Config(
-            create_app(settings, hub=hub),
+            create_app(settings, hub, registry),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),

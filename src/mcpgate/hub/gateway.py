@@ -218,6 +218,13 @@ class Hub:
         if before is not None and listed_tools(before) != listed_tools(view):
             await self.broadcast(notification("notifications/tools/list_changed"), server=server.id)
 
+    def find_server(self, ident: str) -> VirtualServer | None:
+        """A virtual server by id or by name."""
+        server = self.servers.get(ident)
+        if server is None:
+            server = next((s for s in self.servers.values() if s.name == ident), None)
+        return server
+
     def catalog_for(self, server: str | None) -> Catalog:
         """What a session of `server` (None: the default endpoint) may reach."""
         if server is None:

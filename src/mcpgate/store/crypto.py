@@ -46,6 +46,11 @@ class SecretBox:
             return cls([_fernet_key(part.strip()) for part in secret_key.split(",") if part.strip()])
         return cls([_key_file(data_dir)])
 
+    @classmethod
+    def ephemeral(cls) -> SecretBox:
+        """A key that lives as long as the process, for a database that does too."""
+        return cls([Fernet.generate_key()])
+
     def seal(self, secrets: Mapping[str, object]) -> str | None:
         """A token for `secrets`, or None when there is nothing to hide."""
         if not secrets:
@@ -98,6 +103,14 @@ def _key_file(data_dir: Path) -> bytes:
 def mask(values: Mapping[str, str]) -> dict[str, str]:
     """What the API shows of secret values: the names, never the values."""
     return dict.fromkeys(values, MASK)
+
+
+def mask_url(url: str) -> str:
+    """A URL as the API shows it: query values (often tokens) masked."""
+    base, _, query = url.partition("?")
+    if not query:
+        return url
+    return base + "?" + "&".join(f"{part.split('=', 1)[0]}={MASK}" for part in query.split("&"))
 
 
 def unmask(given: Mapping[str, str], stored: Mapping[str, str]) -> dict[str, str]:

@@ -60,7 +60,9 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.backend = parsed.get_backend_name()
-        if self.backend == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # In memory: nothing outlives the process (`mcpgate wrap`, tests).
+        self.ephemeral = self.backend == "sqlite" and parsed.database in (None, "", ":memory:")
+        if self.ephemeral:
             # One in-memory database shared by every use, for `mcpgate wrap` and tests.
             engine_options.setdefault("poolclass", StaticPool)
             engine_options.setdefault("connect_args", {"check_same_thread": False})

@@ -1,0 +1,97 @@
+"""The management API as a FastAPI router under `/api/v1`, with its error answers.
+
+    router = admin_router(Admin(hub, registry, settings))
+    app.include_router(router)              # OpenAPI at /api/v1/openapi.json
+
+Every error is JSON: `{"error": {"type", "message", "details"?}}` with the status of the
+gateway error it comes from (see `errors.py`) — 404 unknown id, 409 name taken or a
+config-file object, 413 body too large, 422 invalid input. A 500 is a bug.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcpgate.admin import servers, upstreams
+from mcpgate.admin.context import PREFIX, Admin
+from mcpgate.errors import GatewayError, PayloadTooLarge
+
+
+def admin_router(admin: Admin) -> APIRouter:
+    router = APIRouter(prefix=PREFIX)
+    router.include_router(upstreams.router(admin))
+    router.include_router(servers.router(admin))
+    return router
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(GatewayError, _gateway_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+
+
+def error_body(kind: str, message: str, details: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": kind, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}
+
+
+def _kind(exc: GatewayError) -> str:
+    if exc.http_status == 422:
+        return "validation_error"
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+    status = exc.http_status if 400 <= exc.http_status < 600 else 500
+    return JSONResponse(error_body(_kind(exc), exc.message, exc.data), status_code=status)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    fields = [{"loc": ".".join(str(part) for part in error["loc"]), "message": error["msg"]} for error in exc.errors()]
+    summary = "; ".join(f"{f['loc']}: {f['message']}" for f in fields[:5])
+    return JSONResponse(error_body("validation_error", f"invalid request: {summary}", fields), status_code=422)
+
+
+class BodyLimit:
+    """413 for management requests whose body exceeds `limit` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int, prefix: str = PREFIX) -> None:
+        self.app = app
+        self.limit = limit
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise PayloadTooLarge(f"the request body exceeds {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    response = JSONResponse(error_body("payload_too_large", f"the request body exceeds {limit} bytes"), status_code=413)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}

@@ -1,0 +1,27 @@
+"""What the management API's handlers work on: the running hub, the registry, the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mcpgate.admin.preview import ToolPreview
+from mcpgate.hub.gateway import Hub
+from mcpgate.settings import GatewaySettings
+from mcpgate.store.registry import Registry
+
+PREFIX = "/api/v1"
+
+
+@dataclass
+class Admin:
+    hub: Hub
+    registry: Registry
+    settings: GatewaySettings
+    preview: ToolPreview = field(default_factory=ToolPreview)
+
+    def declared_upstream(self, name: str) -> bool:
+        """Whether the upstream comes from the config file (and so is read-only here)."""
+        return any(spec.name == name for spec in self.settings.upstreams)
+
+    def declared_server(self, name: str) -> bool:
+        return any(server.name == name for server in self.settings.servers)

@@ -1,0 +1,195 @@
+"""What the management API accepts and answers, as pydantic models (and so as OpenAPI schemas).
+
+Field names are camelCase on the wire, as the API shape in DESIGN.md has them. Secret
+values (headers, env) are answered as `********`; sending that mask back in an update
+keeps the stored value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mcpgate.settings import SERVER_SLUG, UPSTREAM_NAME
+
+_SLUG = SERVER_SLUG.pattern
+_NAME = UPSTREAM_NAME.pattern
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    type: str = Field(description="Machine-readable kind: not_found, conflict, read_only, validation_error, …")
+    message: str
+    details: Any | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse} for status in (400, 404, 409, 413, 422, 502, 503, 504)
+}
+
+# -- upstreams ---------------------------------------------------------------------------
+
+
+class ToolSummary(BaseModel):
+    name: str
+    description: str = ""
+
+
+class UpstreamOut(BaseModel):
+    name: str
+    kind: Literal["stdio", "sse", "streamable_http", "remote"]
+    source: Literal["config", "api"]
+    enabled: bool
+    state: str = Field(description="connecting, ready, down or disabled")
+    error: str | None = None
+    prefix: bool | str
+    timeout: float | None = None
+    command: str | None = None
+    args: list[str] | None = None
+    env: dict[str, str] | None = Field(None, description="Values masked.")
+    cwd: str | None = None
+    perSession: bool | None = None
+    url: str | None = None
+    headers: dict[str, str] | None = Field(None, description="Values masked.")
+    tools: list[ToolSummary] = Field(default_factory=list, description="As the upstream lists them (its own names).")
+    exposedAs: str = Field(description="How its tool names appear to clients.")
+    createdAt: datetime | None = None
+    updatedAt: datetime | None = None
+
+
+class UpstreamList(BaseModel):
+    data: list[UpstreamOut]
+
+
+class UpstreamPatch(_Wire):
+    """Fields to change; the rest stay as they are."""
+
+    enabled: bool | None = None
+    prefix: bool | str | None = None
+    timeout: float | None = Field(None, gt=0)
+    command: str | None = Field(None, min_length=1)
+    args: list[str] | None = None
+    env: dict[str, str] | None = None
+    cwd: str | None = None
+    perSession: bool | None = None
+    url: str | None = Field(None, pattern=r"^https?://")
+    headers: dict[str, str] | None = None
+
+
+# -- virtual servers ---------------------------------------------------------------------
+
+
+class ExternalMCPConfigIn(_Wire):
+    name: str = Field(pattern=_NAME, description="Prefix of its tools in this server.")
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict, description="Sent with every request; stored encrypted.")
+    tools: list[str] = Field(default_factory=list, description="Its tools to expose (own names); empty = all.")
+
+
+class ExternalMCPConfigOut(BaseModel):
+    name: str
+    url: str
+    headers: dict[str, str] = Field(description="Values masked.")
+    tools: list[str]
+    state: str | None = Field(None, description="The connection's state: connecting, ready or down.")
+    error: str | None = None
+
+
+class ServerCreate(_Wire):
+    name: str = Field(pattern=_SLUG, description="Slug: lowercase letters, digits, '-' and '_'.")
+    description: str = Field("", max_length=4000)
+    mode: Literal["SMART", "NORMAL"] = "SMART"
+    selectedTools: list[str] = Field(default_factory=list, description="Tool names as the gateway exposes them.")
+    externalMcpConfigs: list[ExternalMCPConfigIn] = Field(default_factory=list)
+    config: dict[str, Any] = Field(default_factory=dict, description="Free-form settings kept with the server.")
+    isPublic: bool = False
+
+
+class ServerPatch(_Wire):
+    name: str | None = Field(None, pattern=_SLUG)
+    description: str | None = Field(None, max_length=4000)
+    mode: Literal["SMART", "NORMAL"] | None = None
+    selectedTools: list[str] | None = None
+    externalMcpConfigs: list[ExternalMCPConfigIn] | None = None
+    config: dict[str, Any] | None = None
+    isPublic: bool | None = None
+
+
+class Endpoints(BaseModel):
+    sse: str
+    messages: str
+    mcp: str
+    api: str
+
+
+class ServerOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    mode: Literal["SMART", "NORMAL"]
+    selectedTools: list[str]
+    externalMcpConfigs: list[ExternalMCPConfigOut]
+    config: dict[str, Any]
+    isPublic: bool
+    source: Literal["config", "api"]
+    endpoints: Endpoints
+    createdAt: datetime | None = None
+    updatedAt: datetime | None = None
+
+
+class Pagination(BaseModel):
+    page: int | None = None
+    limit: int
+    total: int
+    hasMore: bool
+    nextCursor: str | None = None
+
+
+class ServerList(BaseModel):
+    data: list[ServerOut]
+    pagination: Pagination
+
+
+class ToolDefinition(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    description: str | None = None
+    inputSchema: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServerConfig(BaseModel):
+    id: str
+    name: str
+    mode: Literal["SMART", "NORMAL"]
+    tools: list[ToolDefinition] = Field(description="What a client of this server lists (SMART: the meta-tools).")
+    reachableTools: list[str] = Field(description="Every tool a client can reach through it, by gateway name.")
+    missingTools: list[str] = Field(description="Selected tools that no upstream offers right now.")
+    externalMcpConfigs: list[ExternalMCPConfigOut]
+    collisions: list[str] = Field(default_factory=list)
+
+
+class LoadToolsRequest(_Wire):
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict)
+    cacheMinutes: float = Field(5, ge=0, le=1440, description="Reuse an answer this recent; 0 always asks again.")
+
+
+class LoadToolsResponse(BaseModel):
+    url: str
+    transport: Literal["streamable_http", "sse"]
+    tools: list[ToolDefinition]
+    cached: bool
+    fetchedAt: datetime

@@ -1,0 +1,153 @@
+"""`/api/v1/upstreams`: register, inspect, change, enable/disable and remove upstreams.
+
+A change is written to the registry first (one transaction) and then applied to the
+running hub, whose sessions hear `tools/list_changed` when their tools change. An
+upstream from the config file is listed with `source: "config"` and cannot be changed
+here (409, naming the file as the place to change it).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Body, Response
+from pydantic import TypeAdapter, ValidationError
+
+from mcpgate.admin.context import Admin
+from mcpgate.admin.schemas import ERRORS, ToolSummary, UpstreamList, UpstreamOut, UpstreamPatch
+from mcpgate.errors import Conflict, NotFound, ReadOnly, Unprocessable
+from mcpgate.settings import UPSTREAM_NAME, UPSTREAM_NAME_RULE, UpstreamSettings
+from mcpgate.store.crypto import mask, mask_url, unmask
+from mcpgate.store.registry import RegisteredUpstream
+from mcpgate.upstream.connection import UpstreamConnection
+from mcpgate.upstream.transports import UpstreamSpec
+
+_SPEC = TypeAdapter(UpstreamSettings)
+_SETTLE_SECONDS = 10.0  # how long a create/update waits to answer with the upstream's first state
+_CAMEL = {"perSession": "per_session"}
+
+
+def router(admin: Admin) -> APIRouter:
+    api = APIRouter(prefix="/upstreams", tags=["upstreams"], responses=ERRORS)
+
+    @api.get("", response_model=UpstreamList, summary="List upstreams with their state and tools")
+    async def list_upstreams() -> UpstreamList:
+        stored = {record.spec.name: record for record in await admin.registry.upstreams()}
+        return UpstreamList(data=[_out(admin, c, stored.get(c.name)) for c in admin.hub.upstreams.values()])
+
+    @api.post("", status_code=201, response_model=UpstreamOut, summary="Register an upstream")
+    async def create_upstream(spec: Annotated[UpstreamSettings, Body()]) -> UpstreamOut:
+        if not UPSTREAM_NAME.match(spec.name):
+            raise Unprocessable(f"upstream name {spec.name!r} must be {UPSTREAM_NAME_RULE}")
+        if admin.declared_upstream(spec.name) or spec.name in admin.hub.upstreams:
+            raise Conflict(f"an upstream named {spec.name!r} already exists")
+        record = await admin.registry.add_upstream(spec)
+        connection = await admin.hub.add_upstream(spec)
+        await _settled(connection)
+        return _out(admin, connection, record)
+
+    @api.get("/{name}", response_model=UpstreamOut, summary="One upstream")
+    async def get_upstream(name: str) -> UpstreamOut:
+        connection = _connection(admin, name)
+        return _out(admin, connection, await _record(admin, name))
+
+    @api.patch("/{name}", response_model=UpstreamOut, summary="Change an upstream (it reconnects)")
+    async def update_upstream(name: str, patch: UpstreamPatch) -> UpstreamOut:
+        return await _replace(admin, name, patch.model_dump(exclude_unset=True))
+
+    @api.post("/{name}/enable", response_model=UpstreamOut, summary="Enable an upstream")
+    async def enable_upstream(name: str) -> UpstreamOut:
+        return await _replace(admin, name, {"enabled": True})
+
+    @api.post("/{name}/disable", response_model=UpstreamOut, summary="Disable an upstream (its tools disappear)")
+    async def disable_upstream(name: str) -> UpstreamOut:
+        return await _replace(admin, name, {"enabled": False})
+
+    @api.delete("/{name}", status_code=204, response_class=Response, summary="Remove an upstream")
+    async def delete_upstream(name: str) -> Response:
+        _writable(admin, name)
+        await admin.registry.remove_upstream(name)
+        await admin.hub.remove_upstream(name)
+        return Response(status_code=204)
+
+    return api
+
+
+async def _replace(admin: Admin, name: str, changes: dict[str, Any]) -> UpstreamOut:
+    current = _writable(admin, name).spec
+    data = current.model_dump()
+    for key, value in changes.items():
+        key = _CAMEL.get(key, key)
+        if key in ("env", "headers") and value is not None:
+            value = unmask(value, getattr(current, key, {}) or {})
+        data[key] = value
+    try:
+        spec = _SPEC.validate_python(data)
+    except ValidationError as exc:
+        details = [{"loc": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]} for e in exc.errors()]
+        raise Unprocessable(f"upstream {name!r}: {details[0]['loc']}: {details[0]['message']}", data=details) from None
+    record = await admin.registry.replace_upstream(spec)
+    connection = await admin.hub.replace_upstream(spec)
+    await _settled(connection)
+    return _out(admin, connection, record)
+
+
+def _connection(admin: Admin, name: str) -> UpstreamConnection:
+    connection = admin.hub.upstreams.get(name)
+    if connection is None:
+        raise NotFound(f"no upstream named {name!r}")
+    return connection
+
+
+def _writable(admin: Admin, name: str) -> UpstreamConnection:
+    connection = _connection(admin, name)
+    if admin.declared_upstream(name):
+        raise ReadOnly(f"upstream {name!r} is declared in the config file; change it there and restart")
+    return connection
+
+
+async def _record(admin: Admin, name: str) -> RegisteredUpstream | None:
+    if admin.declared_upstream(name):
+        return None
+    try:
+        return await admin.registry.upstream(name)
+    except NotFound:
+        return None
+
+
+async def _settled(connection: UpstreamConnection) -> None:
+    with anyio.move_on_after(min(_SETTLE_SECONDS, connection.connect_timeout + 1)):
+        await connection.wait_settled()
+
+
+def _out(admin: Admin, connection: UpstreamConnection, record: RegisteredUpstream | None) -> UpstreamOut:
+    spec: UpstreamSpec = connection.spec
+    prefix = spec.name if spec.prefix is True else (spec.prefix or None)
+    separator = admin.settings.name_separator
+    fields: dict[str, Any] = {}
+    if spec.kind == "stdio":
+        fields = {
+            "command": spec.command,
+            "args": spec.args,
+            "env": mask(spec.env),
+            "cwd": spec.cwd,
+            "perSession": spec.per_session,
+        }
+    else:
+        fields = {"url": mask_url(spec.url), "headers": mask(spec.headers)}
+    return UpstreamOut(
+        name=spec.name,
+        kind=spec.kind,
+        source="config" if admin.declared_upstream(spec.name) else "api",
+        enabled=spec.enabled,
+        state=connection.status.state.value,
+        error=connection.status.error,
+        prefix=spec.prefix,
+        timeout=spec.timeout,
+        tools=[ToolSummary(name=t["name"], description=t.get("description") or "") for t in connection.lists["tools"]],
+        exposedAs=f"{prefix}{separator}<tool>" if prefix else "<tool>",
+        createdAt=record.created_at if record else None,
+        updatedAt=record.updated_at if record else None,
+        **fields,
+    )
