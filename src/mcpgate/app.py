@@ -92,15 +92,16 @@ async def open_services(
         registry = Registry(database, box)
         await registry.check_secrets()
         # The config file wins a name both declare: it is the declarative source of truth.
-        declared = {spec.name for spec in settings.upstreams} | {server.name for server in settings.servers}
+        declared_upstreams = {spec.name for spec in settings.upstreams}
+        declared_servers = {server.name for server in settings.servers}
         stored_upstreams = [record.spec for record in await registry.upstreams()]
         stored_servers = await registry.all_servers()
-        for shadowed in [u.name for u in stored_upstreams if u.name in declared]:
+        for shadowed in [u.name for u in stored_upstreams if u.name in declared_upstreams]:
             logger.warning("upstream %s is in the config file and the registry; the config file's is used", shadowed)
-        for shadowed in [s.name for s in stored_servers if s.name in declared]:
+        for shadowed in [s.name for s in stored_servers if s.name in declared_servers]:
             logger.warning("server %s is in the config file and the registry; the config file's is used", shadowed)
-        registered = [spec for spec in stored_upstreams if spec.name not in declared]
-        servers = [server for server in stored_servers if server.name not in declared]
+        registered = [spec for spec in stored_upstreams if spec.name not in declared_upstreams]
+        servers = [server for server in stored_servers if server.name not in declared_servers]
         async with Hub(settings, backoff=backoff, registered=registered, servers=servers) as hub:
             yield hub, registry
     finally:
