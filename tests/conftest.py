@@ -76,14 +76,21 @@ class Gateway:
     hub: Hub
     registry: Registry
 
-    def client(self, transport: str, **kwargs: Any) -> mcp.Client:
-        """An official SDK client connected over one of `TRANSPORTS`."""
+    def client(self, transport: str, server: str | None = None, by_id: bool = False, **kwargs: Any) -> mcp.Client:
+        """An official SDK client connected over one of `TRANSPORTS`, to the default endpoint or to
+        virtual server `server` (at /servers/<name>/…, or with `by_id` at /api/v1/mcp/<id>)."""
+        if server is None:
+            sse_url, http_url = f"{self.url}/sse", f"{self.url}/mcp"
+        elif by_id:
+            sse_url = http_url = f"{self.url}/api/v1/mcp/{server}"
+        else:
+            sse_url, http_url = f"{self.url}/servers/{server}/sse", f"{self.url}/servers/{server}/mcp"
         if transport == "sse":
-            return mcp.Client(sse_client(f"{self.url}/sse"), **kwargs)
+            return mcp.Client(sse_client(sse_url), **kwargs)
         if transport == "stateless":
             # "auto" probes server/discover and must settle on 2026-07-28 with us.
-            return mcp.Client(f"{self.url}/mcp", mode="auto", **kwargs)
-        return mcp.Client(f"{self.url}/mcp", mode="legacy", **kwargs)
+            return mcp.Client(http_url, mode="auto", **kwargs)
+        return mcp.Client(http_url, mode="legacy", **kwargs)
 
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=10)

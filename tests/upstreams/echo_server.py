@@ -36,6 +36,11 @@ def build_server(label: str = "echo") -> MCPServer:
         return os.getpid()
 
     @server.tool()
+    def header(name: str, ctx: Context) -> str:
+        """The value of one HTTP request header as this server received it ("" if absent or not HTTP)."""
+        return (ctx.headers or {}).get(name.lower(), "")
+
+    @server.tool()
     def add(a: int, b: int) -> int:
         """Add two integers."""
         return a + b
