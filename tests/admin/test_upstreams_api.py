@@ -9,6 +9,7 @@ import anyio
 import pytest
 from mcp import MCPError, types
 
+from mcpgate.errors import NotFound
 from tests.conftest import ECHO_SERVER, running_gateway, stdio_echo, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -90,7 +91,7 @@ async def test_disable_enable_update_and_delete_take_effect_at_once() -> None:
             assert (await http.delete("/api/v1/upstreams/extra")).status_code == 204
             assert "x_echo" not in tool_names(await client.list_tools())
             assert (await http.get("/api/v1/upstreams/extra")).status_code == 404
-            with pytest.raises(Exception):
+            with pytest.raises(NotFound):
                 await gateway.registry.upstream("extra")
 
 

@@ -17,7 +17,10 @@ class Admin:
     hub: Hub
     registry: Registry
     settings: GatewaySettings
-    preview: ToolPreview = field(default_factory=ToolPreview)
+    preview: ToolPreview = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.preview = ToolPreview(timeout=min(15.0, self.settings.timeouts.connect))
 
     def declared_upstream(self, name: str) -> bool:
         """Whether the upstream comes from the config file (and so is read-only here)."""
