@@ -24,9 +24,9 @@ _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 @asynccontextmanager
-async def mcpgate(*args: str) -> AsyncIterator[str]:
+async def mcpgate(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[str]:
     """Run `mcpgate <args> --port 0` and yield its base URL once it listens."""
-    process: Process = await anyio.open_process([*MCPGATE, *args], stderr=subprocess.PIPE)
+    process: Process = await anyio.open_process([*MCPGATE, *args], stderr=subprocess.PIPE, env=env)
     try:
         seen = ""
         with anyio.fail_after(30):

@@ -15,7 +15,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import asyncpg
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -115,8 +117,10 @@ async def prepare_database(database: Database, migrate: bool) -> None:
             await database.upgrade()
             return
         current = await database.revision()
-    except OSError as exc:
-        raise ConfigError(f"cannot open the database {database.shown_url}: {exc}") from None
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError, TypeError, ValueError) as exc:
+        # Unreachable server, refused login, unknown database, a bad URL option: all the operator's to fix.
+        reason = str(exc).split("\n", 1)[0] or type(exc).__name__
+        raise ConfigError(f"cannot use the database {database.shown_url}: {reason}") from None
     if current != head_revision():
         raise ConfigError(
             f"the database {database.shown_url} is at revision {current or 'none'}, this mcpgate needs "

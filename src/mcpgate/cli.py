@@ -2,6 +2,7 @@
 
     mcpgate serve [--config gateway.yaml] [--host H] [--port N]
     mcpgate wrap [--host H] [--port N] [--name NAME] -- <command> [args…]
+    mcpgate upstreams|servers|preview|import|db …   (see `manage.py`)
 
 Without `--config`, `serve` runs the embedded default: the bundled demo upstream.
 Problems with the configuration are reported as one line and exit status 2, before
@@ -20,7 +21,7 @@ from pathlib import Path
 import anyio
 import uvicorn
 
-from mcpgate import __version__
+from mcpgate import __version__, manage
 from mcpgate.app import create_app, open_services
 from mcpgate.config import load_config, settings_from_mapping
 from mcpgate.errors import ConfigError
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     wrap.add_argument("--name", default="server", help="the upstream's name in /health and logs")
     listen_flags(wrap)
     wrap.add_argument("server_command", nargs=argparse.REMAINDER, help="-- <command> [args…]")
+    manage.add_parsers(commands)
     return parser
 
 
@@ -107,7 +109,19 @@ async def serve(settings: GatewaySettings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` is a server's own command line; argparse's subcommands mishandle it.
+    tail: list[str] = []
+    if "--" in argv:
+        argv, tail = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     args = build_parser().parse_args(argv)
+    if tail:
+        if not hasattr(args, "server_command"):
+            build_parser().error(f"`mcpgate {args.command}` takes no command after `--`")
+        args.server_command = tail
+    if args.command not in ("serve", "wrap"):
+        logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        raise SystemExit(manage.run(args))
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:

@@ -66,7 +66,13 @@ class Database:
             # One in-memory database shared by every use, for `mcpgate wrap` and tests.
             engine_options.setdefault("poolclass", StaticPool)
             engine_options.setdefault("connect_args", {"check_same_thread": False})
-        self.engine: AsyncEngine = create_async_engine(url, **engine_options)
+        if self.backend == "postgresql" and "search_path" in parsed.query:
+            # `?search_path=<schema>`: the registry in a schema of its own (asyncpg takes it as a server setting).
+            schema = parsed.query["search_path"]
+            parsed = parsed.difference_update_query(["search_path"])
+            connect_args = engine_options.setdefault("connect_args", {})
+            connect_args.setdefault("server_settings", {})["search_path"] = str(schema)
+        self.engine: AsyncEngine = create_async_engine(parsed, **engine_options)
         if self.backend == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
 

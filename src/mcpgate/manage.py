@@ -1,0 +1,410 @@
+"""The management commands of the CLI: `upstreams`, `servers`, `preview`, `import`, `db`.
+
+    mcpgate upstreams list                       mcpgate servers list
+    mcpgate upstreams add NAME -- CMD ARGS…      mcpgate servers create NAME [--mode NORMAL --tools a,b]
+    mcpgate upstreams add NAME --url URL         mcpgate servers config ID|NAME
+    mcpgate upstreams enable|disable|remove NAME mcpgate servers delete ID|NAME
+    mcpgate preview URL [--header 'K: V']        mcpgate import claude_desktop_config.json
+    mcpgate db upgrade
+
+They talk to the running gateway's management API (`--gateway`, default
+http://127.0.0.1:8080, or `MCPGATE_URL`), so changes take effect at once. When no
+gateway answers there they work on the database directly (the same settings as
+`serve`: `MCPGATE_DATABASE_URL`, or the embedded SQLite file), and the gateway picks the
+changes up when it starts. Output is a readable table, or JSON with `--json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiohttp
+import anyio
+from pydantic import TypeAdapter, ValidationError
+
+from mcpgate.admin.preview import ToolPreview
+from mcpgate.admin.schemas import ServerCreate
+from mcpgate.app import prepare_database
+from mcpgate.config import load_config, upstream_from_claude
+from mcpgate.errors import ConfigError, GatewayError, NotFound
+from mcpgate.hub.servers import ExternalMCP, VirtualServer
+from mcpgate.settings import UPSTREAM_NAME, UPSTREAM_NAME_RULE, GatewaySettings, UpstreamSettings
+from mcpgate.store.crypto import SecretBox, mask, mask_url
+from mcpgate.store.database import Database, database_url
+from mcpgate.store.registry import Registry
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+_SPEC = TypeAdapter(UpstreamSettings)
+
+
+class CommandError(Exception):
+    """What the user did wrong or what failed, in one line; exit status 1."""
+
+
+# -- where the commands go ---------------------------------------------------------------
+
+
+class Backend(Protocol):
+    async def upstreams(self) -> list[dict[str, Any]]: ...
+    async def add_upstream(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]: ...
+    async def remove_upstream(self, name: str) -> None: ...
+    async def servers(self) -> list[dict[str, Any]]: ...
+    async def create_server(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def server_config(self, ident: str) -> dict[str, Any]: ...
+    async def delete_server(self, ident: str) -> None: ...
+    async def preview(self, url: str, headers: dict[str, str]) -> dict[str, Any]: ...
+
+
+class APIBackend:
+    """The running gateway's management API."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http = http
+        self.base = base.rstrip("/") + "/api/v1"
+
+    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+        async with self.http.request(method, self.base + path, json=body) as response:
+            if response.status == 204:
+                return None
+            try:
+                payload = await response.json(content_type=None)
+            except (json.JSONDecodeError, aiohttp.ContentTypeError):
+                payload = {"error": {"message": (await response.text())[:200]}}
+            if response.status >= 400:
+                error = payload.get("error", {}) if isinstance(payload, dict) else {}
+                raise CommandError(f"HTTP {response.status}: {error.get('message', payload)}")
+            return payload
+
+    async def upstreams(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/upstreams"))["data"]
+
+    async def add_upstream(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", "/upstreams", body)
+
+    async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        return await self._call("POST", f"/upstreams/{name}/{'enable' if enabled else 'disable'}")
+
+    async def remove_upstream(self, name: str) -> None:
+        await self._call("DELETE", f"/upstreams/{name}")
+
+    async def servers(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = await self._call("GET", "/mcp_manager?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+            found += page["data"]
+            cursor = page["pagination"]["nextCursor"]
+            if not cursor:
+                return found
+
+    async def create_server(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", "/mcp_manager", body)
+
+    async def _server_id(self, ident: str) -> str:
+        for server in await self.servers():
+            if ident in (server["id"], server["name"]):
+                return server["id"]
+        raise CommandError(f"no virtual server {ident!r}")
+
+    async def server_config(self, ident: str) -> dict[str, Any]:
+        return await self._call("GET", f"/mcp_manager/{await self._server_id(ident)}/config")
+
+    async def delete_server(self, ident: str) -> None:
+        await self._call("DELETE", f"/mcp_manager/{await self._server_id(ident)}")
+
+    async def preview(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        return await self._call("POST", "/mcp_manager/load-tools-from-url", {"url": url, "headers": headers})
+
+
+class DatabaseBackend:
+    """The registry itself, for when no gateway is running; tool lists need a running gateway."""
+
+    def __init__(self, registry: Registry, settings: GatewaySettings) -> None:
+        self.registry = registry
+        self.settings = settings
+
+    async def upstreams(self) -> list[dict[str, Any]]:
+        declared = [
+            {"name": s.name, "kind": s.kind, "source": "config", "enabled": s.enabled} for s in self.settings.upstreams
+        ]
+        stored = [_upstream_view(r.spec) for r in await self.registry.upstreams()]
+        return declared + stored
+
+    async def add_upstream(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            spec = _SPEC.validate_python(body)
+        except ValidationError as exc:
+            raise CommandError(f"invalid upstream: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        if not UPSTREAM_NAME.match(spec.name):
+            raise CommandError(f"upstream name {spec.name!r} must be {UPSTREAM_NAME_RULE}")
+        return _upstream_view((await self.registry.add_upstream(spec)).spec)
+
+    async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
+        spec = (await self.registry.upstream(name)).spec
+        return _upstream_view((await self.registry.replace_upstream(spec.model_copy(update={"enabled": enabled}))).spec)
+
+    async def remove_upstream(self, name: str) -> None:
+        await self.registry.remove_upstream(name)
+
+    async def servers(self) -> list[dict[str, Any]]:
+        return [_server_view(s) for s in await self.registry.all_servers()]
+
+    async def create_server(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            wire = ServerCreate.model_validate(body)
+        except ValidationError as exc:
+            raise CommandError(f"invalid server: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
+        server = VirtualServer(
+            id=str(uuid.uuid4()),
+            name=wire.name,
+            description=wire.description,
+            mode=wire.mode,
+            selected_tools=tuple(wire.selectedTools),
+            external=tuple(ExternalMCP(e.name, e.url, e.headers, tuple(e.tools)) for e in wire.externalMcpConfigs),
+            config=wire.config,
+            is_public=wire.isPublic,
+        )
+        return _server_view(await self.registry.add_server(server))
+
+    async def _server(self, ident: str) -> VirtualServer:
+        for server in await self.registry.all_servers():
+            if ident in (server.id, server.name):
+                return server
+        raise CommandError(f"no virtual server {ident!r}")
+
+    async def server_config(self, ident: str) -> dict[str, Any]:
+        server = await self._server(ident)
+        return {**_server_view(server), "tools": [], "note": "the gateway is not running: tools are not listed"}
+
+    async def delete_server(self, ident: str) -> None:
+        await self.registry.remove_server((await self._server(ident)).id)
+
+    async def preview(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        found, _ = await ToolPreview(timeout=min(15.0, self.settings.timeouts.connect)).load(url, headers, 0)
+        return {"url": mask_url(found.url), "transport": found.transport, "tools": found.tools, "cached": False}
+
+
+def _upstream_view(spec: Any) -> dict[str, Any]:
+    view = {"name": spec.name, "kind": spec.kind, "source": "api", "enabled": spec.enabled, "state": "not running"}
+    if spec.kind == "stdio":
+        return {**view, "command": " ".join([spec.command, *spec.args]), "env": mask(spec.env)}
+    return {**view, "url": mask_url(spec.url), "headers": mask(spec.headers)}
+
+
+def _server_view(server: VirtualServer) -> dict[str, Any]:
+    return {
+        "id": server.id,
+        "name": server.name,
+        "mode": server.mode,
+        "description": server.description,
+        "selectedTools": list(server.selected_tools),
+        "isPublic": server.is_public,
+        "source": server.source,
+    }
+
+
+# -- the commands ------------------------------------------------------------------------
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    def common(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sub.add_argument(
+            "--gateway", default=os.environ.get("MCPGATE_URL", DEFAULT_URL), help=f"the gateway's URL ({DEFAULT_URL})"
+        )
+        sub.add_argument("--config", "-c", type=Path, help="config file (for the database settings when offline)")
+        sub.add_argument("--offline", action="store_true", help="work on the database even if a gateway answers")
+        sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        return sub
+
+    upstreams = commands.add_parser("upstreams", help="list and change upstreams").add_subparsers(
+        dest="action", required=True
+    )
+    common(upstreams.add_parser("list", help="upstreams with their state and tool count"))
+    add = common(upstreams.add_parser("add", help="register an upstream: NAME -- CMD ARGS…, or NAME --url URL"))
+    add.add_argument("name")
+    add.add_argument("--url", dest="upstream_url", help="a remote MCP server (transport detected)")
+    add.add_argument("--transport", choices=["auto", "sse", "streamable_http"], default="auto")
+    add.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+    add.add_argument("--env", action="append", default=[], help="KEY=VALUE for a stdio server (repeatable)")
+    add.add_argument("server_command", nargs="*", help="-- <command> [args…]")
+    for action in ("enable", "disable", "remove"):
+        common(upstreams.add_parser(action, help=f"{action} an upstream")).add_argument("name")
+
+    servers = commands.add_parser("servers", help="list and change virtual servers").add_subparsers(
+        dest="action", required=True
+    )
+    common(servers.add_parser("list", help="virtual servers"))
+    create = common(servers.add_parser("create", help="create a virtual server"))
+    create.add_argument("name")
+    create.add_argument("--mode", choices=["SMART", "NORMAL"], default="SMART")
+    create.add_argument("--tools", default="", help="comma-separated tool names (as tools/list shows them)")
+    create.add_argument("--description", default="")
+    create.add_argument("--public", action="store_true")
+    common(servers.add_parser("config", help="the tools a virtual server exposes")).add_argument("server")
+    common(servers.add_parser("delete", help="delete a virtual server")).add_argument("server")
+
+    preview = common(commands.add_parser("preview", help="list a remote MCP server's tools without registering it"))
+    preview.add_argument("target", metavar="URL")
+    preview.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
+
+    imported = common(commands.add_parser("import", help="register the servers of a claude_desktop_config.json"))
+    imported.add_argument("file", type=Path)
+
+    db = commands.add_parser("db", help="the registry's database").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply the schema migrations").add_argument("--config", "-c", type=Path)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return anyio.run(_run, args)
+    except (CommandError, GatewayError) as exc:
+        print(f"mcpgate: error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, ConfigError) else 1
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = load_config(args.config) if getattr(args, "config", None) else GatewaySettings()
+    if args.command == "db":
+        database = Database(database_url(settings.database_url, settings.data_dir))
+        try:
+            await prepare_database(database, migrate=True)
+            print(f"database {database.shown_url} is at revision {await database.revision()}")
+        finally:
+            await database.aclose()
+        return 0
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        if not args.offline and await _answers(http, args.gateway):
+            return await _dispatch(args, APIBackend(http, args.gateway))
+        if not args.offline:
+            print(f"mcpgate: no gateway at {args.gateway}; working on the database directly", file=sys.stderr)
+        database = Database(database_url(settings.database_url, settings.data_dir))
+        try:
+            await prepare_database(database, settings.migrate_on_start)
+            secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+            registry = Registry(database, SecretBox.from_settings(secret, settings.data_dir))
+            return await _dispatch(args, DatabaseBackend(registry, settings))
+        finally:
+            await database.aclose()
+
+
+async def _answers(http: aiohttp.ClientSession, url: str) -> bool:
+    try:
+        async with http.get(url.rstrip("/") + "/health", timeout=aiohttp.ClientTimeout(total=3)) as response:
+            return response.status in (200, 503)
+    except (aiohttp.ClientError, TimeoutError):
+        return False
+
+
+async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
+    command, action = args.command, getattr(args, "action", None)
+    try:
+        if command == "upstreams" and action == "list":
+            rows = await backend.upstreams()
+            _print(args, rows, ["name", "kind", "source", "enabled", "state", "tools"])
+        elif command == "upstreams" and action == "add":
+            _print(args, [await backend.add_upstream(_upstream_body(args))], ["name", "kind", "state", "tools"])
+        elif command == "upstreams" and action in ("enable", "disable"):
+            _print(args, [await backend.set_enabled(args.name, action == "enable")], ["name", "enabled", "state"])
+        elif command == "upstreams" and action == "remove":
+            await backend.remove_upstream(args.name)
+            print(f"removed upstream {args.name}")
+        elif command == "servers" and action == "list":
+            _print(args, await backend.servers(), ["id", "name", "mode", "source", "isPublic", "selectedTools"])
+        elif command == "servers" and action == "create":
+            body = {
+                "name": args.name,
+                "mode": args.mode,
+                "selectedTools": [t.strip() for t in args.tools.split(",") if t.strip()],
+                "description": args.description,
+                "isPublic": args.public,
+            }
+            _print(args, [await backend.create_server(body)], ["id", "name", "mode", "selectedTools"])
+        elif command == "servers" and action == "config":
+            config = await backend.server_config(args.server)
+            if args.json:
+                print(json.dumps(config, indent=2, default=str))
+            else:
+                _print(args, config["tools"], ["name", "description"])
+        elif command == "servers" and action == "delete":
+            await backend.delete_server(args.server)
+            print(f"deleted virtual server {args.server}")
+        elif command == "preview":
+            found = await backend.preview(args.target, _headers(args.header))
+            if args.json:
+                print(json.dumps(found, indent=2, default=str))
+            else:
+                print(f"{found['url']} speaks {found['transport']}; {len(found['tools'])} tools")
+                _print(args, found["tools"], ["name", "description"])
+        elif command == "import":
+            failures = 0
+            for name, spec in _claude_servers(args.file).items():
+                try:
+                    added = await backend.add_upstream(upstream_from_claude(name, spec, str(args.file)))
+                    print(f"imported {added['name']} ({added['kind']})")
+                except (CommandError, GatewayError) as exc:
+                    failures += 1
+                    print(f"skipped {name}: {getattr(exc, 'message', exc)}", file=sys.stderr)
+            return 1 if failures else 0
+    except NotFound as exc:
+        raise CommandError(exc.message) from None
+    return 0
+
+
+def _upstream_body(args: argparse.Namespace) -> dict[str, Any]:
+    command = args.server_command[1:] if args.server_command[:1] == ["--"] else args.server_command
+    if bool(command) == bool(args.upstream_url):
+        raise CommandError("give either the server's command after `--` or --url, not both or neither")
+    if command:
+        env = dict(item.split("=", 1) for item in args.env if "=" in item)
+        return {"name": args.name, "kind": "stdio", "command": command[0], "args": command[1:], "env": env}
+    kind = "remote" if args.transport == "auto" else args.transport
+    return {"name": args.name, "kind": kind, "url": args.upstream_url, "headers": _headers(args.header)}
+
+
+def _headers(items: Sequence[str]) -> dict[str, str]:
+    headers = {}
+    for item in items:
+        name, sep, value = item.partition(":")
+        if not sep or not name.strip():
+            raise CommandError(f"--header {item!r}: use 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def _claude_servers(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CommandError(f"cannot read {path}: {exc}") from None
+    servers = document.get("mcpServers") if isinstance(document, dict) else None
+    if not isinstance(servers, dict):
+        raise CommandError(f"{path} has no `mcpServers` mapping")
+    return servers
+
+
+def _print(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    table = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max([len(column), *(len(line[i]) for line in table)]) for i, column in enumerate(columns)]
+    print("  ".join(column.upper().ljust(width) for column, width in zip(columns, widths, strict=True)).rstrip())
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return str(len(value)) if value and isinstance(value[0], dict) else ",".join(map(str, value))
+    if value is None:
+        return "-"
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,137 @@
+"""The management commands as a user runs them: against a running gateway (changes at
+once), or on the database when none runs (picked up at the next start), on SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import mcp
+import pytest
+
+from tests.conftest import ECHO_SERVER
+from tests.store.conftest import POSTGRES, _create_schema, _drop_schema
+from tests.test_cli import MCPGATE, mcpgate
+
+pytestmark = pytest.mark.anyio
+
+NO_GATEWAY = "http://127.0.0.1:9"  # nothing listens on the discard port
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    """Environment for `mcpgate` children: a data dir of their own and an empty database on each engine."""
+    env = {**os.environ, "MCPGATE_DATA_DIR": str(tmp_path / "data")}
+    if request.param == "sqlite":
+        yield env
+        return
+    schema = f"mcpgate_cli_{secrets.token_hex(6)}"
+    await _create_schema(schema)
+    try:
+        yield {**env, "MCPGATE_DATABASE_URL": f"{POSTGRES}?search_path={schema}"}
+    finally:
+        await _drop_schema(schema)
+
+
+async def run(
+    env: dict[str, str], *args: str, gateway: str = NO_GATEWAY, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    """`mcpgate <args>` (told which gateway to talk to) to completion."""
+    args_list = list(args)
+    if args_list[0] != "db":
+        at = args_list.index("--") if "--" in args_list else len(args_list)
+        args_list[at:at] = ["--gateway", gateway]
+    with anyio.fail_after(60):
+        result = await anyio.run_process([*MCPGATE, *args_list], env=env, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({result.returncode}):\n{result.stderr.decode()}")
+    return result
+
+
+async def test_db_upgrade_migrates_an_empty_database(database_env: dict[str, str]) -> None:
+    first = await run(database_env, "db", "upgrade")
+    assert "is at revision 0001" in first.stdout.decode()
+    again = await run(database_env, "db", "upgrade")
+    assert "is at revision 0001" in again.stdout.decode()
+
+
+async def test_offline_changes_are_served_after_the_next_start(database_env: dict[str, str]) -> None:
+    added = await run(
+        database_env, "upstreams", "add", "echo", "--env", "TOKEN=t0k", "--", sys.executable, ECHO_SERVER, "--stdio"
+    )
+    assert "working on the database directly" in added.stderr.decode()
+    await run(database_env, "servers", "create", "curated", "--mode", "NORMAL", "--tools", "echo_echo,echo_whoami")
+    listed = json.loads((await run(database_env, "upstreams", "list", "--json")).stdout)
+    assert [(u["name"], u["env"]) for u in listed] == [("echo", {"TOKEN": "********"})]
+
+    async with mcpgate("serve", "--port", "0", env=database_env) as url:
+        async with mcp.Client(f"{url}/servers/curated/mcp", mode="legacy") as client:
+            names = {tool.name for tool in (await client.list_tools()).tools}
+            assert names == {"echo_echo", "echo_whoami"}
+            assert (await client.call_tool("echo_whoami", {})).content[0].text == "echo"
+
+
+async def test_commands_change_a_running_gateway_at_once(tmp_path: Path) -> None:
+    env = {**os.environ, "MCPGATE_DATA_DIR": str(tmp_path / "data")}
+    async with mcpgate("serve", "--port", "0", env=env) as url:
+        added = await run(
+            env,
+            "upstreams",
+            "add",
+            "extra",
+            "--",
+            sys.executable,
+            ECHO_SERVER,
+            "--stdio",
+            "--label",
+            "extra",
+            gateway=url,
+        )
+        assert "ready" in added.stdout.decode() and "working on the database" not in added.stderr.decode()
+        table = (await run(env, "upstreams", "list", gateway=url)).stdout.decode().splitlines()
+        assert table[0].split() == ["NAME", "KIND", "SOURCE", "ENABLED", "STATE", "TOOLS"]
+        assert any(line.split()[:5] == ["extra", "stdio", "api", "True", "ready"] for line in table[1:])
+        await run(env, "servers", "create", "picked", "--mode", "NORMAL", "--tools", "extra_add", gateway=url)
+        config = json.loads((await run(env, "servers", "config", "picked", "--json", gateway=url)).stdout)
+        assert [t["name"] for t in config["tools"]] == ["extra_add"]
+        async with mcp.Client(f"{url}/servers/picked/mcp", mode="legacy") as client:
+            assert (await client.call_tool("extra_add", {"a": 1, "b": 2})).content[0].text == "3"
+
+        preview = await run(env, "preview", f"{url}/servers/picked/mcp", gateway=url)
+        assert "speaks streamable_http; 1 tools" in preview.stdout.decode()
+
+        refused = await run(env, "servers", "create", "Bad Name", gateway=url, check=False)
+        assert refused.returncode == 1 and "HTTP 422" in refused.stderr.decode()
+        await run(env, "servers", "delete", "picked", gateway=url)
+        await run(env, "upstreams", "disable", "extra", gateway=url)
+        gone = json.loads((await run(env, "upstreams", "list", "--json", gateway=url)).stdout)
+        assert {u["name"]: u["state"] for u in gone}["extra"] == "disabled"
+
+
+async def test_import_registers_a_claude_desktop_config_and_reports_what_it_skipped(tmp_path: Path) -> None:
+    env = {**os.environ, "MCPGATE_DATA_DIR": str(tmp_path / "data")}
+    config = tmp_path / "claude_desktop_config.json"
+    config.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "local": {"command": sys.executable, "args": [ECHO_SERVER, "--stdio"]},
+                    "remote": {"url": "https://example.test/sse", "headers": {"Authorization": "Bearer x"}},
+                    "broken": {"type": "carrier-pigeon"},
+                }
+            }
+        )
+    )
+    result = await run(env, "import", str(config), check=False)
+    assert result.returncode == 1
+    assert "imported local (stdio)" in result.stdout.decode() and "imported remote (sse)" in result.stdout.decode()
+    assert "skipped broken" in result.stderr.decode()
+    listed = json.loads((await run(env, "upstreams", "list", "--json")).stdout)
+    assert {u["name"]: u["kind"] for u in listed} == {"local": "stdio", "remote": "sse"}
