@@ -11,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
+from mcpgate.app import prepare_database
 from mcpgate.errors import ConfigError, Conflict, NotFound
 from mcpgate.hub.servers import ExternalMCP, VirtualServer
 from mcpgate.settings import StdioUpstream, StreamableHTTPUpstream
@@ -131,3 +132,10 @@ async def test_a_wrong_secret_key_is_a_clear_start_up_error(database: Database, 
     assert (await rotated.upstream("crm")).spec.headers == {"Authorization": "Bearer x"}
     async with database.transaction() as tx:
         assert (await tx.execute(text("select count(*) from upstreams"))).scalar_one() == 1
+
+
+async def test_with_migrations_off_an_old_schema_is_a_clear_error(database: Database) -> None:
+    with pytest.raises(ConfigError, match="mcpgate db upgrade"):
+        await prepare_database(database, migrate=False)
+    await prepare_database(database, migrate=True)
+    await prepare_database(database, migrate=False)  # at head now: fine

@@ -8,7 +8,7 @@ keeps the stored value.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -71,6 +71,46 @@ class UpstreamOut(BaseModel):
 
 class UpstreamList(BaseModel):
     data: list[UpstreamOut]
+
+
+class _UpstreamIn(_Wire):
+    name: str = Field(pattern=_NAME, description="Unique; the prefix of its tools unless `prefix` says otherwise.")
+    enabled: bool = True
+    prefix: bool | str = Field(True, description="true: '<name>_<tool>'; false: the tool's own name; or a prefix.")
+    timeout: float | None = Field(None, gt=0, description="Seconds per call; overrides the gateway's default.")
+
+
+class StdioUpstreamIn(_UpstreamIn):
+    kind: Literal["stdio"]
+    command: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="Stored encrypted, shown masked.")
+    cwd: str | None = None
+    perSession: bool = Field(False, description="A child process per client session.")
+
+
+class _RemoteIn(_UpstreamIn):
+    url: str = Field(pattern=r"^https?://", max_length=2048)
+    headers: dict[str, str] = Field(default_factory=dict, description="Stored encrypted, shown masked.")
+
+
+class SSEUpstreamIn(_RemoteIn):
+    kind: Literal["sse"]
+
+
+class StreamableHTTPUpstreamIn(_RemoteIn):
+    kind: Literal["streamable_http"]
+
+
+class RemoteUpstreamIn(_RemoteIn):
+    """A remote server whose transport is detected when it connects."""
+
+    kind: Literal["remote"]
+
+
+UpstreamIn = Annotated[
+    StdioUpstreamIn | SSEUpstreamIn | StreamableHTTPUpstreamIn | RemoteUpstreamIn, Field(discriminator="kind")
+]
 
 
 class UpstreamPatch(_Wire):

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Body, Response
 from pydantic import TypeAdapter, ValidationError
 
 from mcpgate.admin.context import Admin
-from mcpgate.admin.schemas import ERRORS, ToolSummary, UpstreamList, UpstreamOut, UpstreamPatch
+from mcpgate.admin.schemas import ERRORS, ToolSummary, UpstreamIn, UpstreamList, UpstreamOut, UpstreamPatch
 from mcpgate.errors import Conflict, NotFound, ReadOnly, Unprocessable
-from mcpgate.settings import UPSTREAM_NAME, UPSTREAM_NAME_RULE, UpstreamSettings
+from mcpgate.settings import UpstreamSettings
 from mcpgate.store.crypto import mask, mask_url, unmask
 from mcpgate.store.registry import RegisteredUpstream
 from mcpgate.upstream.connection import UpstreamConnection
@@ -37,9 +37,8 @@ def router(admin: Admin) -> APIRouter:
         return UpstreamList(data=[_out(admin, c, stored.get(c.name)) for c in admin.hub.upstreams.values()])
 
     @api.post("", status_code=201, response_model=UpstreamOut, summary="Register an upstream")
-    async def create_upstream(spec: Annotated[UpstreamSettings, Body()]) -> UpstreamOut:
-        if not UPSTREAM_NAME.match(spec.name):
-            raise Unprocessable(f"upstream name {spec.name!r} must be {UPSTREAM_NAME_RULE}")
+    async def create_upstream(body: Annotated[UpstreamIn, Body()]) -> UpstreamOut:
+        spec = _SPEC.validate_python(body.model_dump())
         if admin.declared_upstream(spec.name) or spec.name in admin.hub.upstreams:
             raise Conflict(f"an upstream named {spec.name!r} already exists")
         record = await admin.registry.add_upstream(spec)
@@ -79,7 +78,10 @@ async def _replace(admin: Admin, name: str, changes: dict[str, Any]) -> Upstream
     data = current.model_dump()
     for key, value in changes.items():
         key = _CAMEL.get(key, key)
-        if key in ("env", "headers") and value is not None:
+        if value is None:  # null resets a field to its default (JSON merge-patch)
+            data.pop(key, None)
+            continue
+        if key in ("env", "headers"):
             value = unmask(value, getattr(current, key, {}) or {})
         data[key] = value
     try:
