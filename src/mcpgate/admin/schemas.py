@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mcpgate.settings import SERVER_SLUG, UPSTREAM_NAME
+from mcpgate.settings import SERVER_SLUG, SLUG_RULE, UPSTREAM_NAME, UPSTREAM_NAME_RULE
 
 _SLUG = SERVER_SLUG.pattern
 _NAME = UPSTREAM_NAME.pattern
@@ -74,10 +74,21 @@ class UpstreamList(BaseModel):
 
 
 class _UpstreamIn(_Wire):
-    name: str = Field(pattern=_NAME, description="Unique; the prefix of its tools unless `prefix` says otherwise.")
+    name: str = Field(
+        json_schema_extra={"pattern": _NAME},
+        description="Unique; the prefix of its tools unless `prefix` says otherwise.",
+    )
     enabled: bool = True
     prefix: bool | str = Field(True, description="true: '<name>_<tool>'; false: the tool's own name; or a prefix.")
     timeout: float | None = Field(None, gt=0, description="Seconds per call; overrides the gateway's default.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_rule(cls, value: str) -> str:
+        # The rule in words: "String should match pattern '^[A-Za-z0-9]…'" helps nobody.
+        if not UPSTREAM_NAME.match(value):
+            raise ValueError(f"upstream name {value!r} must be {UPSTREAM_NAME_RULE}")
+        return value
 
 
 class StdioUpstreamIn(_UpstreamIn):
@@ -147,8 +158,14 @@ class ExternalMCPConfigOut(BaseModel):
     error: str | None = None
 
 
+def _slug(value: str | None) -> str | None:
+    if value is not None and not SERVER_SLUG.match(value):
+        raise ValueError(f"name {value!r} must be {SLUG_RULE}")
+    return value
+
+
 class ServerCreate(_Wire):
-    name: str = Field(pattern=_SLUG, description="Slug: lowercase letters, digits, '-' and '_'.")
+    name: str = Field(json_schema_extra={"pattern": _SLUG}, description="Slug: lowercase letters, digits, '-' and '_'.")
     description: str = Field("", max_length=4000)
     mode: Literal["SMART", "NORMAL"] = "SMART"
     selectedTools: list[str] = Field(default_factory=list, description="Tool names as the gateway exposes them.")
@@ -156,15 +173,19 @@ class ServerCreate(_Wire):
     config: dict[str, Any] = Field(default_factory=dict, description="Free-form settings kept with the server.")
     isPublic: bool = False
 
+    _name_rule = field_validator("name")(_slug)
+
 
 class ServerPatch(_Wire):
-    name: str | None = Field(None, pattern=_SLUG)
+    name: str | None = Field(None, json_schema_extra={"pattern": _SLUG})
     description: str | None = Field(None, max_length=4000)
     mode: Literal["SMART", "NORMAL"] | None = None
     selectedTools: list[str] | None = None
     externalMcpConfigs: list[ExternalMCPConfigIn] | None = None
     config: dict[str, Any] | None = None
     isPublic: bool | None = None
+
+    _name_rule = field_validator("name")(_slug)
 
 
 class Endpoints(BaseModel):
