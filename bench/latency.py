@@ -161,7 +161,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.json"
         config.write_text(
-            json.dumps({"mcpServers": {"up": {"url": f"http://127.0.0.1:{upstream_port}/mcp", "type": "http"}}})
+            json.dumps(
+                {
+                    "mcpServers": {"up": {"url": f"http://127.0.0.1:{upstream_port}/mcp", "type": "http"}},
+                    "database_url": "sqlite+aiosqlite://",  # the bench's own, never the user's registry
+                }
+            )
         )
         env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores"
         with (
