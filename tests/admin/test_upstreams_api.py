@@ -10,7 +10,8 @@ import pytest
 from mcp import MCPError, types
 
 from mcpgate.errors import NotFound
-from tests.conftest import ECHO_SERVER, running_gateway, stdio_echo, wait_until
+from tests.conftest import ECHO_SERVER, running_gateway, serve_asgi, stdio_echo, wait_until
+from tests.upstreams.echo_server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -149,3 +150,22 @@ async def test_unknown_upstreams_oversized_and_malformed_bodies() -> None:
         assert broken.status_code == 422 and broken.json()["error"]["type"] == "validation_error"
         wrong_patch = await http.patch("/api/v1/upstreams/cfg", json={"url": "ftp://x"})
         assert wrong_patch.status_code == 422
+
+
+@pytest.mark.parametrize("kind", ["sse", "streamable_http", "remote"])
+async def test_remote_upstreams_of_every_kind_are_registered_with_their_headers(kind: str) -> None:
+    app = build_server(f"remote-{kind}")
+    served = app.sse_app() if kind == "sse" else app.streamable_http_app()
+    async with (
+        serve_asgi(served) as upstream_url,
+        running_gateway({"mcpServers": {"cfg": stdio_echo("cfg")}}) as gateway,
+    ):
+        url = f"{upstream_url}/sse" if kind == "sse" else f"{upstream_url}/mcp"
+        async with gateway.client("streamable_http") as client, gateway.http() as http:
+            body = {"name": "far", "kind": kind, "url": url, "headers": {"X-Tenant": "t-42"}}
+            created = await http.post("/api/v1/upstreams", json=body)
+            assert created.status_code == 201, created.text
+            assert created.json()["state"] == "ready" and created.json()["headers"] == {"X-Tenant": "********"}
+            await wait_until(lambda: gateway.hub.catalog.tool("far_header") is not None)
+            assert (await client.call_tool("far_whoami", {})).content[0].text == f"remote-{kind}"
+            assert (await client.call_tool("far_header", {"name": "x-tenant"})).content[0].text == "t-42"
