@@ -22,6 +22,7 @@ import pytest
 import uvicorn
 from mcp.client.sse import sse_client
 
+from mcpgate.access.authentication import Authenticator
 from mcpgate.app import create_app, open_services
 from mcpgate.config import settings_from_mapping
 from mcpgate.hub.gateway import Hub
@@ -75,6 +76,7 @@ class Gateway:
     url: str
     hub: Hub
     registry: Registry
+    auth: Authenticator
 
     def client(self, transport: str, server: str | None = None, by_id: bool = False, **kwargs: Any) -> mcp.Client:
         """An official SDK client connected over one of `TRANSPORTS`, to the default endpoint or to
@@ -103,11 +105,11 @@ async def running_gateway(
     settings = config if isinstance(config, GatewaySettings) else settings_from_mapping(config, "test")
     if settings.database_url is None:  # each gateway of the suite has a registry of its own, in memory
         settings = settings.model_copy(update={"database_url": "sqlite+aiosqlite://"})
-    async with open_services(settings, backoff=backoff or Backoff(first=0.05, maximum=0.5)) as (hub, registry):
-        async with serve_asgi(create_app(settings, hub, registry)) as url:
-            yield Gateway(url, hub, registry)
-            for session in hub.sessions:  # end open streams so the server can stop promptly
-                hub.sessions.remove(session.id)
+    async with open_services(settings, backoff=backoff or Backoff(first=0.05, maximum=0.5)) as services:
+        async with serve_asgi(create_app(settings, services)) as url:
+            yield Gateway(url, services.hub, services.registry, services.auth)
+            for session in services.hub.sessions:  # end open streams so the server can stop promptly
+                services.hub.sessions.remove(session.id)
 
 
 GatewayFactory = Callable[[dict[str, Any]], AbstractAsyncContextManager[Gateway]]

@@ -1,8 +1,8 @@
 """The composition root: `create_app` wires hub, registry, router, transports and the
 management API into one ASGI app.
 
-    async with open_services(settings) as (hub, registry):
-        app = create_app(settings, hub, registry)
+    async with open_services(settings) as services:
+        app = create_app(settings, services)
         await uvicorn.Server(uvicorn.Config(app)).serve()
 
 The registry and the hub are started before the app exists, so a bad config or
@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+import anyio
 import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,7 +24,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpgate import __version__
-from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, install_error_handlers
+from mcpgate.access.authentication import Authenticator
+from mcpgate.access.guard import Guard
+from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, describe_security, install_error_handlers
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import send_json
 from mcpgate.edge.security import OriginPolicy
@@ -36,6 +40,7 @@ from mcpgate.protocol.jsonrpc import error_response
 from mcpgate.settings import GatewaySettings
 from mcpgate.store.crypto import SecretBox
 from mcpgate.store.database import Database, database_url, head_revision
+from mcpgate.store.keys import KeyStore
 from mcpgate.store.registry import Registry
 from mcpgate.upstream.connection import Backoff
 
@@ -78,11 +83,18 @@ class Gateway:
         await self._framework(scope, receive, send)
 
 
+@dataclass
+class Services:
+    """What the app serves from: the running hub, the registry, and the key checker."""
+
+    hub: Hub
+    registry: Registry
+    auth: Authenticator
+
+
 @contextlib.asynccontextmanager
-async def open_services(
-    settings: GatewaySettings, *, backoff: Backoff | None = None
-) -> AsyncIterator[tuple[Hub, Registry]]:
-    """The registry (migrated, its secrets readable) and the hub started from config + registry."""
+async def open_services(settings: GatewaySettings, *, backoff: Backoff | None = None) -> AsyncIterator[Services]:
+    """The registry (migrated, its secrets readable), the keys, and the hub started from config + registry."""
     database = Database(database_url(settings.database_url, settings.data_dir))
     try:
         await prepare_database(database, settings.migrate_on_start)
@@ -104,10 +116,45 @@ async def open_services(
             logger.warning("server %s is in the config file and the registry; the config file's is used", shadowed)
         registered = [spec for spec in stored_upstreams if spec.name not in declared_upstreams]
         servers = [server for server in stored_servers if server.name not in declared_servers]
+        static_key = settings.api_key.get_secret_value() if settings.api_key else None
+        auth = Authenticator(KeyStore(database), static_key=static_key, required=settings.auth_required)
+        await auth.load()
         async with Hub(settings, backoff=backoff, registered=registered, servers=servers) as hub:
-            yield hub, registry
+            auth.on_revoke.append(lambda key_id: _close_sessions_of(hub, key_id))
+            if not auth.enforcing and settings.host not in _LOOPBACK:
+                logger.warning(
+                    "listening on %s with no API key: anyone who can reach it can use and change it "
+                    "(set MCPGATE_API_KEY or create a key)",
+                    settings.host,
+                )
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_keep_keys_fresh, auth)
+                yield Services(hub, registry, auth)
+                tg.cancel_scope.cancel()
     finally:
         await database.aclose()
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
+_KEYS_REFRESH_SECONDS = 30.0
+
+
+async def _keep_keys_fresh(auth: Authenticator) -> None:
+    """Keys changed by another process (a replica, the offline CLI) are seen within half a minute;
+    last-use times are written back at the same pace."""
+    while True:
+        await anyio.sleep(_KEYS_REFRESH_SECONDS)  # a periodic refresh, not a wait for an event
+        try:
+            await auth.flush_uses()
+            await auth.load()
+        except Exception:  # top of a background task: the database may be briefly away
+            logger.exception("refreshing API keys failed")
+
+
+def _close_sessions_of(hub: Hub, key_id: str) -> None:
+    for session in hub.sessions:
+        if session.owner == key_id:
+            hub.sessions.remove(session.id)
 
 
 async def prepare_database(database: Database, migrate: bool) -> None:
@@ -128,8 +175,9 @@ async def prepare_database(database: Database, migrate: bool) -> None:
         )
 
 
-def create_app(settings: GatewaySettings, hub: Hub, registry: Registry) -> Gateway:
-    """The ASGI app over a running hub and its registry (see `open_services`)."""
+def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
+    """The ASGI app over running services (see `open_services`), behind the access guard."""
+    hub, registry = services.hub, services.registry
     router = RequestRouter(hub)
     policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins)
     sse = SSETransport(router, policy, settings.edge)
@@ -151,7 +199,8 @@ def create_app(settings: GatewaySettings, hub: Hub, registry: Registry) -> Gatew
         ],
     )
     install_error_handlers(app)
-    app.include_router(admin_router(Admin(hub, registry, settings)))
+    describe_security(app)
+    app.include_router(admin_router(Admin(hub, registry, settings, services.auth)))
     app.router.default = not_found  # type: ignore[assignment]
     app.state.hub = hub
     messages = sse.handle_message
@@ -163,4 +212,5 @@ def create_app(settings: GatewaySettings, hub: Hub, registry: Registry) -> Gatew
         "/message": messages,
     }
     framework = BodyLimit(app, settings.edge.max_body_bytes)
-    return Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable))
+    gateway = Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable))
+    return Guard(gateway, services.auth, hub)

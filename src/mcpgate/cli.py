@@ -92,12 +92,12 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
 
 
 async def serve(settings: GatewaySettings) -> None:
-    async with open_services(settings) as (hub, registry):
-        for name, connection in hub.upstreams.items():
+    async with open_services(settings) as services:
+        for name, connection in services.hub.upstreams.items():
             if not connection.is_ready:
                 logger.warning("upstream %s is not available yet: %s", name, connection.status.error or "connecting")
         config = uvicorn.Config(
-            create_app(settings, hub, registry),
+            create_app(settings, services),
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),

@@ -50,6 +50,26 @@ class PayloadTooLarge(GatewayError):
     http_status = 413
 
 
+class Unauthorized(GatewayError):
+    """No credentials, or ones that are wrong, expired or revoked."""
+
+    http_status = 401
+
+
+class Forbidden(GatewayError):
+    """Valid credentials without the right to do this."""
+
+    http_status = 403
+
+
+class TooManyRequests(GatewayError):
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(GatewayError):
     http_status = 404
 

@@ -177,6 +177,10 @@ class GatewaySettings(BaseSettings):
     # Encrypts stored secrets (headers, env). Unset = a key generated once into data_dir.
     # Several comma-separated keys: the first encrypts, all decrypt (key rotation).
     secret_key: SecretStr | None = None
+    # The static key: with it set, every endpoint but /health requires it (MCP_API_KEY is read too).
+    api_key: SecretStr | None = Field(None, validation_alias=_alias("api_key", "MCPGATE_API_KEY", "MCP_API_KEY"))
+    # Require a key even before any managed key exists (keys are required once one does).
+    auth_required: bool = False
     log_level: str = Field("info", validation_alias=_alias("log_level", "logLevel"))
     max_session_children: int = Field(
         200,

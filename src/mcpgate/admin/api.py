@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpgate.admin import servers, upstreams
+from mcpgate.admin import keys, servers, upstreams
 from mcpgate.admin.context import PREFIX, Admin
 from mcpgate.errors import GatewayError, PayloadTooLarge
 
@@ -27,7 +27,26 @@ def admin_router(admin: Admin) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
     router.include_router(upstreams.router(admin))
     router.include_router(servers.router(admin))
+    router.include_router(keys.router(admin))
     return router
+
+
+def describe_security(app: FastAPI) -> None:
+    """Say in the OpenAPI document how requests authenticate (the guard enforces it)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            document.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An mcpgate API key."},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+            }
+            document["security"] = [{"bearer": []}, {"apiKey": []}]
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mcpgate.access.authentication import Authenticator
 from mcpgate.admin.preview import ToolPreview
 from mcpgate.hub.gateway import Hub
 from mcpgate.settings import GatewaySettings
@@ -17,6 +18,7 @@ class Admin:
     hub: Hub
     registry: Registry
     settings: GatewaySettings
+    auth: Authenticator
     preview: ToolPreview = field(init=False)
 
     def __post_init__(self) -> None:

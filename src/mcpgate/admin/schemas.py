@@ -36,7 +36,7 @@ class ErrorResponse(BaseModel):
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 404, 409, 413, 422, 502, 503, 504)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504)
 }
 
 # -- upstreams ---------------------------------------------------------------------------
@@ -254,3 +254,40 @@ class LoadToolsResponse(BaseModel):
     tools: list[ToolDefinition]
     cached: bool
     fetchedAt: datetime
+
+
+# -- API keys ----------------------------------------------------------------------------
+
+
+class KeyCreate(_Wire):
+    name: str = Field(min_length=1, max_length=128)
+    scopes: list[str] = Field(
+        default_factory=lambda: ["tools:call"],
+        min_length=1,
+        description="admin, servers:read, servers:write, tools:call, users:act, or * for all.",
+    )
+    servers: list[str] | None = Field(
+        None, description="Virtual servers (ids or names) the key may use; omitted = any, and the default endpoint."
+    )
+    expiresAt: datetime | None = Field(None, description="When the key stops working (ISO 8601 with a zone).")
+
+
+class KeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="The key's first characters, to recognise it; not enough to use it.")
+    scopes: list[str]
+    servers: list[str] | None
+    state: Literal["active", "expired", "revoked"]
+    expiresAt: datetime | None = None
+    createdAt: datetime
+    lastUsedAt: datetime | None = None
+    revokedAt: datetime | None = None
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="The secret. Shown this once; only its digest is stored.")
+
+
+class KeyList(BaseModel):
+    data: list[KeyOut]

@@ -30,10 +30,28 @@ KEEPALIVE_COMMENT = b": keep-alive\n\n"
 # (absent: the default endpoint), and where that server's legacy SSE clients POST.
 SERVER_KEY = "mcpgate.server"
 MESSAGES_PATH_KEY = "mcpgate.messages_path"
+# Set by the access guard: who the request is from, and the end user it acts for.
+PRINCIPAL_KEY = "mcpgate.principal"
+USER_KEY = "mcpgate.user"
 
 
 def server_of(scope: Scope) -> str | None:
     return scope.get(SERVER_KEY)
+
+
+def foreign(session: Any, scope: Scope) -> str | None:
+    """Why a request may not use `session` (another key or end user opened it), or None."""
+    if session.owner != owner_of(scope):
+        return "Forbidden: this session was opened with another API key"
+    if session.user != scope.get(USER_KEY):
+        return "Forbidden: this session acts for another end user (x-username)"
+    return None
+
+
+def owner_of(scope: Scope) -> str:
+    """The id of the principal a request comes from ("open" without authentication)."""
+    principal = scope.get(PRINCIPAL_KEY)
+    return principal.id if principal is not None else "open"
 
 
 async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:

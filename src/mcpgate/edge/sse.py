@@ -28,8 +28,11 @@ from mcpgate.edge.exchange import answer_all, read_messages
 from mcpgate.edge.http import (
     MESSAGES_PATH_KEY,
     SSE_HEADERS,
+    USER_KEY,
     cancel_on_disconnect,
     cancel_when_set,
+    foreign,
+    owner_of,
     pump_events,
     query_param,
     send_json,
@@ -73,7 +76,7 @@ class SSETransport:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
             return
         outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
-        session = ClientSession("sse", server=server_of(scope))
+        session = ClientSession("sse", server=server_of(scope), owner=owner_of(scope), user=scope.get(USER_KEY))
 
         async def push(message: Message) -> None:
             try:
@@ -133,6 +136,9 @@ class SSETransport:
             )
             return
         stream = self._streams.get(session_id)
+        if stream is not None and (refusal := foreign(stream.session, scope)) is not None:
+            await send_json(send, 403, error_response(None, INVALID_REQUEST, refusal))
+            return
         if stream is None or stream.session.server != server_of(scope):  # a session is reached only where it began
             await send_json(
                 send,

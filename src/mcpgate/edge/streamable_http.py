@@ -35,8 +35,11 @@ from mcpgate.edge.exchange import answer_all, has_requests, read_messages
 from mcpgate.edge.http import (
     KEEPALIVE_COMMENT,
     SSE_HEADERS,
+    USER_KEY,
     cancel_on_disconnect,
     cancel_when_set,
+    foreign,
+    owner_of,
     pump_events,
     send_empty,
     send_json,
@@ -118,7 +121,7 @@ class StreamableHTTPTransport:
             )
             return
 
-        session, extra_headers = self._session_for(items, headers, server_of(scope))
+        session, extra_headers = self._session_for(items, headers, scope)
         if isinstance(session, tuple):
             await send_json(send, session[0], session[1])
             return
@@ -131,7 +134,7 @@ class StreamableHTTPTransport:
         await self._respond(session, items, is_batch, receive, send, extra_headers, self._stream_mode(headers))
 
     def _session_for(
-        self, items: list[Envelope | Rejected], headers: Headers, server: str | None
+        self, items: list[Envelope | Rejected], headers: Headers, scope: Scope
     ) -> tuple[ClientSession | tuple[int, Message], list[tuple[bytes, bytes]]]:
         """The session a POST belongs to, creating it for `initialize`; or an error to answer."""
         session_id = headers.get(SESSION_HEADER)
@@ -139,7 +142,11 @@ class StreamableHTTPTransport:
         if initializing:
             if len(items) > 1:
                 return (400, error_response(None, INVALID_REQUEST, "initialize must be sent on its own")), []
-            session = self.sessions.add(ClientSession("streamable_http", server=server))
+            session = self.sessions.add(
+                ClientSession(
+                    "streamable_http", server=server_of(scope), owner=owner_of(scope), user=scope.get(USER_KEY)
+                )
+            )
             logger.debug("streamable HTTP session %s opened", session.id)
             return session, [(SESSION_HEADER.encode(), session.id.encode())]
         if not session_id:
@@ -149,9 +156,11 @@ class StreamableHTTPTransport:
                     None, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required (send initialize first)"
                 ),
             ), []
-        session = self._own_session(session_id, server)
+        session = self._own_session(session_id, server_of(scope))
         if session is None:
             return (404, error_response(None, SESSION_NOT_FOUND, "Session not found: send initialize again")), []
+        if (refusal := foreign(session, scope)) is not None:
+            return (403, error_response(None, INVALID_REQUEST, refusal)), []
         return session, []
 
     def _own_session(self, session_id: str | None, server: str | None) -> ClientSession | None:
@@ -263,6 +272,8 @@ class StreamableHTTPTransport:
         session = ClientSession(
             "stateless",
             server=server,
+            owner=owner_of(scope),
+            user=scope.get(USER_KEY),
             protocol_version=route.protocol_version,
             client_info=route.client_info if isinstance(route.client_info, dict) else {},
             capabilities=route.client_capabilities if isinstance(route.client_capabilities, dict) else {},
@@ -302,6 +313,9 @@ class StreamableHTTPTransport:
             )
             return
         session = self._own_session(headers.get(SESSION_HEADER), server_of(scope))
+        if session is not None and (refusal := foreign(session, scope)) is not None:
+            await send_json(send, 403, error_response(None, INVALID_REQUEST, refusal))
+            return
         if session is None:
             status, message = (
                 (400, "Bad Request: Mcp-Session-Id header is required")
@@ -351,8 +365,12 @@ class StreamableHTTPTransport:
                 send, 400, error_response(None, INVALID_REQUEST, "Bad Request: Mcp-Session-Id header is required")
             )
             return
-        if self._own_session(session_id, server_of(scope)) is None:
+        session = self._own_session(session_id, server_of(scope))
+        if session is None:
             await send_json(send, 404, error_response(None, SESSION_NOT_FOUND, "Session not found"))
+            return
+        if (refusal := foreign(session, scope)) is not None:
+            await send_json(send, 403, error_response(None, INVALID_REQUEST, refusal))
             return
         self.sessions.remove(session_id)
         logger.debug("streamable HTTP session %s deleted by the client", session_id)

@@ -44,6 +44,8 @@ def new_session_id() -> str:
 class ClientSession:
     transport: str  # "sse" | "streamable_http" | "stateless"
     server: str | None = None  # the virtual server it is connected to; None = the default endpoint
+    owner: str = "open"  # the principal (key id, "static", "anonymous") that opened it; only it may use it
+    user: str | None = None  # the end user (x-username) it acts for
     id: str = field(default_factory=new_session_id)
     push: Push = _drop
     protocol_version: str | None = None

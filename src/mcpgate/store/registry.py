@@ -100,7 +100,7 @@ class Registry:
     def _upstream(self, row: Any) -> RegisteredUpstream:
         data = {**row["spec"], **self.box.open(row["secrets"])}
         spec = _UPSTREAM.validate_python({**data, "name": row["name"], "kind": row["kind"], "enabled": row["enabled"]})
-        return RegisteredUpstream(spec, _utc(row["created_at"]), _utc(row["updated_at"]))
+        return RegisteredUpstream(spec, utc(row["created_at"]), utc(row["updated_at"]))
 
     # -- virtual servers ---------------------------------------------------------------
 
@@ -195,8 +195,8 @@ class Registry:
             config=dict(row["config"]),
             is_public=row["is_public"],
             source="api",
-            created_at=_utc(row["created_at"]),
-            updated_at=_utc(row["updated_at"]),
+            created_at=utc(row["created_at"]),
+            updated_at=utc(row["updated_at"]),
         )
 
     # -- start-up ----------------------------------------------------------------------
@@ -213,6 +213,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
     """SQLite hands timestamps back without their zone; they were stored in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,124 @@
+"""The request guard: every request but `GET /health` is authenticated and authorised here,
+once, before any transport or API handler sees it.
+
+    app = Guard(gateway, authenticator, hub)
+
+What a request needs:
+    /mcp, /sse, /messages         tools:call, and a key not limited to some virtual servers
+    /servers/<s>/…, /api/v1/mcp/<s>  tools:call on server s — or nothing if s is public and no key is given
+    /api/v1/keys|users|audit      admin
+    /api/v1/… (other)             servers:read to read, servers:write to change
+    anything else                 a valid key
+    x-username: <user>            users:act as well
+
+The principal (and the end user) go into the ASGI scope for the transports, which bind
+each session to the principal that opened it. Failures are 401 (with `WWW-Authenticate`)
+or 403, with a JSON-RPC error body on MCP paths and the API's error body elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcpgate.access.authentication import Authenticator
+from mcpgate.access.principal import OPEN, Principal, anonymous_on
+from mcpgate.edge.http import PRINCIPAL_KEY, USER_KEY, send_json
+from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX
+from mcpgate.errors import Forbidden, GatewayError, Unauthorized
+from mcpgate.hub.gateway import Hub
+from mcpgate.protocol.jsonrpc import error_response
+
+OPEN_PATHS = frozenset({"/health"})
+MCP_PATHS = frozenset({"/mcp", "/mcp/", "/sse", "/messages", "/messages/", "/message"})
+ADMIN_ONLY = ("/api/v1/keys", "/api/v1/users", "/api/v1/audit")
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+UNAUTHORIZED_CODE = -32001
+
+AuthFailure = Callable[[Scope, str], None]
+
+
+class Guard:
+    def __init__(self, app: ASGIApp, auth: Authenticator, hub: Hub, on_failure: AuthFailure | None = None) -> None:
+        self.app = app
+        self.auth = auth
+        self.hub = hub
+        self.on_failure = on_failure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        try:
+            principal, user = self._admit(scope)
+        except GatewayError as exc:
+            await self._refuse(scope, send, exc)
+            return
+        scope[PRINCIPAL_KEY] = principal
+        if user is not None:
+            scope[USER_KEY] = user
+        await self.app(scope, receive, send)
+
+    def _admit(self, scope: Scope) -> tuple[Principal, str | None]:
+        headers = Headers(scope=scope)
+        path: str = scope["path"]
+        user = headers.get("x-username")
+        if user is not None and not USERNAME.match(user):
+            raise Forbidden("x-username must be 1-128 letters, digits or . _ @ + - characters")
+        if not self.auth.enforcing:
+            return OPEN, user
+        principal = self.auth.authenticate(headers)
+        server_id: str | None = None
+        if path in MCP_PATHS:
+            needed: str | None = "tools:call"
+        elif path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
+            needed = "tools:call"
+            server = self.hub.find_server(_server_ident(path))
+            if server is None:
+                if principal is None:
+                    raise Unauthorized("an API key is required")
+                return principal, user  # the endpoint answers 404 itself
+            server_id = server.id
+            if principal is None and server.is_public:
+                principal = anonymous_on(server.id)
+        elif path.startswith(ADMIN_ONLY):
+            needed = "admin"
+        elif path.startswith(("/api/v1/upstreams", "/api/v1/mcp_manager")):
+            needed = "servers:read" if scope["method"] in _READS else "servers:write"
+        else:
+            needed = None
+        if principal is None:
+            raise Unauthorized("an API key is required: send `Authorization: Bearer <key>` or `x-api-key: <key>`")
+        if needed is not None and not principal.allows(needed):
+            raise Forbidden(f"this key lacks the scope {needed!r}")
+        if needed == "tools:call" and not principal.may_use(server_id):
+            where = "the default endpoint (it reaches every tool)" if server_id is None else "this virtual server"
+            raise Forbidden(f"this key may not use {where}")
+        if user is not None and not principal.allows("users:act"):
+            raise Forbidden("acting for an end user (x-username) needs the scope 'users:act'")
+        return principal, user
+
+    async def _refuse(self, scope: Scope, send: Send, exc: GatewayError) -> None:
+        if self.on_failure is not None and isinstance(exc, Unauthorized):
+            self.on_failure(scope, exc.message)
+        status = exc.http_status
+        headers = [(b"www-authenticate", b'Bearer realm="mcpgate"')] if status == 401 else []
+        path: str = scope["path"]
+        if path in MCP_PATHS or path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
+            body = error_response(
+                None, UNAUTHORIZED_CODE, f"{'Unauthorized' if status == 401 else 'Forbidden'}: {exc.message}"
+            )
+        else:
+            kind = "unauthorized" if status == 401 else "forbidden"
+            body = {"error": {"type": kind, "message": exc.message}}
+        await send_json(send, status, body, headers)
+
+
+def _server_ident(path: str) -> str:
+    if path.startswith(NAMED_PREFIX):
+        return path[len(NAMED_PREFIX) :].partition("/")[0]
+    return path[len(BY_ID_PREFIX) :].strip("/")

@@ -1,0 +1,52 @@
+"""Who a request comes from, and what it may do.
+
+Scopes:
+    admin          everything (keys, users, audit included)
+    servers:read   read upstreams and virtual servers
+    servers:write  change upstreams and virtual servers
+    tools:call     use the MCP endpoints
+    users:act      act for an end user (`x-username`)
+    *              every scope
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SCOPES: dict[str, str] = {
+    "admin": "everything, keys, users and the audit log included",
+    "servers:read": "read upstreams and virtual servers",
+    "servers:write": "change upstreams and virtual servers",
+    "tools:call": "use the MCP endpoints",
+    "users:act": "act for an end user (x-username)",
+}
+ALL = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: Literal["open", "static", "key", "anonymous"]
+    id: str  # "open", "static", a key id, or "anonymous"
+    name: str
+    scopes: frozenset[str]
+    servers: frozenset[str] | None = None  # virtual server ids it may use; None = any
+
+    def allows(self, scope: str) -> bool:
+        return ALL in self.scopes or "admin" in self.scopes or scope in self.scopes
+
+    def may_use(self, server_id: str | None) -> bool:
+        """The default endpoint (None) reaches every tool: only an unrestricted principal may use it."""
+        if self.servers is None:
+            return True
+        return server_id is not None and server_id in self.servers
+
+
+# No authentication configured: everything is allowed (the gateway warns when it listens beyond loopback).
+OPEN = Principal("open", "open", "no authentication", frozenset({ALL}))
+STATIC = Principal("static", "static", "MCPGATE_API_KEY", frozenset({ALL}))
+
+
+def anonymous_on(server_id: str) -> Principal:
+    """A caller without a key on a public virtual server: its tools, nothing else."""
+    return Principal("anonymous", "anonymous", "anonymous", frozenset({"tools:call"}), frozenset({server_id}))
