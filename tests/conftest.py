@@ -21,6 +21,8 @@ import mcp
 import pytest
 import uvicorn
 from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcpgate.access.authentication import Authenticator
 from mcpgate.app import create_app, open_services
@@ -77,10 +79,19 @@ class Gateway:
     hub: Hub
     registry: Registry
     auth: Authenticator
+    app: Any = None
 
-    def client(self, transport: str, server: str | None = None, by_id: bool = False, **kwargs: Any) -> mcp.Client:
+    def client(
+        self,
+        transport: str,
+        server: str | None = None,
+        by_id: bool = False,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> mcp.Client:
         """An official SDK client connected over one of `TRANSPORTS`, to the default endpoint or to
-        virtual server `server` (at /servers/<name>/…, or with `by_id` at /api/v1/mcp/<id>)."""
+        virtual server `server` (at /servers/<name>/…, or with `by_id` at /api/v1/mcp/<id>),
+        sending `headers` (an API key, x-username…) with every request."""
         if server is None:
             sse_url, http_url = f"{self.url}/sse", f"{self.url}/mcp"
         elif by_id:
@@ -88,14 +99,15 @@ class Gateway:
         else:
             sse_url, http_url = f"{self.url}/servers/{server}/sse", f"{self.url}/servers/{server}/mcp"
         if transport == "sse":
-            return mcp.Client(sse_client(sse_url), **kwargs)
-        if transport == "stateless":
-            # "auto" probes server/discover and must settle on 2026-07-28 with us.
-            return mcp.Client(http_url, mode="auto", **kwargs)
-        return mcp.Client(http_url, mode="legacy", **kwargs)
+            return mcp.Client(sse_client(sse_url, headers=headers), **kwargs)
+        target: Any = http_url
+        if headers:
+            target = streamable_http_client(http_url, http_client=create_mcp_http_client(headers=headers))
+        # "auto" probes server/discover and must settle on 2026-07-28 with us.
+        return mcp.Client(target, mode="auto" if transport == "stateless" else "legacy", **kwargs)
 
-    def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, timeout=10)
+    def http(self, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=10, headers=headers)
 
 
 @asynccontextmanager
@@ -106,8 +118,9 @@ async def running_gateway(
     if settings.database_url is None:  # each gateway of the suite has a registry of its own, in memory
         settings = settings.model_copy(update={"database_url": "sqlite+aiosqlite://"})
     async with open_services(settings, backoff=backoff or Backoff(first=0.05, maximum=0.5)) as services:
-        async with serve_asgi(create_app(settings, services)) as url:
-            yield Gateway(url, services.hub, services.registry, services.auth)
+        app = create_app(settings, services)
+        async with serve_asgi(app) as url:
+            yield Gateway(url, services.hub, services.registry, services.auth, app)
             for session in services.hub.sessions:  # end open streams so the server can stop promptly
                 services.hub.sessions.remove(session.id)
 

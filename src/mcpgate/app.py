@@ -191,6 +191,7 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
         version=__version__,
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=f"{PREFIX}/docs",
+        swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
         redoc_url=None,
         routes=[
             Route("/health", _Endpoint(HealthEndpoint(hub)), methods=["GET"], include_in_schema=False),

@@ -105,6 +105,8 @@ class SSETransport:
                 async with inbox:
                     await pump_events(inbox, send, self.settings.keepalive_seconds)
                 tg.cancel_scope.cancel()
+            if session.closed.is_set():  # ended by the gateway (deleted server, revoked key): end the body cleanly
+                await send({"type": "http.response.body", "body": b""})
         except OSError:
             pass  # the client went away mid-write
         finally:
