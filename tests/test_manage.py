@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
+import httpx
 import mcp
 import pytest
 
@@ -136,3 +137,26 @@ async def test_import_registers_a_claude_desktop_config_and_reports_what_it_skip
     assert "skipped broken" in result.stderr.decode()
     listed = json.loads((await run(env, "upstreams", "list", "--json")).stdout)
     assert {u["name"]: u["kind"] for u in listed} == {"local": "stdio", "remote": "sse"}
+
+
+async def test_keys_made_offline_guard_the_gateway_and_are_managed_through_it(tmp_path: Path) -> None:
+    env = {**os.environ, "MCPGATE_DATA_DIR": str(tmp_path / "data")}
+    made = json.loads((await run(env, "keys", "create", "ops", "--scopes", "*", "--json")).stdout)
+    secret = made["key"]
+    assert secret.startswith("mcpg_") and made["state"] == "active"
+    async with mcpgate("serve", "--port", "0", env=env) as url:
+        refused = await run(env, "upstreams", "list", gateway=url, check=False)
+        assert refused.returncode == 1 and "HTTP 401" in refused.stderr.decode()
+        keyed = {**env, "MCPGATE_API_KEY": secret}
+        caller = json.loads(
+            (await run(keyed, "keys", "create", "caller", "--scopes", "tools:call", "--json", gateway=url)).stdout
+        )
+        listed = (await run(keyed, "keys", "list", gateway=url)).stdout.decode()
+        assert "ops" in listed and "caller" in listed and secret not in listed and caller["key"] not in listed
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {caller['key']}"}) as http:
+            assert (await http.post("/mcp", json=ping)).status_code == 400  # in: only the session id is missing
+            await run(keyed, "keys", "revoke", caller["id"], gateway=url)
+            assert (await http.post("/mcp", json=ping)).status_code == 401
+        state = json.loads((await run(keyed, "keys", "list", "--json", gateway=url)).stdout)
+        assert {k["name"]: k["state"] for k in state} == {"ops": "active", "caller": "revoked"}

@@ -5,13 +5,15 @@
     mcpgate upstreams add NAME --url URL         mcpgate servers config ID|NAME
     mcpgate upstreams enable|disable|remove NAME mcpgate servers delete ID|NAME
     mcpgate preview URL [--header 'K: V']        mcpgate import claude_desktop_config.json
+    mcpgate keys create NAME [--scopes a,b]      mcpgate keys list | revoke ID
     mcpgate db upgrade
 
 They talk to the running gateway's management API (`--gateway`, default
 http://127.0.0.1:8080, or `MCPGATE_URL`), so changes take effect at once. When no
 gateway answers there they work on the database directly (the same settings as
 `serve`: `MCPGATE_DATABASE_URL`, or the embedded SQLite file), and the gateway picks the
-changes up when it starts. Output is a readable table, or JSON with `--json`.
+changes up when it starts (keys within half a minute). With authentication on, the API
+calls carry `--api-key` (default `$MCPGATE_API_KEY`). Output is a table, or JSON with `--json`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +32,7 @@ import aiohttp
 import anyio
 from pydantic import TypeAdapter, ValidationError
 
+from mcpgate.access.authentication import Authenticator
 from mcpgate.admin.preview import ToolPreview
 from mcpgate.admin.schemas import ServerCreate
 from mcpgate.app import prepare_database
@@ -38,6 +42,7 @@ from mcpgate.hub.servers import ExternalMCP, VirtualServer
 from mcpgate.settings import UPSTREAM_NAME, UPSTREAM_NAME_RULE, GatewaySettings, UpstreamSettings
 from mcpgate.store.crypto import SecretBox, mask, mask_url
 from mcpgate.store.database import Database, database_url
+from mcpgate.store.keys import ApiKey, KeyStore
 from mcpgate.store.registry import Registry
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -61,6 +66,9 @@ class Backend(Protocol):
     async def server_config(self, ident: str) -> dict[str, Any]: ...
     async def delete_server(self, ident: str) -> None: ...
     async def preview(self, url: str, headers: dict[str, str]) -> dict[str, Any]: ...
+    async def keys(self) -> list[dict[str, Any]]: ...
+    async def create_key(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    async def revoke_key(self, key_id: str) -> dict[str, Any]: ...
 
 
 class APIBackend:
@@ -123,6 +131,15 @@ class APIBackend:
     async def preview(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
         return await self._call("POST", "/mcp_manager/load-tools-from-url", {"url": url, "headers": headers})
 
+    async def keys(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/keys"))["data"]
+
+    async def create_key(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._call("POST", "/keys", body)
+
+    async def revoke_key(self, key_id: str) -> dict[str, Any]:
+        return await self._call("DELETE", f"/keys/{key_id}")
+
 
 class DatabaseBackend:
     """The registry itself, for when no gateway is running; tool lists need a running gateway."""
@@ -130,6 +147,26 @@ class DatabaseBackend:
     def __init__(self, registry: Registry, settings: GatewaySettings) -> None:
         self.registry = registry
         self.settings = settings
+        self.auth = Authenticator(KeyStore(registry.database))
+
+    async def keys(self) -> list[dict[str, Any]]:
+        return [_key_view(key) for key in await self.auth.keys()]
+
+    async def create_key(self, body: dict[str, Any]) -> dict[str, Any]:
+        servers = body.get("servers")
+        if servers is not None:
+            known = {s.name: s.id for s in await self.registry.all_servers()}
+            known |= {s.name: VirtualServer.from_settings(s).id for s in self.settings.servers}
+            unknown = [name for name in servers if name not in known and name not in known.values()]
+            if unknown:
+                raise CommandError(f"unknown virtual servers: {', '.join(unknown)}")
+            servers = [known.get(name, name) for name in servers]
+        expires = datetime.fromisoformat(body["expiresAt"]) if body.get("expiresAt") else None
+        secret, key = await self.auth.create(body["name"], body["scopes"], servers, expires)
+        return {**_key_view(key), "key": secret}
+
+    async def revoke_key(self, key_id: str) -> dict[str, Any]:
+        return _key_view(await self.auth.revoke(key_id))
 
     async def upstreams(self) -> list[dict[str, Any]]:
         declared = [
@@ -192,6 +229,19 @@ class DatabaseBackend:
         return {"url": mask_url(found.url), "transport": found.transport, "tools": found.tools, "cached": False}
 
 
+def _key_view(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": sorted(key.scopes),
+        "servers": sorted(key.servers) if key.servers is not None else None,
+        "state": key.state(datetime.now(UTC)),
+        "expiresAt": key.expires_at,
+        "lastUsedAt": key.last_used_at,
+    }
+
+
 def _upstream_view(spec: Any) -> dict[str, Any]:
     view = {"name": spec.name, "kind": spec.kind, "source": "api", "enabled": spec.enabled, "state": "not running"}
     if spec.kind == "stdio":
@@ -222,6 +272,11 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         sub.add_argument("--config", "-c", type=Path, help="config file (for the database settings when offline)")
         sub.add_argument("--offline", action="store_true", help="work on the database even if a gateway answers")
         sub.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        sub.add_argument(
+            "--api-key",
+            default=os.environ.get("MCPGATE_API_KEY") or os.environ.get("MCP_API_KEY"),
+            help="a key for the gateway's API (default: $MCPGATE_API_KEY)",
+        )
         return sub
 
     upstreams = commands.add_parser("upstreams", help="list and change upstreams").add_subparsers(
@@ -250,6 +305,19 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     create.add_argument("--public", action="store_true")
     common(servers.add_parser("config", help="the tools a virtual server exposes")).add_argument("server")
     common(servers.add_parser("delete", help="delete a virtual server")).add_argument("server")
+
+    keys = commands.add_parser("keys", help="API keys").add_subparsers(dest="action", required=True)
+    common(keys.add_parser("list", help="keys (never their secrets)"))
+    made = common(keys.add_parser("create", help="create a key; its secret is printed once"))
+    made.add_argument("name")
+    made.add_argument(
+        "--scopes",
+        default="tools:call",
+        help="comma-separated: admin, servers:read, servers:write, tools:call, users:act, *",
+    )
+    made.add_argument("--servers", help="comma-separated virtual servers (names or ids) the key may use")
+    made.add_argument("--expires-in-days", type=float, help="the key stops working after this many days")
+    common(keys.add_parser("revoke", help="revoke a key at once")).add_argument("key_id")
 
     preview = common(commands.add_parser("preview", help="list a remote MCP server's tools without registering it"))
     preview.add_argument("target", metavar="URL")
@@ -280,7 +348,8 @@ async def _run(args: argparse.Namespace) -> int:
         finally:
             await database.aclose()
         return 0
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+    headers = {"Authorization": f"Bearer {args.api_key}"} if getattr(args, "api_key", None) else {}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60), headers=headers) as http:
         if not args.offline and await _answers(http, args.gateway):
             return await _dispatch(args, APIBackend(http, args.gateway))
         if not args.offline:
@@ -343,6 +412,25 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
             else:
                 print(f"{found['url']} speaks {found['transport']}; {len(found['tools'])} tools")
                 _print(args, found["tools"], ["name", "description"])
+        elif command == "keys" and action == "list":
+            _print(args, await backend.keys(), ["id", "name", "prefix", "scopes", "servers", "state", "lastUsedAt"])
+        elif command == "keys" and action == "create":
+            body: dict[str, Any] = {
+                "name": args.name,
+                "scopes": [s.strip() for s in args.scopes.split(",") if s.strip()],
+            }
+            if args.servers:
+                body["servers"] = [s.strip() for s in args.servers.split(",") if s.strip()]
+            if args.expires_in_days:
+                body["expiresAt"] = (datetime.now(UTC) + timedelta(days=args.expires_in_days)).isoformat()
+            created = await backend.create_key(body)
+            if args.json:
+                print(json.dumps(created, indent=2, default=str))
+            else:
+                print(f"created key {created['name']} ({created['id']}); the secret is shown this once:")
+                print(created["key"])
+        elif command == "keys" and action == "revoke":
+            _print(args, [await backend.revoke_key(args.key_id)], ["id", "name", "state"])
         elif command == "import":
             failures = 0
             for name, spec in _claude_servers(args.file).items():

@@ -48,15 +48,13 @@ def _server_ids(admin: Admin, idents: list[str]) -> list[str]:
 
 
 def _out(key: ApiKey) -> KeyOut:
-    now = datetime.now(UTC)
-    state = "revoked" if key.revoked_at else "expired" if key.expires_at and key.expires_at <= now else "active"
     return KeyOut(
         id=key.id,
         name=key.name,
         prefix=key.prefix,
         scopes=sorted(key.scopes),
         servers=sorted(key.servers) if key.servers is not None else None,
-        state=state,
+        state=key.state(datetime.now(UTC)),
         expiresAt=key.expires_at,
         createdAt=key.created_at,
         lastUsedAt=key.last_used_at,

@@ -34,6 +34,13 @@ class ApiKey:
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
 
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
+
 
 class KeyStore:
     def __init__(self, database: Database) -> None:
