@@ -75,24 +75,57 @@ class StdioUpstream(_UpstreamBase):
     per_session: bool = Field(False, validation_alias=_alias("per_session", "perSession"))
 
 
-class SSEUpstream(_UpstreamBase):
+class _RemoteBase(_UpstreamBase):
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Headers of the caller's own request forwarded on this upstream's calls (e.g. Authorization,
+    # x-workspace-id); they override a static header of the same name.
+    passthrough_headers: list[str] = Field(
+        default_factory=list, validation_alias=_alias("passthrough_headers", "passthroughHeaders")
+    )
+    # Calls without a passthrough header answer with a tool error naming what to send.
+    credentials_required: bool = Field(False, validation_alias=_alias("credentials_required", "credentialsRequired"))
+
+    @field_validator("passthrough_headers")
+    @classmethod
+    def _header_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+                raise ValueError(f"{name!r} is not an HTTP header name")
+            if name.lower() in _NEVER_PASSED:
+                raise ValueError(f"{name!r} cannot be passed through (it belongs to the gateway's own hop)")
+        return names
+
+
+_NEVER_PASSED = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "accept",
+        "connection",
+        "transfer-encoding",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "x-api-key",
+        "x-username",
+        "cookie",
+    }
+)
+
+
+class SSEUpstream(_RemoteBase):
     kind: Literal["sse"] = "sse"
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
 
 
-class StreamableHTTPUpstream(_UpstreamBase):
+class StreamableHTTPUpstream(_RemoteBase):
     kind: Literal["streamable_http"] = "streamable_http"
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
 
 
-class RemoteUpstream(_UpstreamBase):
+class RemoteUpstream(_RemoteBase):
     """A remote MCP server whose transport (Streamable HTTP or SSE) is detected on connecting."""
 
     kind: Literal["remote"] = "remote"
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
 
 
 UpstreamSettings = Annotated[

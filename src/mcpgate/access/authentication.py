@@ -41,13 +41,18 @@ def digest(key: str) -> str:
 
 
 def presented_key(headers: Mapping[str, str]) -> str | None:
-    """`Authorization: Bearer <key>` or `x-api-key: <key>`; None when neither is there."""
-    authorization = headers.get("authorization", "")
-    scheme, _, value = authorization.partition(" ")
+    """`x-api-key: <key>`, else `Authorization: Bearer <key>`; None when neither is there.
+
+    `x-api-key` first: a client that passes its own `Authorization` through to an upstream
+    sends the gateway's key in `x-api-key`.
+    """
+    key = headers.get("x-api-key", "").strip()
+    if key:
+        return key
+    scheme, _, value = headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    key = headers.get("x-api-key", "").strip()
-    return key or None
+    return None
 
 
 class Authenticator:

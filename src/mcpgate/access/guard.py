@@ -71,7 +71,14 @@ class Guard:
             raise Forbidden("x-username must be 1-128 letters, digits or . _ @ + - characters")
         if not self.auth.enforcing:
             return OPEN, user
-        principal = self.auth.authenticate(headers)
+        try:
+            principal = self.auth.authenticate(headers)
+        except Unauthorized:
+            # On a public server an `Authorization` that is not a gateway key is the caller's
+            # token for the upstreams (passed through), not a failed login.
+            if "x-api-key" in headers or not self._public(path):
+                raise
+            principal = None
         server_id: str | None = None
         if path in MCP_PATHS:
             needed: str | None = "tools:call"
@@ -101,6 +108,12 @@ class Guard:
         if user is not None and not principal.allows("users:act"):
             raise Forbidden("acting for an end user (x-username) needs the scope 'users:act'")
         return principal, user
+
+    def _public(self, path: str) -> bool:
+        if not path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
+            return False
+        server = self.hub.find_server(_server_ident(path))
+        return server is not None and server.is_public
 
     async def _refuse(self, scope: Scope, send: Send, exc: GatewayError) -> None:
         if self.on_failure is not None and isinstance(exc, Unauthorized):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from mcpgate.settings import SERVER_SLUG, SLUG_RULE, UPSTREAM_NAME, UPSTREAM_NAME_RULE
 
 _SLUG = SERVER_SLUG.pattern
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", max_length=128)]
 _NAME = UPSTREAM_NAME.pattern
 
 
@@ -63,6 +64,8 @@ class UpstreamOut(BaseModel):
     perSession: bool | None = None
     url: str | None = None
     headers: dict[str, str] | None = Field(None, description="Values masked.")
+    passthroughHeaders: list[str] | None = None
+    credentialsRequired: bool | None = None
     tools: list[ToolSummary] = Field(default_factory=list, description="As the upstream lists them (its own names).")
     exposedAs: str = Field(description="How its tool names appear to clients.")
     createdAt: datetime | None = None
@@ -103,6 +106,10 @@ class StdioUpstreamIn(_UpstreamIn):
 class _RemoteIn(_UpstreamIn):
     url: str = Field(pattern=r"^https?://", max_length=2048)
     headers: dict[str, str] = Field(default_factory=dict, description="Stored encrypted, shown masked.")
+    passthroughHeaders: list[HeaderName] = Field(
+        default_factory=list, description="Headers of the caller's own request forwarded on this upstream's calls."
+    )
+    credentialsRequired: bool = Field(False, description="Calls without a passthrough header get a tool error.")
 
 
 class SSEUpstreamIn(_RemoteIn):
@@ -137,6 +144,8 @@ class UpstreamPatch(_Wire):
     perSession: bool | None = None
     url: str | None = Field(None, pattern=r"^https?://")
     headers: dict[str, str] | None = None
+    passthroughHeaders: list[HeaderName] | None = None
+    credentialsRequired: bool | None = None
 
 
 # -- virtual servers ---------------------------------------------------------------------

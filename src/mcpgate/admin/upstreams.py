@@ -25,7 +25,11 @@ from mcpgate.upstream.transports import UpstreamSpec
 
 _SPEC = TypeAdapter(UpstreamSettings)
 _SETTLE_SECONDS = 10.0  # how long a create/update waits to answer with the upstream's first state
-_CAMEL = {"perSession": "per_session"}
+_CAMEL = {
+    "perSession": "per_session",
+    "passthroughHeaders": "passthrough_headers",
+    "credentialsRequired": "credentials_required",
+}
 
 
 def router(admin: Admin) -> APIRouter:
@@ -38,7 +42,7 @@ def router(admin: Admin) -> APIRouter:
 
     @api.post("", status_code=201, response_model=UpstreamOut, summary="Register an upstream")
     async def create_upstream(body: Annotated[UpstreamIn, Body()]) -> UpstreamOut:
-        spec = _SPEC.validate_python(body.model_dump())
+        spec = _validated(body.model_dump(), body.name)
         if admin.declared_upstream(spec.name) or spec.name in admin.hub.upstreams:
             raise Conflict(f"an upstream named {spec.name!r} already exists")
         record = await admin.registry.add_upstream(spec)
@@ -84,15 +88,20 @@ async def _replace(admin: Admin, name: str, changes: dict[str, Any]) -> Upstream
         if key in ("env", "headers"):
             value = unmask(value, getattr(current, key, {}) or {})
         data[key] = value
-    try:
-        spec = _SPEC.validate_python(data)
-    except ValidationError as exc:
-        details = [{"loc": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]} for e in exc.errors()]
-        raise Unprocessable(f"upstream {name!r}: {details[0]['loc']}: {details[0]['message']}", data=details) from None
+    spec = _validated(data, name)
     record = await admin.registry.replace_upstream(spec)
     connection = await admin.hub.replace_upstream(spec)
     await _settled(connection)
     return _out(admin, connection, record)
+
+
+def _validated(data: dict[str, Any], name: str) -> UpstreamSpec:
+    """The settings model of an upstream; what it refuses is a 422 naming the field."""
+    try:
+        return _SPEC.validate_python(data)
+    except ValidationError as exc:
+        details = [{"loc": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]} for e in exc.errors()]
+        raise Unprocessable(f"upstream {name!r}: {details[0]['loc']}: {details[0]['message']}", data=details) from None
 
 
 def _connection(admin: Admin, name: str) -> UpstreamConnection:
@@ -137,7 +146,12 @@ def _out(admin: Admin, connection: UpstreamConnection, record: RegisteredUpstrea
             "perSession": spec.per_session,
         }
     else:
-        fields = {"url": mask_url(spec.url), "headers": mask(spec.headers)}
+        fields = {
+            "url": mask_url(spec.url),
+            "headers": mask(spec.headers),
+            "passthroughHeaders": spec.passthrough_headers,
+            "credentialsRequired": spec.credentials_required,
+        }
     return UpstreamOut(
         name=spec.name,
         kind=spec.kind,

@@ -48,6 +48,45 @@ def foreign(session: Any, scope: Scope) -> str | None:
     return None
 
 
+# Never a caller's credential for an upstream: the hop's own headers and the gateway's key.
+_HOP_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "accept",
+        "connection",
+        "transfer-encoding",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "x-api-key",
+        "x-username",
+        "cookie",
+        "last-event-id",
+    }
+)
+
+
+def caller_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers an upstream may be given (per its passthrough allowlist), lowercased.
+
+    `Authorization` is left out when it carried the gateway's own key.
+    """
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name.decode("latin-1").lower() not in _HOP_HEADERS
+    }
+    principal = scope.get(PRINCIPAL_KEY)
+    if (
+        principal is not None
+        and principal.kind in ("key", "static")
+        and not any(name.lower() == b"x-api-key" for name, _ in scope["headers"])
+    ):
+        headers.pop("authorization", None)
+    return headers
+
+
 def owner_of(scope: Scope) -> str:
     """The id of the principal a request comes from ("open" without authentication)."""
     principal = scope.get(PRINCIPAL_KEY)

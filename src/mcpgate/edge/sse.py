@@ -29,6 +29,7 @@ from mcpgate.edge.http import (
     MESSAGES_PATH_KEY,
     SSE_HEADERS,
     USER_KEY,
+    caller_headers,
     cancel_on_disconnect,
     cancel_when_set,
     foreign,
@@ -42,7 +43,7 @@ from mcpgate.edge.http import (
 from mcpgate.edge.security import OriginPolicy
 from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
-from mcpgate.hub.session import ClientSession
+from mcpgate.hub.session import CALLER_HEADERS, ClientSession
 from mcpgate.protocol.jsonrpc import Envelope, Message, dumps, error_response
 from mcpgate.settings import EdgeSettings
 
@@ -76,7 +77,13 @@ class SSETransport:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
             return
         outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
-        session = ClientSession("sse", server=server_of(scope), owner=owner_of(scope), user=scope.get(USER_KEY))
+        session = ClientSession(
+            "sse",
+            server=server_of(scope),
+            owner=owner_of(scope),
+            user=scope.get(USER_KEY),
+            headers=caller_headers(scope),
+        )
 
         async def push(message: Message) -> None:
             try:
@@ -156,8 +163,9 @@ class SSETransport:
         items, _ = parsed
         rejected = [item for item in items if not isinstance(item, Envelope)]
         accepted = [item for item in items if isinstance(item, Envelope)]
+        passed = caller_headers(scope)
         for item in accepted:
-            stream.task_group.start_soon(self._answer, stream.session, item)
+            stream.task_group.start_soon(self._answer, stream.session, item, passed)
         if rejected:
             errors: Any = [item.error for item in rejected]
             for error in errors:
@@ -168,6 +176,7 @@ class SSETransport:
         await send({"type": "http.response.start", "status": 202, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"Accepted"})
 
-    async def _answer(self, session: ClientSession, envelope: Envelope) -> None:
+    async def _answer(self, session: ClientSession, envelope: Envelope, passed: dict[str, str]) -> None:
+        CALLER_HEADERS.set(passed)  # this task's own context: this POST's headers only
         for response in await answer_all(self.router, session, [envelope], session.push):
             await session.push(response)

@@ -36,6 +36,7 @@ from mcpgate.edge.http import (
     KEEPALIVE_COMMENT,
     SSE_HEADERS,
     USER_KEY,
+    caller_headers,
     cancel_on_disconnect,
     cancel_when_set,
     foreign,
@@ -50,7 +51,7 @@ from mcpgate.edge.listen import serve_listen
 from mcpgate.edge.security import OriginPolicy
 from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
-from mcpgate.hub.session import ClientSession, Undeliverable
+from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
 from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response
 from mcpgate.settings import EdgeSettings
 
@@ -74,6 +75,7 @@ class StreamableHTTPTransport:
         self._get_streams: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        CALLER_HEADERS.set(caller_headers(scope))  # this request's task: its own headers only
         headers = Headers(scope=scope)
         if (refusal := self.policy.violation(headers)) is not None:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
@@ -144,7 +146,11 @@ class StreamableHTTPTransport:
                 return (400, error_response(None, INVALID_REQUEST, "initialize must be sent on its own")), []
             session = self.sessions.add(
                 ClientSession(
-                    "streamable_http", server=server_of(scope), owner=owner_of(scope), user=scope.get(USER_KEY)
+                    "streamable_http",
+                    server=server_of(scope),
+                    owner=owner_of(scope),
+                    user=scope.get(USER_KEY),
+                    headers=caller_headers(scope),
                 )
             )
             logger.debug("streamable HTTP session %s opened", session.id)

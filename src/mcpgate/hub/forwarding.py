@@ -20,7 +20,7 @@ from mcpgate.errors import METHOD_NOT_FOUND, InvalidParams, UpstreamError, Upstr
 from mcpgate.hub.bridging import BRIDGED_METHODS, BridgedCall
 from mcpgate.hub.catalog import Route
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
-from mcpgate.hub.session import ClientSession, Undeliverable
+from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
 from mcpgate.protocol.jsonrpc import Message, notification
 from mcpgate.upstream.connection import Caller, UpstreamConnection
 from mcpgate.upstream.peer import ProgressFn
@@ -46,6 +46,8 @@ class Forwarder:
         route = self.hub.catalog_for(session.server).tool(name)
         if route is None:
             raise InvalidParams(f"Unknown tool: {name!r}. Call tools/list for the tools this server offers.")
+        if (missing := self._missing_credentials(session, route.upstream)) is not None:
+            return tool_error(missing)  # the session and the other tools carry on
         try:
             return await self._forward(session, notify, route, "tools/call", {**params, "name": route.name})
         except (UpstreamUnavailable, UpstreamTimeout) as exc:
@@ -180,7 +182,16 @@ class Forwarder:
             on_progress=on_progress,
             caller=self._caller(session, notify, route.upstream),
             modern=modern,
+            extra_headers=passed_through(connection.spec, session),
         )
+
+    def _missing_credentials(self, session: ClientSession, upstream: str) -> str | None:
+        """What a call to `upstream` lacks when the upstream needs the caller's own credentials."""
+        spec = self.hub.connection(upstream).spec
+        if not getattr(spec, "credentials_required", False) or passed_through(spec, session):
+            return None
+        wanted = " or ".join(f"the {name} header" for name in spec.passthrough_headers) or "credentials"
+        return f"This tool needs your own credentials for {upstream!r}: send {wanted} with your requests."
 
     async def _bridged(
         self,
@@ -292,6 +303,21 @@ def _required_name(params: dict[str, Any], method: str) -> str:
 def _uri_of(content: Any) -> str | None:
     uri = content.get("uri") if isinstance(content, dict) else None
     return uri if isinstance(uri, str) else None
+
+
+def passed_through(spec: Any, session: ClientSession) -> dict[str, str]:
+    """The caller's values of the headers `spec` passes through: from the request that carries
+    the call, else from the one that opened the session. Never logged."""
+    names = getattr(spec, "passthrough_headers", None)
+    if not names:
+        return {}
+    request = CALLER_HEADERS.get() or {}
+    found = {}
+    for name in names:
+        value = request.get(name.lower()) or session.headers.get(name.lower())
+        if value:
+            found[name] = value
+    return found
 
 
 def tool_error(text: str) -> dict[str, Any]:

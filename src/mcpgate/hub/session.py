@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,12 @@ logger = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 Push = Callable[[Message], Awaitable[None]]
+
+
+# The headers of the HTTP request that carries the message being handled (set by the edge
+# around each POST): where a passed-through credential comes from. Per request, so two
+# requests of one session, or of two sessions, never see each other's.
+CALLER_HEADERS: ContextVar[Mapping[str, str] | None] = ContextVar("caller_headers", default=None)
 
 
 class Undeliverable(Exception):
@@ -46,6 +53,9 @@ class ClientSession:
     server: str | None = None  # the virtual server it is connected to; None = the default endpoint
     owner: str = "open"  # the principal (key id, "static", "anonymous") that opened it; only it may use it
     user: str | None = None  # the end user (x-username) it acts for
+    # The headers of the request that opened it (an SSE stream's GET): passthrough values for
+    # requests that carry none of their own. Memory only, gone with the session.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     id: str = field(default_factory=new_session_id)
     push: Push = _drop
     protocol_version: str | None = None

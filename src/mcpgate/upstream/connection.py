@@ -303,8 +303,12 @@ class UpstreamConnection:
         on_progress: ProgressFn | None = None,
         caller: Caller | None = None,
         modern: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Forward one request; the upstream's result dict, or a `GatewayError` subclass.
+
+        `extra_headers` travel on this request only (HTTP upstreams): the caller's own
+        credentials, passed through.
 
         `modern`: a 2026-07-28 request whose `params._meta` holds the client's envelope,
         sent as such (only when `self.modern`); its result, `input_required` included,
@@ -322,6 +326,8 @@ class UpstreamConnection:
                 headers = {**headers, **self._param_headers(params or {})}
         else:
             headers = self._headers
+        if extra_headers:
+            headers = {**headers, **extra_headers}
         return await peer.request(
             method,
             params,
