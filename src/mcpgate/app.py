@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcpgate import __version__
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.guard import Guard
+from mcpgate.access.users import UserDirectory
 from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, describe_security, install_error_handlers
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import send_json
@@ -42,6 +43,7 @@ from mcpgate.store.crypto import SecretBox
 from mcpgate.store.database import Database, database_url, head_revision
 from mcpgate.store.keys import KeyStore
 from mcpgate.store.registry import Registry
+from mcpgate.store.users import UserStore
 from mcpgate.upstream.connection import Backoff
 
 logger = logging.getLogger(__name__)
@@ -90,6 +92,7 @@ class Services:
     hub: Hub
     registry: Registry
     auth: Authenticator
+    users: UserDirectory
 
 
 @contextlib.asynccontextmanager
@@ -119,7 +122,12 @@ async def open_services(settings: GatewaySettings, *, backoff: Backoff | None = 
         static_key = settings.api_key.get_secret_value() if settings.api_key else None
         auth = Authenticator(KeyStore(database), static_key=static_key, required=settings.auth_required)
         await auth.load()
+        user_store = UserStore(database, box)
+        await user_store.check_secrets()
         async with Hub(settings, backoff=backoff, registered=registered, servers=servers) as hub:
+            users = UserDirectory(user_store, hub)
+            await users.load()
+            hub.credentials = users
             auth.on_revoke.append(lambda key_id: _close_sessions_of(hub, key_id))
             if not auth.enforcing and settings.host not in _LOOPBACK:
                 logger.warning(
@@ -129,7 +137,7 @@ async def open_services(settings: GatewaySettings, *, backoff: Backoff | None = 
                 )
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_keep_keys_fresh, auth)
-                yield Services(hub, registry, auth)
+                yield Services(hub, registry, auth, users)
                 tg.cancel_scope.cancel()
     finally:
         await database.aclose()
@@ -201,7 +209,7 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
     )
     install_error_handlers(app)
     describe_security(app)
-    app.include_router(admin_router(Admin(hub, registry, settings, services.auth)))
+    app.include_router(admin_router(Admin(hub, registry, settings, services.auth, services.users)))
     app.router.default = not_found  # type: ignore[assignment]
     app.state.hub = hub
     messages = sse.handle_message

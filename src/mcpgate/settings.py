@@ -221,6 +221,18 @@ class GatewaySettings(BaseSettings):
         validation_alias=_alias("max_session_children", "maxSessionChildren"),
         description="Cap on the children of perSession stdio upstreams, all sessions together.",
     )
+    max_children_per_user: int = Field(
+        8,
+        ge=1,
+        validation_alias=_alias("max_children_per_user", "maxChildrenPerUser"),
+        description="Cap on one end user's own stdio children (started for their env credentials).",
+    )
+    user_child_idle_seconds: float = Field(
+        600.0,
+        gt=0,
+        validation_alias=_alias("user_child_idle_seconds", "userChildIdleSeconds"),
+        description="A user's own child nobody called for this long is stopped.",
+    )
     page_size: int = Field(
         500, ge=1, validation_alias=_alias("page_size", "pageSize"), description="Entries per page of merged lists."
     )

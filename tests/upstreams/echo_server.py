@@ -41,6 +41,11 @@ def build_server(label: str = "echo") -> MCPServer:
         return (ctx.headers or {}).get(name.lower(), "")
 
     @server.tool()
+    def env(name: str) -> str:
+        """The value of one environment variable of this server's process ("" if unset)."""
+        return os.environ.get(name, "")
+
+    @server.tool()
     def add(a: int, b: int) -> int:
         """Add two integers."""
         return a + b

@@ -18,14 +18,13 @@ or 403, with a JSON-RPC error body on MCP paths and the API's error body elsewhe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpgate.access.authentication import Authenticator
-from mcpgate.access.principal import OPEN, Principal, anonymous_on
+from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
 from mcpgate.edge.http import PRINCIPAL_KEY, USER_KEY, send_json
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX
 from mcpgate.errors import Forbidden, GatewayError, Unauthorized
@@ -36,7 +35,6 @@ OPEN_PATHS = frozenset({"/health"})
 MCP_PATHS = frozenset({"/mcp", "/mcp/", "/sse", "/messages", "/messages/", "/message"})
 ADMIN_ONLY = ("/api/v1/keys", "/api/v1/users", "/api/v1/audit")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 UNAUTHORIZED_CODE = -32001
 
 AuthFailure = Callable[[Scope, str], None]

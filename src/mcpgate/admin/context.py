@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mcpgate.access.authentication import Authenticator
+from mcpgate.access.users import UserDirectory
 from mcpgate.admin.preview import ToolPreview
 from mcpgate.hub.gateway import Hub
 from mcpgate.settings import GatewaySettings
@@ -19,6 +20,7 @@ class Admin:
     registry: Registry
     settings: GatewaySettings
     auth: Authenticator
+    users: UserDirectory
     preview: ToolPreview = field(init=False)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mcpgate.access.principal import USERNAME
 from mcpgate.settings import SERVER_SLUG, SLUG_RULE, UPSTREAM_NAME, UPSTREAM_NAME_RULE
 
 _SLUG = SERVER_SLUG.pattern
@@ -300,3 +301,50 @@ class KeyCreated(KeyOut):
 
 class KeyList(BaseModel):
     data: list[KeyOut]
+
+
+# -- end users ---------------------------------------------------------------------------
+
+
+class UserCreate(_Wire):
+    name: str = Field(
+        json_schema_extra={"pattern": r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$"},
+        description="The value clients send as x-username.",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not USERNAME.match(value):
+            raise ValueError(
+                "a user name is 1-128 letters, digits or . _ @ + - characters, starting with a letter or digit"
+            )
+        return value
+
+
+class UserOut(BaseModel):
+    name: str
+    connections: list[str] = Field(description="Upstreams this user has stored credentials for.")
+    createdAt: datetime
+
+
+class UserList(BaseModel):
+    data: list[UserOut]
+
+
+class ConnectionIn(_Wire):
+    headers: dict[HeaderName, str] = Field(default_factory=dict, description="For remote upstreams; stored encrypted.")
+    env: dict[str, str] = Field(default_factory=dict, description="For stdio upstreams; stored encrypted.")
+
+
+class ConnectionOut(BaseModel):
+    user: str
+    upstream: str
+    headers: dict[str, str] = Field(description="Values masked.")
+    env: dict[str, str] = Field(description="Values masked.")
+    createdAt: datetime | None = None
+    updatedAt: datetime | None = None
+
+
+class ConnectionList(BaseModel):
+    data: list[ConnectionOut]

@@ -182,16 +182,32 @@ class Forwarder:
             on_progress=on_progress,
             caller=self._caller(session, notify, route.upstream),
             modern=modern,
-            extra_headers=passed_through(connection.spec, session),
+            extra_headers=self._credentials(connection, session, route.upstream),
         )
+
+    def _credentials(self, connection: UpstreamConnection, session: ClientSession, upstream: str) -> dict[str, str]:
+        """Headers this call carries besides the upstream's own: the end user's stored ones, then
+        the caller's passed-through ones (the caller's own request has the last word)."""
+        headers: dict[str, str] = {}
+        if session.user is not None and connection.spec.kind != "stdio":
+            credential = self.hub.credentials.for_user(session.user, upstream)
+            if credential is not None:
+                headers.update(credential.headers)
+        headers.update(passed_through(connection.spec, session))
+        return headers
 
     def _missing_credentials(self, session: ClientSession, upstream: str) -> str | None:
         """What a call to `upstream` lacks when the upstream needs the caller's own credentials."""
         spec = self.hub.connection(upstream).spec
         if not getattr(spec, "credentials_required", False) or passed_through(spec, session):
             return None
+        if session.user is not None and self.hub.credentials.for_user(session.user, upstream) is not None:
+            return None
         wanted = " or ".join(f"the {name} header" for name in spec.passthrough_headers) or "credentials"
-        return f"This tool needs your own credentials for {upstream!r}: send {wanted} with your requests."
+        return (
+            f"This tool needs your own credentials for {upstream!r}: send {wanted} with your requests, "
+            f"or act as an end user (x-username) whose connection to {upstream!r} is stored."
+        )
 
     async def _bridged(
         self,

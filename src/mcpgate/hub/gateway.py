@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +25,7 @@ from mcpgate import __version__
 from mcpgate.errors import Conflict, NotFound, ToolNameCollision, UpstreamUnavailable
 from mcpgate.hub.bridging import Bridge
 from mcpgate.hub.catalog import Catalog, UpstreamListing
+from mcpgate.hub.credentials import Credentials, NoCredentials
 from mcpgate.hub.servers import (
     View,
     VirtualServer,
@@ -89,6 +91,9 @@ class Hub:
             self.servers[server.id] = server
             self._attach_externals(server)
         self._scopes: dict[str, anyio.CancelScope] = {}  # each running connection's, to stop it alone
+        # End users' credentials, and (user, upstream) → that user's own child of a stdio upstream.
+        self.credentials: Credentials = NoCredentials()
+        self._user_children: dict[tuple[str, str], _UserChild] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False
         self._stopping = False
@@ -164,11 +169,18 @@ class Hub:
             self._task_group = None
 
     async def _reap_idle_sessions(self) -> None:
-        """End sessions a client abandoned without DELETE (Streamable HTTP has no disconnect to see)."""
+        """End sessions a client abandoned without DELETE (Streamable HTTP has no disconnect to see),
+        and stop users' children nobody has called for a while."""
         limit = self.settings.edge.session_idle_seconds
+        child_limit = self.settings.user_child_idle_seconds
         while True:
-            await anyio.sleep(min(60.0, limit / 4))  # a periodic sweep, not a wait for an event
+            await anyio.sleep(min(60.0, limit / 4, child_limit / 4))  # a periodic sweep, not a wait for an event
             now = time.monotonic()
+            for key, running in list(self._user_children.items()):
+                starting = running.connection.status.state is UpstreamState.CONNECTING
+                if not starting and now - running.last_used > child_limit and running.connection.in_flight == 0:
+                    logger.info("stopping an idle per-user child of upstream %s", key[1])
+                    self._stop_user_child(key)
             for session in self.sessions:
                 if session.idle_for(now) > limit:
                     logger.info("session %s idle for %.0fs; closing it", session.id, now - session.last_seen)
@@ -244,6 +256,8 @@ class Hub:
     def _stop(self, name: str) -> None:
         if (scope := self._scopes.pop(name, None)) is not None:
             scope.cancel()
+        for key in [k for k in self._user_children if k[1] == name]:
+            self._stop_user_child(key)
         for key in [k for k in self._session_children if k[1] == name]:
             self._session_children.pop(key)[1].cancel()
         self.subscriptions.drop_upstream(name)
@@ -361,9 +375,14 @@ class Hub:
         return connection
 
     async def connection_for(self, upstream: str, session: ClientSession) -> UpstreamConnection:
-        """The connection that serves `session`'s requests to `upstream`: the shared one, or for a
-        `perSession` stdio upstream a child of the session's own, started on first use."""
+        """The connection that serves `session`'s requests to `upstream`: the shared one; for a
+        stdio upstream the session's user has env credentials for, that user's own child; for a
+        `perSession` stdio upstream a child of the session's own — children start on first use."""
         shared = self.connection(upstream)
+        if session.user is not None and shared.spec.kind == "stdio":
+            credential = self.credentials.for_user(session.user, upstream)
+            if credential is not None and credential.env:
+                return await self._user_child(upstream, session.user, shared, dict(credential.env))
         if not getattr(shared.spec, "per_session", False) or session.transport == "stateless":
             return shared
         key = (session.id, upstream)
@@ -389,6 +408,59 @@ class Hub:
         if session.log_level is not None:
             await _set_level(child, session.log_level)
         return child
+
+    async def _user_child(
+        self, upstream: str, user: str, shared: UpstreamConnection, env: dict[str, str]
+    ) -> UpstreamConnection:
+        """`user`'s own child of a stdio upstream, run with the user's env on top of the upstream's."""
+        key = (user, upstream)
+        running = self._user_children.get(key)
+        if running is not None and running.env != env:  # the user's credentials changed
+            self._stop_user_child(key)
+            running = None
+        if running is None:
+            if not shared.spec.enabled:
+                raise shared.unavailable()
+            if self._task_group is None:
+                raise UpstreamUnavailable("the gateway is shutting down")
+            per_user = sum(1 for owner, _ in self._user_children if owner == user)
+            if per_user >= self.settings.max_children_per_user:
+                raise UpstreamUnavailable(
+                    f"upstream {upstream!r} is unavailable: this user already runs {per_user} child processes "
+                    "(maxChildrenPerUser)"
+                )
+            if len(self._user_children) + len(self._session_children) >= self.settings.max_session_children:
+                raise UpstreamUnavailable(
+                    f"upstream {upstream!r} is unavailable: {self.settings.max_session_children} child processes "
+                    "are running (maxSessionChildren)"
+                )
+            spec = shared.spec.model_copy(update={"env": {**shared.spec.env, **env}})  # type: ignore[union-attr]
+            child = UpstreamConnection(
+                spec,
+                connect_timeout=self.settings.timeouts.connect,
+                call_timeout=self.settings.call_timeout(spec),
+                list_timeout=self.settings.timeouts.list,
+                backoff=self._backoff,
+                on_notification=self._upstream_notification,
+            )
+            running = self._user_children[key] = _UserChild(child, anyio.CancelScope(), env)
+            self._task_group.start_soon(_run_in, running.scope, child.run, name=f"upstream:{upstream}:user")
+        running.last_used = time.monotonic()
+        with anyio.move_on_after(self.settings.timeouts.connect + 1):
+            await running.connection.wait_settled()
+        if not running.connection.is_ready:
+            raise running.connection.unavailable()
+        running.last_used = time.monotonic()
+        return running.connection
+
+    def _stop_user_child(self, key: tuple[str, str]) -> None:
+        if (running := self._user_children.pop(key, None)) is not None:
+            running.scope.cancel()
+
+    def forget_user(self, user: str, upstream: str | None = None) -> None:
+        """Stop the user's children (all, or of one upstream): their credentials changed or were removed."""
+        for key in [k for k in self._user_children if k[0] == user and upstream in (None, k[1])]:
+            self._stop_user_child(key)
 
     def note_url_elicitation(self, upstream: str, elicitation_id: object, session_id: str) -> None:
         if isinstance(elicitation_id, str):
@@ -461,6 +533,14 @@ class Hub:
         if len(ready) < len(enabled):
             report["degraded"] = [c.name for c in enabled if not c.is_ready]
         return True, report
+
+
+@dataclass(slots=True)
+class _UserChild:
+    connection: UpstreamConnection
+    scope: anyio.CancelScope
+    env: dict[str, str]
+    last_used: float = field(default_factory=time.monotonic)
 
 
 def _listing(connection: UpstreamConnection) -> UpstreamListing:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -55,3 +55,20 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)  # the x-username value
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UserConnectionRow(Base):
+    __tablename__ = "user_connections"
+
+    user: Mapped[str] = mapped_column(String(128), ForeignKey("users.name", ondelete="CASCADE"), primary_key=True)
+    upstream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secrets: Mapped[str] = mapped_column(Text)  # sealed {"headers": {...}, "env": {...}}
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,28 @@
+"""End users' credentials as the hub uses them: a lookup, not a store.
+
+The hub asks `Credentials.for_user(user, upstream)` on each call made in a user's context
+(`x-username`). What comes back travels on that call only — headers for a remote
+upstream; for a stdio upstream, env vars, which means a child process of the user's own.
+The access layer implements it (in memory, loaded from the registry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    headers: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class Credentials(Protocol):
+    def for_user(self, user: str, upstream: str) -> Credential | None: ...
+
+
+class NoCredentials:
+    def for_user(self, user: str, upstream: str) -> Credential | None:
+        return None
