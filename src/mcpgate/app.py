@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcpgate import __version__
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.guard import Guard
+from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.access.users import UserDirectory
 from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, describe_security, install_error_handlers
 from mcpgate.edge.health import HealthEndpoint
@@ -222,4 +223,5 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
     }
     framework = BodyLimit(app, settings.edge.max_body_bytes)
     gateway = Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable))
-    return Guard(gateway, services.auth, hub)
+    limiter = RateLimiter.from_settings(settings.rate_limits)
+    return Guard(gateway, services.auth, hub, limiter)

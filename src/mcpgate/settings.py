@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from limits import parse_many
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -171,6 +172,33 @@ class VirtualServerSettings(_Model):
         return value
 
 
+class RateLimitSettings(_Model):
+    """Requests allowed per caller, as `limits` strings ("600/minute", "10/second;1000/hour").
+
+    Every request but /health counts once against each limit that applies to it. A virtual
+    server may set its own (its `config.rateLimits`), counted separately.
+    """
+
+    per_key: str | None = Field(None, validation_alias=_alias("per_key", "perKey"))
+    per_user: str | None = Field(None, validation_alias=_alias("per_user", "perUser"))
+    per_ip: str | None = Field(None, validation_alias=_alias("per_ip", "perIp"))
+    # Counters live in memory (one process) unless this names a Redis ("redis://host:6379/0"),
+    # which replicas then share.
+    storage: str | None = None
+
+    @field_validator("per_key", "per_user", "per_ip")
+    @classmethod
+    def _is_a_limit(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a rate limit; write e.g. '600/minute' or '10/second;1000/hour'"
+                ) from None
+        return value
+
+
 class EdgeSettings(_Model):
     """What the client-facing transports accept."""
 
@@ -201,6 +229,9 @@ class GatewaySettings(BaseSettings):
     )
     timeouts: TimeoutSettings = TimeoutSettings()
     edge: EdgeSettings = EdgeSettings()
+    rate_limits: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, validation_alias=_alias("rate_limits", "rateLimits")
+    )
     upstreams: list[UpstreamSettings] = Field(default_factory=list)
     servers: list[VirtualServerSettings] = Field(default_factory=list)
     # The registry: objects created through the API and the CLI. Unset = SQLite in data_dir.

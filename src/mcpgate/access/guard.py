@@ -25,10 +25,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
+from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.edge.http import PRINCIPAL_KEY, USER_KEY, send_json
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX
-from mcpgate.errors import Forbidden, GatewayError, Unauthorized
+from mcpgate.errors import Forbidden, GatewayError, TooManyRequests, Unauthorized
 from mcpgate.hub.gateway import Hub
+from mcpgate.hub.servers import VirtualServer
 from mcpgate.protocol.jsonrpc import error_response
 
 OPEN_PATHS = frozenset({"/health"})
@@ -41,10 +43,18 @@ AuthFailure = Callable[[Scope, str], None]
 
 
 class Guard:
-    def __init__(self, app: ASGIApp, auth: Authenticator, hub: Hub, on_failure: AuthFailure | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        auth: Authenticator,
+        hub: Hub,
+        limiter: RateLimiter | None = None,
+        on_failure: AuthFailure | None = None,
+    ) -> None:
         self.app = app
         self.auth = auth
         self.hub = hub
+        self.limiter = limiter
         self.on_failure = on_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,6 +63,16 @@ class Guard:
             return
         try:
             principal, user = self._admit(scope)
+            if self.limiter is not None:
+                server = self._server_of(scope["path"])
+                client = scope.get("client")
+                await self.limiter.check(
+                    principal,
+                    user,
+                    client[0] if client else None,
+                    server.id if server else None,
+                    server.config if server else None,
+                )
         except GatewayError as exc:
             await self._refuse(scope, send, exc)
             return
@@ -107,10 +127,13 @@ class Guard:
             raise Forbidden("acting for an end user (x-username) needs the scope 'users:act'")
         return principal, user
 
-    def _public(self, path: str) -> bool:
+    def _server_of(self, path: str) -> VirtualServer | None:
         if not path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
-            return False
-        server = self.hub.find_server(_server_ident(path))
+            return None
+        return self.hub.find_server(_server_ident(path))
+
+    def _public(self, path: str) -> bool:
+        server = self._server_of(path)
         return server is not None and server.is_public
 
     async def _refuse(self, scope: Scope, send: Send, exc: GatewayError) -> None:
@@ -118,13 +141,14 @@ class Guard:
             self.on_failure(scope, exc.message)
         status = exc.http_status
         headers = [(b"www-authenticate", b'Bearer realm="mcpgate"')] if status == 401 else []
+        if isinstance(exc, TooManyRequests):
+            headers.append((b"retry-after", str(exc.retry_after).encode()))
         path: str = scope["path"]
         if path in MCP_PATHS or path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
-            body = error_response(
-                None, UNAUTHORIZED_CODE, f"{'Unauthorized' if status == 401 else 'Forbidden'}: {exc.message}"
-            )
+            label = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}.get(status, "Refused")
+            body = error_response(None, UNAUTHORIZED_CODE, f"{label}: {exc.message}")
         else:
-            kind = "unauthorized" if status == 401 else "forbidden"
+            kind = {401: "unauthorized", 403: "forbidden", 429: "rate_limited"}.get(status, "refused")
             body = {"error": {"type": kind, "message": exc.message}}
         await send_json(send, status, body, headers)
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Query, Response
 
+from mcpgate.access.rate_limits import validate_server_limits
 from mcpgate.admin.context import PREFIX, Admin
 from mcpgate.admin.schemas import (
     ERRORS,
@@ -80,6 +81,7 @@ def router(admin: Admin) -> APIRouter:
         if admin.declared_server(body.name):
             raise Conflict(f"a virtual server named {body.name!r} is declared in the config file")
         _check_tools(admin, body.selectedTools)
+        validate_server_limits(body.config)
         server = VirtualServer(
             id=str(uuid.uuid4()),
             name=body.name,
@@ -125,6 +127,8 @@ def router(admin: Admin) -> APIRouter:
         selected = changes.get("selectedTools")
         if selected is not None:
             _check_tools(admin, selected)
+        if changes.get("config") is not None:
+            validate_server_limits(changes["config"])
         externals = patch.externalMcpConfigs
         stored_headers = {e.name: e.headers for e in current.external}
         server = replace(
