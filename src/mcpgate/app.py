@@ -24,6 +24,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpgate import __version__
+from mcpgate.access.audit import AuditTrail
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.guard import Guard
 from mcpgate.access.rate_limits import RateLimiter
@@ -40,6 +41,7 @@ from mcpgate.hub.gateway import Hub
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.protocol.jsonrpc import error_response
 from mcpgate.settings import GatewaySettings
+from mcpgate.store.audit import AuditStore
 from mcpgate.store.crypto import SecretBox
 from mcpgate.store.database import Database, database_url, head_revision
 from mcpgate.store.keys import KeyStore
@@ -94,6 +96,7 @@ class Services:
     registry: Registry
     auth: Authenticator
     users: UserDirectory
+    audit: AuditTrail
 
 
 @contextlib.asynccontextmanager
@@ -129,6 +132,8 @@ async def open_services(settings: GatewaySettings, *, backoff: Backoff | None = 
             users = UserDirectory(user_store, hub)
             await users.load()
             hub.credentials = users
+            audit = AuditTrail(AuditStore(database), auth)
+            hub.observers.append(audit.tool_call)
             auth.on_revoke.append(lambda key_id: _close_sessions_of(hub, key_id))
             if not auth.enforcing and settings.host not in _LOOPBACK:
                 logger.warning(
@@ -136,9 +141,9 @@ async def open_services(settings: GatewaySettings, *, backoff: Backoff | None = 
                     "(set MCPGATE_API_KEY or create a key)",
                     settings.host,
                 )
-            async with anyio.create_task_group() as tg:
+            async with audit, anyio.create_task_group() as tg:
                 tg.start_soon(_keep_keys_fresh, auth)
-                yield Services(hub, registry, auth, users)
+                yield Services(hub, registry, auth, users, audit)
                 tg.cancel_scope.cancel()
     finally:
         await database.aclose()
@@ -210,7 +215,7 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
     )
     install_error_handlers(app)
     describe_security(app)
-    app.include_router(admin_router(Admin(hub, registry, settings, services.auth, services.users)))
+    app.include_router(admin_router(Admin(hub, registry, settings, services.auth, services.users, services.audit)))
     app.router.default = not_found  # type: ignore[assignment]
     app.state.hub = hub
     messages = sse.handle_message
@@ -224,4 +229,4 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
     framework = BodyLimit(app, settings.edge.max_body_bytes)
     gateway = Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable))
     limiter = RateLimiter.from_settings(settings.rate_limits)
-    return Guard(gateway, services.auth, hub, limiter)
+    return Guard(gateway, services.auth, hub, limiter, on_failure=services.audit.auth_failure)

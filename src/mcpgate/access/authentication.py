@@ -88,6 +88,12 @@ class Authenticator:
         self._used[found.id] = now
         return Principal("key", found.id, found.name, found.scopes, found.servers)
 
+    def name_of(self, principal_id: str) -> str | None:
+        """A key's name for records (None for the open gateway and anonymous callers)."""
+        if principal_id == "static":
+            return "MCPGATE_API_KEY"
+        return next((key.name for key in self._keys.values() if key.id == principal_id), None)
+
     # -- managing keys -----------------------------------------------------------------
 
     async def create(

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpgate.admin import keys, servers, upstreams, users
+from mcpgate.admin import audit, keys, servers, upstreams, users
 from mcpgate.admin.context import PREFIX, Admin
 from mcpgate.errors import GatewayError, PayloadTooLarge
 
@@ -29,6 +29,7 @@ def admin_router(admin: Admin) -> APIRouter:
     router.include_router(servers.router(admin))
     router.include_router(keys.router(admin))
     router.include_router(users.router(admin))
+    router.include_router(audit.router(admin))
     return router
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mcpgate.access.audit import AuditTrail
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.users import UserDirectory
 from mcpgate.admin.preview import ToolPreview
@@ -21,6 +22,7 @@ class Admin:
     settings: GatewaySettings
     auth: Authenticator
     users: UserDirectory
+    audit: AuditTrail
     preview: ToolPreview = field(init=False)
 
     def __post_init__(self) -> None:

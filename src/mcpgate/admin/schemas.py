@@ -348,3 +348,32 @@ class ConnectionOut(BaseModel):
 
 class ConnectionList(BaseModel):
     data: list[ConnectionOut]
+
+
+# -- audit -------------------------------------------------------------------------------
+
+
+class AuditEventOut(BaseModel):
+    id: int
+    at: datetime
+    kind: Literal["tool_call", "auth_failure"]
+    outcome: str = Field(description="ok, tool_error, error, cancelled (tool calls); denied (authentication)")
+    keyId: str | None = None
+    keyName: str | None = None
+    user: str | None = None
+    server: str | None = None
+    tool: str | None = None
+    durationMs: float | None = None
+    sourceIp: str | None = None
+    reason: str | None = None
+    argumentsDigest: str | None = Field(None, description="SHA-256 of the arguments; they are never stored.")
+
+
+class AuditPage(BaseModel):
+    limit: int
+    nextCursor: str | None = None
+
+
+class AuditList(BaseModel):
+    data: list[AuditEventOut]
+    pagination: AuditPage

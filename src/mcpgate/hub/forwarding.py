@@ -11,9 +11,12 @@ request that caused them, and answered back to the upstream.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcpgate.errors import METHOD_NOT_FOUND, InvalidParams, UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -32,6 +35,17 @@ Notify = Callable[[Message], Awaitable[None]]
 _ENVELOPE_PREFIX = "io.modelcontextprotocol/"
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """What observers (audit, metrics) learn of one tool call; the arguments are theirs to redact."""
+
+    session: ClientSession
+    tool: Any
+    arguments: Any
+    outcome: str  # ok | tool_error | error | cancelled
+    seconds: float
+
+
 class Forwarder:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
@@ -39,6 +53,25 @@ class Forwarder:
     # -- tools, prompts ----------------------------------------------------------------
 
     async def call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+        """Forward one tool call; every one — answered, refused or cancelled — is told to the hub's observers."""
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            result = await self._call_tool(session, params, notify)
+            outcome = "tool_error" if result.get("isError") else "ok"
+            return result
+        except anyio.get_cancelled_exc_class():
+            outcome = "cancelled"
+            raise
+        finally:
+            if self.hub.observers:
+                call = ToolCall(
+                    session, params.get("name"), params.get("arguments"), outcome, time.perf_counter() - started
+                )
+                for observe in self.hub.observers:
+                    observe(call)
+
+    async def _call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         name = _required_name(params, "tools/call")
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):

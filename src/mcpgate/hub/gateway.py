@@ -93,6 +93,8 @@ class Hub:
         self._scopes: dict[str, anyio.CancelScope] = {}  # each running connection's, to stop it alone
         # End users' credentials, and (user, upstream) → that user's own child of a stdio upstream.
         self.credentials: Credentials = NoCredentials()
+        # Told of every tool call (the audit trail, metrics): callables taking a forwarding.ToolCall.
+        self.observers: list[Callable[[Any], None]] = []
         self._user_children: dict[tuple[str, str], _UserChild] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -72,3 +72,23 @@ class UserConnectionRow(Base):
     secrets: Mapped[str] = mapped_column(Text)  # sealed {"headers": {...}, "env": {...}}
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # tool_call | auth_failure
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | tool_error | error | cancelled | denied
+    key_id: Mapped[str | None] = mapped_column(String(36))
+    key_name: Mapped[str | None] = mapped_column(String(128))
+    user: Mapped[str | None] = mapped_column(String(128))
+    server: Mapped[str | None] = mapped_column(String(36))
+    tool: Mapped[str | None] = mapped_column(String(256))
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    arguments_digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the arguments, never them

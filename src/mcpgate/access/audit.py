@@ -1,0 +1,113 @@
+"""The audit trail: every tool call (who, which server and tool, outcome, duration — the
+arguments only as a SHA-256 digest) and every failed authentication (source address,
+reason), as a structured log line at once and a database row soon after.
+
+    trail = AuditTrail(AuditStore(database), auth)
+    hub.observers.append(trail.tool_call)
+    guard.on_failure = trail.auth_failure
+    async with trail:          # writes batches in the background; the last one on exit
+        ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import anyio.abc
+import orjson
+
+from mcpgate.access.authentication import Authenticator
+from mcpgate.hub.forwarding import ToolCall
+from mcpgate.store.audit import AuditEvent, AuditStore
+
+logger = logging.getLogger("mcpgate.audit")
+
+_FLUSH_SECONDS = 0.5
+_MAX_BUFFER = 50_000  # beyond this (database away for long) the oldest rows are dropped, the log lines stay
+
+
+class AuditTrail:
+    def __init__(self, store: AuditStore, auth: Authenticator) -> None:
+        self.store = store
+        self.auth = auth
+        self._buffer: list[AuditEvent] = []
+        self._task_group: anyio.abc.TaskGroup | None = None
+
+    def tool_call(self, call: ToolCall) -> None:
+        session = call.session
+        self._record(
+            AuditEvent(
+                at=datetime.now(UTC),
+                kind="tool_call",
+                outcome=call.outcome,
+                key_id=session.owner if session.owner not in ("open", "anonymous") else None,
+                key_name=self.auth.name_of(session.owner),
+                user=session.user,
+                server=session.server,
+                tool=call.tool if isinstance(call.tool, str) else None,
+                duration_ms=round(call.seconds * 1000, 3),
+                arguments_digest=_digest(call.arguments),
+            )
+        )
+
+    def auth_failure(self, scope: dict[str, Any], reason: str) -> None:
+        client = scope.get("client")
+        self._record(
+            AuditEvent(
+                at=datetime.now(UTC),
+                kind="auth_failure",
+                outcome="denied",
+                source_ip=client[0] if client else None,
+                reason=f"{scope.get('method', '')} {scope.get('path', '')}: {reason}",
+            )
+        )
+
+    def _record(self, event: AuditEvent) -> None:
+        fields = {name: value for name, value in asdict(event).items() if value is not None}
+        fields["at"] = event.at.isoformat()
+        logger.info("%s", orjson.dumps(fields).decode())
+        if len(self._buffer) >= _MAX_BUFFER:
+            del self._buffer[0]
+        self._buffer.append(event)
+
+    async def flush(self) -> None:
+        events, self._buffer = self._buffer, []
+        try:
+            await self.store.write(events)
+        except Exception:  # the database may be briefly away: keep the rows for the next flush
+            self._buffer[:0] = events[-_MAX_BUFFER:]
+            logger.exception("writing %d audit rows failed; will retry", len(events))
+
+    async def _write_periodically(self) -> None:
+        while True:
+            await anyio.sleep(_FLUSH_SECONDS)  # batching, not a wait for an event
+            if self._buffer:
+                await self.flush()
+
+    async def __aenter__(self) -> AuditTrail:
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        self._task_group.start_soon(self._write_periodically)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._task_group is not None
+        self._task_group.cancel_scope.cancel()
+        await self._task_group.__aexit__(None, None, None)
+        with anyio.CancelScope(shield=True):
+            await self.flush()
+
+
+def _digest(arguments: Any) -> str | None:
+    if arguments is None:
+        return None
+    try:
+        canonical = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        canonical = repr(arguments).encode()
+    return hashlib.sha256(canonical).hexdigest()

@@ -1,0 +1,72 @@
+"""The audit trail: tool calls (who, where, what, outcome, duration; arguments only as a
+digest) and failed authentications, in the database, at /api/v1/audit and as log lines."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import orjson
+import pytest
+from mcp import MCPError
+from sqlalchemy import select
+
+from mcpgate.store.audit import audit_table
+from tests.conftest import running_gateway, stdio_echo
+
+pytestmark = pytest.mark.anyio
+
+ADMIN = "audit-admin-key-0123456789abcdef"
+
+
+async def test_tool_calls_and_failed_logins_are_recorded_without_arguments(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="mcpgate.audit")
+    config = {
+        "mcpServers": {"demo": stdio_echo("demo")},
+        "virtualServers": {"picked": {"mode": "NORMAL", "selectedTools": ["demo_echo"]}},
+        "api_key": ADMIN,
+    }
+    async with running_gateway(config) as gateway, gateway.http({"x-api-key": ADMIN}) as admin:
+        made = await admin.post("/api/v1/keys", json={"name": "agent-7", "scopes": ["tools:call", "users:act"]})
+        agent = made.json()
+        secret_text = "the quick brown fox, confidential 4242"
+        headers = {"x-api-key": agent["key"], "x-username": "alice"}
+        async with gateway.client("streamable_http", server="picked", headers=headers) as client:
+            assert (await client.call_tool("demo_echo", {"text": secret_text})).content[0].text == secret_text
+            with pytest.raises(MCPError):
+                await client.call_tool("demo_whoami", {})  # not on this server: an error
+        async with gateway.http() as stranger:
+            assert (await stranger.post("/mcp", json={}, headers={"x-api-key": "mcpg_guessing"})).status_code == 401
+
+        page = (await admin.get("/api/v1/audit")).json()
+        calls = [e for e in page["data"] if e["kind"] == "tool_call"]
+        assert [(c["tool"], c["outcome"]) for c in calls] == [("demo_whoami", "error"), ("demo_echo", "ok")]
+        echo = calls[1]
+        server_id = next(iter(gateway.hub.servers))
+        assert (echo["keyId"], echo["keyName"], echo["user"], echo["server"]) == (
+            agent["id"],
+            "agent-7",
+            "alice",
+            server_id,
+        )
+        assert echo["durationMs"] > 0
+        canonical = orjson.dumps({"text": secret_text}, option=orjson.OPT_SORT_KEYS)
+        assert echo["argumentsDigest"] == hashlib.sha256(canonical).hexdigest()
+        failures = [e for e in page["data"] if e["kind"] == "auth_failure"]
+        assert failures and failures[0]["sourceIp"] == "127.0.0.1" and "/mcp" in failures[0]["reason"]
+
+        only = (await admin.get("/api/v1/audit", params={"kind": "tool_call", "tool": "demo_echo"})).json()["data"]
+        assert [e["tool"] for e in only] == ["demo_echo"]
+        assert (await admin.get("/api/v1/audit", params={"user": "bob"})).json()["data"] == []
+        first = (await admin.get("/api/v1/audit", params={"limit": 1})).json()
+        rest = (await admin.get("/api/v1/audit", params={"cursor": first["pagination"]["nextCursor"]})).json()
+        assert first["data"][0]["id"] > rest["data"][0]["id"]
+        assert (await admin.get("/api/v1/audit", params={"cursor": "x"})).status_code == 400
+
+        async with gateway.registry.database.transaction() as tx:
+            stored = " ".join(str(v) for row in (await tx.execute(select(audit_table))).all() for v in row)
+        assert secret_text not in stored and agent["key"] not in stored
+        lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "mcpgate.audit"]
+        assert any(line["kind"] == "tool_call" and line["tool"] == "demo_echo" for line in lines)
+        assert all(secret_text not in r.getMessage() for r in caplog.records)
