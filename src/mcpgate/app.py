@@ -32,6 +32,7 @@ from mcpgate.access.users import UserDirectory
 from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, describe_security, install_error_handlers
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import send_json
+from mcpgate.edge.metrics import Metrics
 from mcpgate.edge.security import OriginPolicy
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, VirtualServerEndpoints
 from mcpgate.edge.sse import SSETransport
@@ -193,6 +194,7 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
     """The ASGI app over running services (see `open_services`), behind the access guard."""
     hub, registry = services.hub, services.registry
     router = RequestRouter(hub)
+    metrics = Metrics(hub)
     policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins)
     sse = SSETransport(router, policy, settings.edge)
     streamable = StreamableHTTPTransport(router, policy, settings.edge)
@@ -209,6 +211,7 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
         redoc_url=None,
         routes=[
             Route("/health", _Endpoint(HealthEndpoint(hub)), methods=["GET"], include_in_schema=False),
+            Route("/metrics", _Endpoint(metrics.endpoint), methods=["GET"], include_in_schema=False),
             Route("/sse", _Endpoint(sse.handle_stream), methods=["GET"], include_in_schema=False),
             Route("/mcp", _Endpoint(streamable), methods=["GET", "POST", "DELETE"], include_in_schema=False),
         ],
@@ -229,4 +232,10 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
     framework = BodyLimit(app, settings.edge.max_body_bytes)
     gateway = Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable))
     limiter = RateLimiter.from_settings(settings.rate_limits)
-    return Guard(gateway, services.auth, hub, limiter, on_failure=services.audit.auth_failure)
+    hub.observers.append(metrics.tool_call)
+
+    def failed(scope: Scope, reason: str) -> None:
+        services.audit.auth_failure(scope, reason)
+        metrics.auth_failure()
+
+    return metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed))

@@ -1,0 +1,110 @@
+"""`GET /metrics` in the Prometheus text format, and what feeds it.
+
+    requests by endpoint and status   mcpgate_http_requests_total{endpoint,status}
+    tool calls by outcome             mcpgate_tool_calls_total{outcome}
+    tool call latency                 mcpgate_tool_call_duration_seconds (histogram)
+    failed authentications            mcpgate_auth_failures_total
+    open sessions (by transport)      mcpgate_sessions{transport}
+    upstreams by state                mcpgate_upstreams{state}
+
+One registry per app (not the library's global one), so several gateways in one process
+(the tests) never share counters. Requests are counted by a thin ASGI wrapper that only
+looks at each response's start.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mcpgate.hub.forwarding import ToolCall
+from mcpgate.hub.gateway import Hub
+
+_ENDPOINTS = (
+    ("/mcp", "mcp"),
+    ("/sse", "sse"),
+    ("/message", "sse"),
+    ("/servers/", "virtual_server"),
+    ("/api/v1/mcp/", "virtual_server"),
+    ("/api/", "management"),
+    ("/health", "health"),
+    ("/metrics", "metrics"),
+)
+
+
+class Metrics:
+    def __init__(self, hub: Hub) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "mcpgate_http_requests", "HTTP requests answered", ["endpoint", "status"], registry=self.registry
+        )
+        self.tool_calls = Counter("mcpgate_tool_calls", "Tool calls by outcome", ["outcome"], registry=self.registry)
+        self.tool_seconds = Histogram(
+            "mcpgate_tool_call_duration_seconds",
+            "Tool call latency through the gateway",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=self.registry,
+        )
+        self.auth_failures = Counter("mcpgate_auth_failures", "Failed authentications", registry=self.registry)
+        self.registry.register(_HubState(hub))
+
+    def tool_call(self, call: ToolCall) -> None:
+        self.tool_calls.labels(call.outcome).inc()
+        self.tool_seconds.observe(call.seconds)
+
+    def auth_failure(self) -> None:
+        self.auth_failures.inc()
+
+    def counting(self, app: ASGIApp) -> ASGIApp:
+        """`app`, with every HTTP response counted by endpoint and status."""
+
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            endpoint = _endpoint(scope["path"])
+
+            async def watch(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    self.requests.labels(endpoint, str(message["status"])).inc()
+                await send(message)
+
+            await app(scope, receive, watch)
+
+        return counted
+
+    async def endpoint(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = generate_latest(self.registry)
+        headers = [(b"content-type", CONTENT_TYPE_LATEST.encode()), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _HubState(Collector):
+    """Gauges read from the hub at scrape time: sessions and upstream states."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        sessions = GaugeMetricFamily("mcpgate_sessions", "Open client sessions", labels=["transport"])
+        for transport, count in sorted(Tally(s.transport for s in self.hub.sessions).items()):
+            sessions.add_metric([transport], count)
+        yield sessions
+        upstreams = GaugeMetricFamily("mcpgate_upstreams", "Upstreams by state", labels=["state"])
+        states = Tally(c.status.state.value for c in self.hub.upstreams.values())
+        for state in ("connecting", "ready", "down", "disabled"):
+            upstreams.add_metric([state], states.get(state, 0))
+        yield upstreams
+
+
+def _endpoint(path: str) -> str:
+    for prefix, name in _ENDPOINTS:
+        if path.startswith(prefix):
+            return name
+    return "other"
