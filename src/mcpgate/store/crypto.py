@@ -64,8 +64,8 @@ class SecretBox:
             return orjson.loads(self._fernet.decrypt(token.encode("ascii")))
         except InvalidToken:
             raise ConfigError(
-                "stored secrets cannot be decrypted: MCPGATE_SECRET_KEY is not the key they were stored with "
-                "(to rotate keys, list the new key first and the old one after it, comma-separated)"
+                "stored secrets cannot be decrypted: MCPGATE_SECRET_KEY is missing or is not the key they were "
+                "stored with (to rotate keys, list the new key first and the old one after it, comma-separated)"
             ) from None
 
 
