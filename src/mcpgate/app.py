@@ -190,7 +190,20 @@ async def prepare_database(database: Database, migrate: bool) -> None:
         )
 
 
-def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
+class App:
+    """What `create_app` returns: the counted, guarded gateway — with its parts named, for
+    whoever needs to look inside (the tests enumerate `fastapi`'s routes)."""
+
+    def __init__(self, asgi: ASGIApp, fastapi: FastAPI, gateway: Gateway) -> None:
+        self._asgi = asgi
+        self.fastapi = fastapi
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._asgi(scope, receive, send)
+
+
+def create_app(settings: GatewaySettings, services: Services) -> App:
     """The ASGI app over running services (see `open_services`), behind the access guard."""
     hub, registry = services.hub, services.registry
     router = RequestRouter(hub)
@@ -238,4 +251,4 @@ def create_app(settings: GatewaySettings, services: Services) -> ASGIApp:
         services.audit.auth_failure(scope, reason)
         metrics.auth_failure()
 
-    return metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed))
+    return App(metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed)), app, gateway)

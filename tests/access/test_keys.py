@@ -35,7 +35,7 @@ CONFIG = {
 
 def served_routes(gateway: Gateway) -> list[tuple[str, str]]:
     """(method, concrete path) for every route the app serves, path parameters filled in."""
-    fastapi_app = gateway.app.app.app  # Guard → Gateway → FastAPI
+    fastapi_app = gateway.app.fastapi
     found: list[tuple[str, str]] = []
     for context in iter_route_contexts(fastapi_app.routes):  # FastAPI's routes, included routers flattened
         if context.path is None:
@@ -43,7 +43,7 @@ def served_routes(gateway: Gateway) -> list[tuple[str, str]]:
         path = re.sub(r"\{[^}]+\}", "x", context.path)
         methods = getattr(context.original_route, "methods", None) or {"GET"}
         found += [(method, path) for method in sorted(methods) if method != "HEAD"]
-    for path in gateway.app.app._fast_paths:
+    for path in gateway.app.gateway._fast_paths:
         found += [("POST", path), ("GET", path)]
     found += [
         (method, f"{NAMED_PREFIX}members/{endpoint}")
