@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import sys
-import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,10 +34,11 @@ from pydantic import TypeAdapter, ValidationError
 from mcpgate.access.authentication import Authenticator
 from mcpgate.admin.preview import ToolPreview
 from mcpgate.admin.schemas import ServerCreate
+from mcpgate.admin.servers import new_server
 from mcpgate.app import prepare_database
 from mcpgate.config import load_config, upstream_from_claude
 from mcpgate.errors import ConfigError, GatewayError, NotFound
-from mcpgate.hub.servers import ExternalMCP, VirtualServer
+from mcpgate.hub.servers import VirtualServer
 from mcpgate.settings import UPSTREAM_NAME, UPSTREAM_NAME_RULE, GatewaySettings, UpstreamSettings
 from mcpgate.store.crypto import SecretBox, mask, mask_url
 from mcpgate.store.database import Database, database_url
@@ -199,17 +199,7 @@ class DatabaseBackend:
             wire = ServerCreate.model_validate(body)
         except ValidationError as exc:
             raise CommandError(f"invalid server: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
-        server = VirtualServer(
-            id=str(uuid.uuid4()),
-            name=wire.name,
-            description=wire.description,
-            mode=wire.mode,
-            selected_tools=tuple(wire.selectedTools),
-            external=tuple(ExternalMCP(e.name, e.url, e.headers, tuple(e.tools)) for e in wire.externalMcpConfigs),
-            config=wire.config,
-            is_public=wire.isPublic,
-        )
-        return _server_view(await self.registry.add_server(server))
+        return _server_view(await self.registry.add_server(new_server(wire)))
 
     async def _server(self, ident: str) -> VirtualServer:
         for server in await self.registry.all_servers():

@@ -23,6 +23,25 @@ SLUG_RULE = "1-64 lowercase letters, digits, '-' or '_', starting and ending wit
 UPSTREAM_NAME_RULE = "1-64 characters of letters, digits, '_', '-' or '.', starting with a letter or digit"
 
 
+# Never a caller's credential for an upstream: the hop's own headers and the gateway's key and user.
+NEVER_PASSED_THROUGH = frozenset(
+    {
+        "host",
+        "content-length",
+        "content-type",
+        "accept",
+        "connection",
+        "transfer-encoding",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "x-api-key",
+        "x-username",
+        "cookie",
+        "last-event-id",
+    }
+)
+
+
 def default_data_dir() -> Path:
     """Where the embedded SQLite database and the generated secret key live by default."""
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
@@ -93,26 +112,9 @@ class _RemoteBase(_UpstreamBase):
         for name in names:
             if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
                 raise ValueError(f"{name!r} is not an HTTP header name")
-            if name.lower() in _NEVER_PASSED:
+            if name.lower() in NEVER_PASSED_THROUGH:
                 raise ValueError(f"{name!r} cannot be passed through (it belongs to the gateway's own hop)")
         return names
-
-
-_NEVER_PASSED = frozenset(
-    {
-        "host",
-        "content-length",
-        "content-type",
-        "accept",
-        "connection",
-        "transfer-encoding",
-        "mcp-session-id",
-        "mcp-protocol-version",
-        "x-api-key",
-        "x-username",
-        "cookie",
-    }
-)
 
 
 class SSEUpstream(_RemoteBase):

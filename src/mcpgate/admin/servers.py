@@ -82,17 +82,7 @@ def router(admin: Admin) -> APIRouter:
             raise Conflict(f"a virtual server named {body.name!r} is declared in the config file")
         _check_tools(admin, body.selectedTools)
         validate_server_limits(body.config)
-        server = VirtualServer(
-            id=str(uuid.uuid4()),
-            name=body.name,
-            description=body.description,
-            mode=body.mode,
-            selected_tools=tuple(body.selectedTools),
-            external=_externals(body.externalMcpConfigs, {}),
-            config=body.config,
-            is_public=body.isPublic,
-        )
-        server = await admin.registry.add_server(server)
+        server = await admin.registry.add_server(new_server(body))
         await admin.hub.put_server(server)
         return _out(admin, server)
 
@@ -168,6 +158,20 @@ def router(admin: Admin) -> APIRouter:
         )
 
     return api
+
+
+def new_server(body: ServerCreate) -> VirtualServer:
+    """The record a create request describes, with a fresh id (the CLI's offline path uses it too)."""
+    return VirtualServer(
+        id=str(uuid.uuid4()),
+        name=body.name,
+        description=body.description,
+        mode=body.mode,
+        selected_tools=tuple(body.selectedTools),
+        external=_externals(body.externalMcpConfigs, {}),
+        config=body.config,
+        is_public=body.isPublic,
+    )
 
 
 def _server(admin: Admin, server_id: str) -> VirtualServer:

@@ -7,6 +7,7 @@ readable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,6 +17,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from mcpgate.errors import PayloadTooLarge
+from mcpgate.settings import NEVER_PASSED_THROUGH
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [
@@ -48,43 +50,46 @@ def foreign(session: Any, scope: Scope) -> str | None:
     return None
 
 
-# Never a caller's credential for an upstream: the hop's own headers and the gateway's key.
-_HOP_HEADERS = frozenset(
-    {
-        "host",
-        "content-length",
-        "content-type",
-        "accept",
-        "connection",
-        "transfer-encoding",
-        "mcp-session-id",
-        "mcp-protocol-version",
-        "x-api-key",
-        "x-username",
-        "cookie",
-        "last-event-id",
-    }
-)
+class CallerHeaders(Mapping[str, str]):
+    """The request's headers an upstream may be given (per its passthrough allowlist), lowercased;
+    `Authorization` left out when it carried the gateway's own key.
 
-
-def caller_headers(scope: Scope) -> dict[str, str]:
-    """The request's headers an upstream may be given (per its passthrough allowlist), lowercased.
-
-    `Authorization` is left out when it carried the gateway's own key.
+    Read on first use only: most requests go to upstreams that pass nothing through.
     """
-    headers = {
-        name.decode("latin-1").lower(): value.decode("latin-1")
-        for name, value in scope["headers"]
-        if name.decode("latin-1").lower() not in _HOP_HEADERS
-    }
-    principal = scope.get(PRINCIPAL_KEY)
-    if (
-        principal is not None
-        and principal.kind in ("key", "static")
-        and not any(name.lower() == b"x-api-key" for name, _ in scope["headers"])
-    ):
-        headers.pop("authorization", None)
-    return headers
+
+    __slots__ = ("_parsed", "_scope")
+
+    def __init__(self, scope: Scope) -> None:
+        self._scope = scope
+        self._parsed: dict[str, str] | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self._parsed is None:
+            raw = self._scope["headers"]
+            headers = {
+                name.decode("latin-1").lower(): value.decode("latin-1")
+                for name, value in raw
+                if name.decode("latin-1").lower() not in NEVER_PASSED_THROUGH
+            }
+            principal = self._scope.get(PRINCIPAL_KEY)
+            if principal is not None and principal.kind in ("key", "static"):
+                if not any(name.lower() == b"x-api-key" for name, _ in raw):
+                    headers.pop("authorization", None)
+            self._parsed = headers
+        return self._parsed
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers())
+
+    def __len__(self) -> int:
+        return len(self._headers())
+
+
+def caller_headers(scope: Scope) -> CallerHeaders:
+    return CallerHeaders(scope)
 
 
 def owner_of(scope: Scope) -> str:

@@ -82,7 +82,7 @@ class SSETransport:
             server=server_of(scope),
             owner=owner_of(scope),
             user=scope.get(USER_KEY),
-            headers=caller_headers(scope),
+            headers=dict(caller_headers(scope)),  # kept for the session's life: a copy
         )
 
         async def push(message: Message) -> None:

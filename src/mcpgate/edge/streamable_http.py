@@ -150,7 +150,7 @@ class StreamableHTTPTransport:
                     server=server_of(scope),
                     owner=owner_of(scope),
                     user=scope.get(USER_KEY),
-                    headers=caller_headers(scope),
+                    headers=dict(caller_headers(scope)),  # kept for the session's life: a copy
                 )
             )
             logger.debug("streamable HTTP session %s opened", session.id)

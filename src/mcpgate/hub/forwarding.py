@@ -360,10 +360,10 @@ def passed_through(spec: Any, session: ClientSession) -> dict[str, str]:
     names = getattr(spec, "passthrough_headers", None)
     if not names:
         return {}
-    request = CALLER_HEADERS.get() or {}
+    request = CALLER_HEADERS.get()
     found = {}
     for name in names:
-        value = request.get(name.lower()) or session.headers.get(name.lower())
+        value = (request.get(name.lower()) if request is not None else None) or session.headers.get(name.lower())
         if value:
             found[name] = value
     return found
