@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,36 @@ async def running_gateway(
             yield Gateway(url, services.hub, services.registry, services.auth, app)
             for session in services.hub.sessions:  # end open streams so the server can stop promptly
                 services.hub.sessions.remove(session.id)
+
+
+@contextmanager
+def threaded_gateway(settings: GatewaySettings) -> Iterator[str]:
+    """A gateway in a thread (and event loop) of its own, for synchronous drivers such as
+    schemathesis; yields its base URL."""
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with open_services(settings) as services:
+            app = create_app(settings, services)
+            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+            box["server"] = server
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(server.serve)
+                with anyio.fail_after(30):
+                    while not server.started:
+                        await anyio.sleep(0.01)
+                box["url"] = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
+                started.set()
+
+    thread = threading.Thread(target=anyio.run, args=(main,), daemon=True)
+    thread.start()
+    assert started.wait(60), "the gateway did not start"
+    try:
+        yield box["url"]
+    finally:
+        box["server"].should_exit = True
+        thread.join(30)
 
 
 GatewayFactory = Callable[[dict[str, Any]], AbstractAsyncContextManager[Gateway]]

@@ -33,6 +33,8 @@ from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, describe_s
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import send_json
 from mcpgate.edge.metrics import Metrics
+from mcpgate.edge.openapi import Security
+from mcpgate.edge.rest import RESTEndpoints, is_rest
 from mcpgate.edge.security import OriginPolicy
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, VirtualServerEndpoints
 from mcpgate.edge.sse import SSETransport
@@ -70,12 +72,15 @@ class Gateway:
     route matching for them is a measurable share of the gateway's per-call cost.
     """
 
-    def __init__(self, framework: ASGIApp, app: FastAPI, fast_paths: dict[str, ASGIApp], virtual: ASGIApp) -> None:
+    def __init__(
+        self, framework: ASGIApp, app: FastAPI, fast_paths: dict[str, ASGIApp], virtual: ASGIApp, rest: RESTEndpoints
+    ) -> None:
         self.app = app
         self.state = app.state
         self._framework = framework
         self._fast_paths = fast_paths
         self._virtual = virtual
+        self._rest = rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -85,6 +90,10 @@ class Gateway:
                 return
             if path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
                 await self._virtual(scope, receive, send)
+                return
+            tail = path[1:].rstrip("/")
+            if is_rest(tail):
+                await self._rest.handle(scope, receive, send, "", tail)
                 return
         await self._framework(scope, receive, send)
 
@@ -211,6 +220,16 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
     policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins)
     sse = SSETransport(router, policy, settings.edge)
     streamable = StreamableHTTPTransport(router, policy, settings.edge)
+    auth = services.auth
+
+    def security_of(server_id: str | None) -> Security:
+        """What the REST document of an endpoint says about keys (the guard is what enforces it)."""
+        if not auth.enforcing:
+            return "none"
+        server = hub.servers.get(server_id) if server_id is not None else None
+        return "optional" if server is not None and server.is_public else "required"
+
+    rest = RESTEndpoints(router, policy, settings.edge, security_of)
 
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {scope['path']}"))
@@ -243,7 +262,7 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         "/message": messages,
     }
     framework = BodyLimit(app, settings.edge.max_body_bytes)
-    gateway = Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable))
+    gateway = Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable, rest), rest)
     limiter = RateLimiter.from_settings(settings.rate_limits)
     hub.observers.append(metrics.tool_call)
 

@@ -7,12 +7,17 @@ this tree.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 # JSON-RPC 2.0 error codes (spec §5.1) and the MCP-specific ones we emit.
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+# MCP's "resource not found" (the 2025-11-25 spec and the Python SDK send -32602 instead).
+RESOURCE_NOT_FOUND = -32002
 # The SDK's request-timeout code.
 REQUEST_TIMEOUT = -32001
 # What the TypeScript SDK answers for an unknown Mcp-Session-Id; clients key reconnects on it and the 404.
@@ -40,9 +45,22 @@ class MethodNotFound(GatewayError):
     http_status = 404
 
 
+class BadRequest(GatewayError):
+    """The request itself is malformed (a body that is not JSON, say)."""
+
+    code = INVALID_REQUEST
+    http_status = 400
+
+
 class InvalidParams(GatewayError):
     code = INVALID_PARAMS
     http_status = 400
+
+
+class UnknownName(InvalidParams):
+    """A tool, prompt or resource this endpoint does not offer (JSON-RPC -32602, HTTP 404)."""
+
+    http_status = 404
 
 
 class PayloadTooLarge(GatewayError):
@@ -102,6 +120,10 @@ class UpstreamUnavailable(UpstreamError):
 
     http_status = 503
 
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until it is worth trying again (HTTP Retry-After)
+
 
 class UpstreamTimeout(UpstreamError):
     code = REQUEST_TIMEOUT
@@ -110,3 +132,18 @@ class UpstreamTimeout(UpstreamError):
 
 class ToolNameCollision(ConfigError):
     """Two upstreams would expose a tool under the same gateway name."""
+
+
+def error_kind(exc: GatewayError) -> str:
+    """The `type` of an HTTP error body: `UpstreamTimeout` → "upstream_timeout"; every 422 is a validation error."""
+    if exc.http_status == 422:
+        return "validation_error"
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+def error_body(kind: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The JSON body of every HTTP error outside JSON-RPC: `{"error": {"type", "message", "details"?}}`."""
+    body: dict[str, Any] = {"type": kind, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}

@@ -10,21 +10,17 @@ test talks only to loopback and runs nothing it did not choose.
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error, positive_data_acceptance
 
-from mcpgate.app import create_app, open_services
 from mcpgate.config import settings_from_mapping
-from tests.conftest import stdio_echo
+from tests.conftest import stdio_echo, threaded_gateway
 
 CLOSED_PORT_URL = "http://127.0.0.1:9/mcp"
 ADMIN_KEY = "schemathesis-admin-key-0123456789"
@@ -44,29 +40,8 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         },
         "schemathesis",
     )
-    started = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def main() -> None:
-        async with open_services(config) as services:
-            server = uvicorn.Server(
-                uvicorn.Config(create_app(config, services), host="127.0.0.1", port=0, log_level="warning")
-            )
-            box["server"] = server
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(server.serve)
-                with anyio.fail_after(30):
-                    while not server.started:
-                        await anyio.sleep(0.01)
-                box["url"] = f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}"
-                started.set()
-
-    thread = threading.Thread(target=anyio.run, args=(main,), daemon=True)
-    thread.start()
-    assert started.wait(60), "the gateway did not start"
-    yield box["url"]
-    box["server"].should_exit = True
-    thread.join(30)
+    with threaded_gateway(config) as url:
+        yield url
 
 
 @schemathesis.hook

@@ -4,7 +4,9 @@ once, before any transport or API handler sees it.
     app = Guard(gateway, authenticator, hub)
 
 What a request needs:
-    /mcp, /sse, /messages         tools:call, and a key not limited to some virtual servers
+    …/docs (REST pages)           nothing: a static page that fetches what it shows with the key
+    /mcp, /sse, /messages, /tools, /call-tool, … (the default endpoint, MCP or REST)
+                                  tools:call, and a key not limited to some virtual servers
     /servers/<s>/…, /api/v1/mcp/<s>  tools:call on server s — or nothing if s is public and no key is given
     /api/v1/keys|users|audit      admin
     /api/v1/… (other)             servers:read to read, servers:write to change
@@ -13,7 +15,7 @@ What a request needs:
 
 The principal (and the end user) go into the ASGI scope for the transports, which bind
 each session to the principal that opened it. Failures are 401 (with `WWW-Authenticate`)
-or 403, with a JSON-RPC error body on MCP paths and the API's error body elsewhere.
+or 403, with a JSON-RPC error body on MCP paths and the API's error body elsewhere (REST included).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from mcpgate.access.authentication import Authenticator
 from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
 from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.edge.http import PRINCIPAL_KEY, USER_KEY, send_json
-from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX
+from mcpgate.edge.rest import is_rest
+from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, split_path
 from mcpgate.errors import Forbidden, GatewayError, TooManyRequests, Unauthorized
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.servers import VirtualServer
@@ -58,7 +61,7 @@ class Guard:
         self.on_failure = on_failure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or _is_docs_page(scope["path"]):
             await self.app(scope, receive, send)
             return
         try:
@@ -98,7 +101,7 @@ class Guard:
                 raise
             principal = None
         server_id: str | None = None
-        if path in MCP_PATHS:
+        if path in MCP_PATHS or _is_default_rest(path):
             needed: str | None = "tools:call"
         elif path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
             needed = "tools:call"
@@ -144,7 +147,7 @@ class Guard:
         if isinstance(exc, TooManyRequests):
             headers.append((b"retry-after", str(exc.retry_after).encode()))
         path: str = scope["path"]
-        if path in MCP_PATHS or path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
+        if path in MCP_PATHS or (path.startswith((NAMED_PREFIX, BY_ID_PREFIX)) and not is_rest(split_path(path)[2])):
             label = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}.get(status, "Refused")
             body = error_response(None, UNAUTHORIZED_CODE, f"{label}: {exc.message}")
         else:
@@ -154,6 +157,12 @@ class Guard:
 
 
 def _server_ident(path: str) -> str:
-    if path.startswith(NAMED_PREFIX):
-        return path[len(NAMED_PREFIX) :].partition("/")[0]
-    return path[len(BY_ID_PREFIX) :].strip("/")
+    return split_path(path)[1] or ""
+
+
+def _is_default_rest(path: str) -> bool:
+    return not path.startswith((NAMED_PREFIX, BY_ID_PREFIX, "/api/")) and is_rest(path[1:].rstrip("/"))
+
+
+def _is_docs_page(path: str) -> bool:
+    return path.endswith(("/docs", "/docs/")) and split_path(path)[2] == "docs"

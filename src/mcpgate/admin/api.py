@@ -10,7 +10,6 @@ config-file object, 413 body too large, 422 invalid input. A 500 is a bug.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -20,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcpgate.admin import audit, keys, servers, upstreams, users
 from mcpgate.admin.context import PREFIX, Admin
-from mcpgate.errors import GatewayError, PayloadTooLarge
+from mcpgate.errors import GatewayError, PayloadTooLarge, error_body, error_kind
 
 
 def admin_router(admin: Admin) -> APIRouter:
@@ -56,22 +55,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
 
 
-def error_body(kind: str, message: str, details: Any = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": kind, "message": message}
-    if details is not None:
-        body["details"] = details
-    return {"error": body}
-
-
-def _kind(exc: GatewayError) -> str:
-    if exc.http_status == 422:
-        return "validation_error"
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", type(exc).__name__).lower()
-
-
 async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
     status = exc.http_status if 400 <= exc.http_status < 600 else 500
-    return JSONResponse(error_body(_kind(exc), exc.message, exc.data), status_code=status)
+    return JSONResponse(error_body(error_kind(exc), exc.message, exc.data), status_code=status)
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

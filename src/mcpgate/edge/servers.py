@@ -5,6 +5,7 @@
     /servers/<name>/mcp       Streamable HTTP (POST, GET, DELETE)
     /api/v1/mcp/<id>          GET without Mcp-Session-Id: legacy SSE (POST back here with
                               ?sessionId=); otherwise Streamable HTTP
+    <either base>/tools, /call-tool, /openapi.json, …   the REST face (see `rest.py`)
 
 The server is resolved per request and named in the ASGI scope; the transports give its
 sessions that server's view and refuse a session id that began at another endpoint.
@@ -15,9 +16,10 @@ from __future__ import annotations
 from starlette.types import Receive, Scope, Send
 
 from mcpgate.edge.http import MESSAGES_PATH_KEY, SERVER_KEY, query_param, send_json
+from mcpgate.edge.rest import RESTEndpoints, is_rest
 from mcpgate.edge.sse import SSETransport
 from mcpgate.edge.streamable_http import SESSION_HEADER, StreamableHTTPTransport
-from mcpgate.errors import METHOD_NOT_FOUND
+from mcpgate.errors import METHOD_NOT_FOUND, error_body
 from mcpgate.hub.gateway import Hub
 from mcpgate.protocol.jsonrpc import error_response
 
@@ -25,38 +27,53 @@ NAMED_PREFIX = "/servers/"
 BY_ID_PREFIX = "/api/v1/mcp/"
 
 
+def split_path(path: str) -> tuple[str, str | None, str]:
+    """`(base, server ident, tail)` of a request path: `/servers/gh/tools/x` → ("/servers/gh", "gh",
+    "tools/x"); for the default endpoint the base is "" and the ident None."""
+    for prefix in (NAMED_PREFIX, BY_ID_PREFIX):
+        if path.startswith(prefix):
+            ident, _, tail = path[len(prefix) :].partition("/")
+            return prefix + ident, ident, tail.rstrip("/")
+    return "", None, path[1:].rstrip("/")
+
+
 class VirtualServerEndpoints:
-    def __init__(self, hub: Hub, sse: SSETransport, streamable: StreamableHTTPTransport) -> None:
+    def __init__(self, hub: Hub, sse: SSETransport, streamable: StreamableHTTPTransport, rest: RESTEndpoints) -> None:
         self.hub = hub
         self.sse = sse
         self.streamable = streamable
+        self.rest = rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
-        if path.startswith(NAMED_PREFIX):
-            ident, _, endpoint = path[len(NAMED_PREFIX) :].partition("/")
-            endpoint = endpoint.rstrip("/")
-        else:
-            ident, endpoint = path[len(BY_ID_PREFIX) :].rstrip("/"), ""
+        base, ident, tail = split_path(path)
+        assert ident is not None  # the app routes only virtual-server paths here
+        if tail == "docs":
+            await self.rest.handle(scope, receive, send, base, tail)  # served alike for every name: reveals none
+            return
         server = self.hub.find_server(ident)
-        if server is None or "/" in ident:
-            await _not_found(send, f"No virtual server {ident!r}")
+        if server is None:
+            message = f"No virtual server {ident!r}"
+            await send_json(send, 404, error_body("not_found", message) if is_rest(tail) else _not_found_body(message))
             return
         scope = {**scope, SERVER_KEY: server.id}
-        if path.startswith(NAMED_PREFIX):
-            if endpoint == "sse":
-                scope[MESSAGES_PATH_KEY] = f"{NAMED_PREFIX}{ident}/messages"
+        if is_rest(tail):
+            await self.rest.handle(scope, receive, send, base, tail)
+        elif path.startswith(NAMED_PREFIX):
+            if tail == "sse":
+                scope[MESSAGES_PATH_KEY] = f"{base}/messages"
                 await self.sse.handle_stream(scope, receive, send)
-            elif endpoint in ("messages", "message"):
+            elif tail in ("messages", "message"):
                 await self.sse.handle_message(scope, receive, send)
-            elif endpoint == "mcp":
+            elif tail == "mcp":
                 await self.streamable(scope, receive, send)
             else:
-                await _not_found(send, f"No route for {path}; use …/sse, …/messages or …/mcp")
-            return
+                await _not_found(send, f"No route for {path}; use …/sse, …/messages, …/mcp or the REST endpoints")
+        elif tail:
+            await _not_found(send, f"No route for {path}; use {base} itself or its REST endpoints")
         # A Streamable HTTP GET always carries its session id; one without is a legacy SSE client.
-        if scope["method"] == "GET" and SESSION_HEADER.encode() not in dict(scope["headers"]):
-            scope[MESSAGES_PATH_KEY] = path
+        elif scope["method"] == "GET" and SESSION_HEADER.encode() not in dict(scope["headers"]):
+            scope[MESSAGES_PATH_KEY] = base
             await self.sse.handle_stream(scope, receive, send)
         elif scope["method"] == "POST" and query_param(scope, "sessionId", "session_id"):
             await self.sse.handle_message(scope, receive, send)
@@ -64,5 +81,9 @@ class VirtualServerEndpoints:
             await self.streamable(scope, receive, send)
 
 
+def _not_found_body(message: str) -> dict[str, object]:
+    return error_response(None, METHOD_NOT_FOUND, message)
+
+
 async def _not_found(send: Send, message: str) -> None:
-    await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, message))
+    await send_json(send, 404, _not_found_body(message))

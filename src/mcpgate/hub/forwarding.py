@@ -19,7 +19,14 @@ from typing import Any
 import anyio
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from mcpgate.errors import METHOD_NOT_FOUND, InvalidParams, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.errors import (
+    METHOD_NOT_FOUND,
+    InvalidParams,
+    UnknownName,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from mcpgate.hub.bridging import BRIDGED_METHODS, BridgedCall
 from mcpgate.hub.catalog import Route
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
@@ -78,12 +85,14 @@ class Forwarder:
             raise InvalidParams(f"tools/call {name}: arguments must be an object, got {type(arguments).__name__}")
         route = self.hub.catalog_for(session.server).tool(name)
         if route is None:
-            raise InvalidParams(f"Unknown tool: {name!r}. Call tools/list for the tools this server offers.")
+            raise UnknownName(f"Unknown tool: {name!r}. Call tools/list for the tools this server offers.")
         if (missing := self._missing_credentials(session, route.upstream)) is not None:
             return tool_error(missing)  # the session and the other tools carry on
         try:
             return await self._forward(session, notify, route, "tools/call", {**params, "name": route.name})
         except (UpstreamUnavailable, UpstreamTimeout) as exc:
+            if session.speaks_http:
+                raise  # a REST caller is told by the status (503 + Retry-After, 504)
             # A tool result the model can read and act on; the session carries on.
             return tool_error(exc.message)
 
@@ -91,7 +100,7 @@ class Forwarder:
         name = _required_name(params, "prompts/get")
         route = self.hub.catalog_for(session.server).prompt(name)
         if route is None:
-            raise InvalidParams(f"Unknown prompt: {name!r}. Call prompts/list for the prompts this server offers.")
+            raise UnknownName(f"Unknown prompt: {name!r}. Call prompts/list for the prompts this server offers.")
         return await self._forward(session, notify, route, "prompts/get", {**params, "name": route.name})
 
     # -- resources ---------------------------------------------------------------------
@@ -146,7 +155,7 @@ class Forwarder:
             raise InvalidParams(f"{method} needs params.uri, the resource's URI as a string")
         route = self.hub.catalog_for(session.server).resource(uri)
         if route is None:
-            raise InvalidParams(
+            raise UnknownName(
                 f"Unknown resource: {uri!r}. Call resources/list or resources/templates/list for the URIs "
                 "this server offers; URIs of a prefixed upstream start with '<prefix>+'."
             )

@@ -25,7 +25,7 @@ from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
 from mcpgate.hub.pagination import page
 from mcpgate.hub.servers import listed_tools
 from mcpgate.hub.session import ClientSession
-from mcpgate.hub.smart import META_NAMES, call_meta_tool
+from mcpgate.hub.smart import META_NAMES, call_meta_tool, meta_tool
 from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, result_response
 
 logger = logging.getLogger(__name__)
@@ -81,19 +81,15 @@ class RequestRouter:
             if not session.answer(envelope.message):
                 logger.debug("session %s: response to unknown request %r ignored", session.id, envelope.id)
             return None
-        modern = session.protocol_version in MODERN_PROTOCOL_VERSIONS
-        method = (self._modern_methods if modern else self._methods).get(envelope.method)
         try:
-            if method is None:
-                raise MethodNotFound(f"Method not found: {envelope.method}")
             params = envelope.message.get("params")
             if params is not None and not isinstance(params, dict):
                 raise InvalidParams(f"{envelope.method}: params must be an object")
             with anyio.CancelScope() as scope:
                 session.in_flight[envelope.id] = scope  # type: ignore[index]
                 try:
-                    result = await method(session, params or {}, notify)
-                    if modern:
+                    result = await self.run(session, envelope.method, params or {}, notify)
+                    if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
                         result = _modern_result(envelope.method, result)
                     return result_response(envelope.id, result)
                 finally:
@@ -102,6 +98,19 @@ class RequestRouter:
             return None
         except GatewayError as exc:
             return error_from_exception(envelope.id, exc)
+
+    async def run(
+        self, session: ClientSession, method_name: str, params: dict[str, Any], notify: Notify
+    ) -> dict[str, Any]:
+        """The result of one request of `session`, or the `GatewayError` saying why not.
+
+        `handle` turns that error into a JSON-RPC one; the REST edge into an HTTP status.
+        """
+        modern = session.protocol_version in MODERN_PROTOCOL_VERSIONS
+        method = (self._modern_methods if modern else self._methods).get(method_name)
+        if method is None:
+            raise MethodNotFound(f"Method not found: {method_name}")
+        return await method(session, params, notify)
 
     def _notification(self, session: ClientSession, envelope: Envelope) -> None:
         if envelope.method == "notifications/initialized":
@@ -208,7 +217,8 @@ class RequestRouter:
 
     # -- merged lists ----------------------------------------------------------------------
 
-    def _entries(self, session: ClientSession, section: str) -> list[dict[str, Any]]:
+    def entries(self, session: ClientSession, section: str) -> list[dict[str, Any]]:
+        """What `session` is shown of one section ("tools", "prompts", "resources", "templates")."""
         if session.server is None:
             return getattr(self.hub.catalog, section)
         view = self.hub.views.get(session.server)
@@ -216,9 +226,18 @@ class RequestRouter:
             return []  # deleted while the session was open; it is being closed
         return listed_tools(view) if section == "tools" else getattr(view.catalog, section)
 
+    def listed_tool(self, session: ClientSession, name: str) -> dict[str, Any] | None:
+        """The definition `session` is shown of the tool `name`, or None if it is not shown that tool."""
+        if session.server is None:
+            return self.hub.catalog.tool_definition(name)
+        view = self.hub.views.get(session.server)
+        if view is None:
+            return None
+        return meta_tool(name) if view.smart else view.catalog.tool_definition(name)
+
     def _lister(self, section: str, field_name: str, key: str) -> Method:
         async def list_entries(session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-            entries = self._entries(session, section)
+            entries = self.entries(session, section)
             chunk, next_cursor = page(entries, key, params.get("cursor"), self.hub.settings.page_size, section)
             result: dict[str, Any] = {field_name: chunk}
             if next_cursor is not None:

@@ -49,7 +49,7 @@ def new_session_id() -> str:
 
 @dataclass(eq=False)
 class ClientSession:
-    transport: str  # "sse" | "streamable_http" | "stateless"
+    transport: str  # "sse" | "streamable_http" | "stateless" | "rest"
     server: str | None = None  # the virtual server it is connected to; None = the default endpoint
     owner: str = "open"  # the principal (key id, "static", "anonymous") that opened it; only it may use it
     user: str | None = None  # the end user (x-username) it acts for
@@ -75,6 +75,16 @@ class ClientSession:
     # Requests the gateway sent this client (sampling, elicitation, roots…) awaiting its answer.
     _asked: dict[int, _Answer] = field(default_factory=dict)
     _next_ask: int = 0
+
+    @property
+    def ephemeral(self) -> bool:
+        """One exchange, no session behind it (2026-07-28 stateless, REST): nothing outlives the request."""
+        return self.transport in ("stateless", "rest")
+
+    @property
+    def speaks_http(self) -> bool:
+        """A REST caller, told of failures by HTTP status rather than by a result it reads."""
+        return self.transport == "rest"
 
     def idle_for(self, now: float) -> float:
         if self.open_streams or self.in_flight:

@@ -60,13 +60,18 @@ _META_TOOLS: list[dict[str, Any]] = [
         },
     },
 ]
-META_NAMES = frozenset(tool["name"] for tool in _META_TOOLS)
+_META_BY_NAME = {tool["name"]: tool for tool in _META_TOOLS}
+META_NAMES = frozenset(_META_BY_NAME)
 
 CallTool = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 def meta_tools() -> list[dict[str, Any]]:
     return _META_TOOLS
+
+
+def meta_tool(name: str) -> dict[str, Any] | None:
+    return _META_BY_NAME.get(name)
 
 
 async def call_meta_tool(name: str, arguments: dict[str, Any], catalog: Catalog, call_tool: CallTool) -> dict[str, Any]:

@@ -16,6 +16,7 @@ It deliberately knows nothing about client sessions, naming or routing (that is 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -354,10 +355,13 @@ class UpstreamConnection:
         if status.state is UpstreamState.DISABLED:
             return UpstreamUnavailable(f"upstream {self.name!r} is disabled")
         reason = f": {status.error}" if status.error else ""
-        retry = ""
+        retry, retry_after = "", 1
         if status.state is UpstreamState.DOWN and status.retry_at is not None:
-            retry = f"; retrying in {max(0.0, status.retry_at - time.monotonic()):.1f}s"
-        return UpstreamUnavailable(f"upstream {self.name!r} is unavailable ({status.state.value}{reason}{retry})")
+            wait = max(0.0, status.retry_at - time.monotonic())
+            retry, retry_after = f"; retrying in {wait:.1f}s", max(1, math.ceil(wait))
+        return UpstreamUnavailable(
+            f"upstream {self.name!r} is unavailable ({status.state.value}{reason}{retry})", retry_after=retry_after
+        )
 
     @property
     def tools(self) -> list[dict[str, Any]]:
