@@ -30,6 +30,7 @@ from mcpgate.access.guard import Guard
 from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.access.users import UserDirectory
 from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, describe_security, install_error_handlers
+from mcpgate.edge.docs_page import MANAGEMENT_DOCS, docs_page, send_html
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import send_json
 from mcpgate.edge.metrics import Metrics
@@ -231,6 +232,9 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
 
     rest = RESTEndpoints(router, policy, settings.edge, security_of)
 
+    async def management_docs(scope: Scope, receive: Receive, send: Send) -> None:
+        await send_html(send, docs_page(f"{scope.get('root_path', '')}{PREFIX}/openapi.json"))
+
     async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {scope['path']}"))
 
@@ -238,11 +242,11 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         title="mcpgate management API",
         version=__version__,
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
-        swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
+        docs_url=None,  # our own page (below): it sends the key with the document's fetch too
         redoc_url=None,
         routes=[
             Route("/health", _Endpoint(HealthEndpoint(hub)), methods=["GET"], include_in_schema=False),
+            Route(MANAGEMENT_DOCS, _Endpoint(management_docs), methods=["GET"], include_in_schema=False),
             Route("/metrics", _Endpoint(metrics.endpoint), methods=["GET"], include_in_schema=False),
             Route("/sse", _Endpoint(sse.handle_stream), methods=["GET"], include_in_schema=False),
             Route("/mcp", _Endpoint(streamable), methods=["GET", "POST", "DELETE"], include_in_schema=False),

@@ -15,6 +15,7 @@ from fastapi.routing import iter_route_contexts
 from mcp import MCPError
 from sqlalchemy import select
 
+from mcpgate.edge.rest import ROUTES as REST_ROUTES
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX
 from mcpgate.store.keys import keys_table
 from tests.conftest import TRANSPORTS, Gateway, running_gateway, stdio_echo, wait_until
@@ -51,13 +52,20 @@ def served_routes(gateway: Gateway) -> list[tuple[str, str]]:
         for method in ("GET", "POST")
     ]
     found += [("GET", f"{BY_ID_PREFIX}members"), ("POST", f"{BY_ID_PREFIX}members"), ("GET", "/no/such/route")]
+    for base in ("", f"{NAMED_PREFIX}members", f"{BY_ID_PREFIX}members"):  # the REST face of each endpoint
+        for (head, named), methods in REST_ROUTES.items():
+            if head != "docs":  # a static page, open to all (tested below)
+                found += [(method, f"{base}/{head}{'/demo_whoami' if named else ''}") for method in methods]
     return found
 
 
 async def test_with_a_static_key_no_route_but_health_answers_without_a_valid_key() -> None:
     async with running_gateway(CONFIG) as gateway, gateway.http() as http:
-        routes = [route for route in served_routes(gateway) if route != ("GET", "/health")]
-        assert len(routes) > 25 and ("GET", "/api/v1/keys") in routes and ("POST", "/mcp") in routes
+        routes = [
+            route for route in served_routes(gateway) if route not in (("GET", "/health"), ("GET", "/api/v1/docs"))
+        ]
+        assert len(routes) > 50 and ("GET", "/api/v1/keys") in routes and ("POST", "/mcp") in routes
+        assert ("POST", "/servers/members/call-tool") in routes and ("GET", "/openapi.json") in routes
         for method, path in routes:
             for headers in ({}, {"Authorization": "Bearer wrong"}, {"x-api-key": "mcpg_not-a-key"}):
                 response = await http.request(method, path, headers=headers, json={})
@@ -65,6 +73,15 @@ async def test_with_a_static_key_no_route_but_health_answers_without_a_valid_key
                 assert response.headers["www-authenticate"].startswith("Bearer")
                 assert response.json()  # a JSON body, whatever the path
         assert (await http.get("/health")).status_code == 200
+        for page in (
+            "/api/v1/docs",
+            "/docs",
+            "/servers/members/docs",
+            "/servers/no-such-server/docs",
+            f"{BY_ID_PREFIX}x/docs",
+        ):
+            answer = await http.get(page)  # the same static page for any name: it reveals nothing
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html"), page
         for method, path in routes:  # and the key opens every one (what answers then is the route's business)
             async with http.stream(method, path, headers=BEARER, json={}) as response:  # SSE streams stay open
                 assert response.status_code != 401, (method, path)

@@ -4,7 +4,7 @@ once, before any transport or API handler sees it.
     app = Guard(gateway, authenticator, hub)
 
 What a request needs:
-    …/docs (REST pages)           nothing: a static page that fetches what it shows with the key
+    …/docs, /api/v1/docs          nothing: a static page that fetches what it shows with the key
     /mcp, /sse, /messages, /tools, /call-tool, … (the default endpoint, MCP or REST)
                                   tools:call, and a key not limited to some virtual servers
     /servers/<s>/…, /api/v1/mcp/<s>  tools:call on server s — or nothing if s is public and no key is given
@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
 from mcpgate.access.rate_limits import RateLimiter
+from mcpgate.edge.docs_page import MANAGEMENT_DOCS
 from mcpgate.edge.http import PRINCIPAL_KEY, USER_KEY, send_json
 from mcpgate.edge.rest import is_rest
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, split_path
@@ -165,4 +166,6 @@ def _is_default_rest(path: str) -> bool:
 
 
 def _is_docs_page(path: str) -> bool:
+    if path == MANAGEMENT_DOCS:
+        return True
     return path.endswith(("/docs", "/docs/")) and split_path(path)[2] == "docs"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 
+from starlette.types import Send
+
+MANAGEMENT_DOCS = "/api/v1/docs"  # the management API's page; every REST endpoint has its own …/docs
 _SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
 
 _PAGE = """<!doctype html>
@@ -61,3 +64,9 @@ def docs_page(openapi_url: str) -> bytes:
     """The page for the document at `openapi_url` (a path taken from the request: escaped as a JS string)."""
     literal = json.dumps(openapi_url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return _PAGE.format(ui=_SWAGGER_UI, openapi_url=literal).encode()
+
+
+async def send_html(send: Send, page: bytes) -> None:
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(page)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": page})

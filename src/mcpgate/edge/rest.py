@@ -37,7 +37,7 @@ from starlette.types import Receive, Scope, Send
 
 from mcpgate import __version__
 from mcpgate.edge.arguments import ArgumentChecker
-from mcpgate.edge.docs_page import docs_page
+from mcpgate.edge.docs_page import docs_page, send_html
 from mcpgate.edge.http import (
     USER_KEY,
     caller_headers,
@@ -73,12 +73,13 @@ logger = logging.getLogger(__name__)
 
 # The first path segment of every REST endpoint (below the root or a virtual server's base).
 ENDPOINTS = frozenset({"tools", "call-tool", "resources", "resource-templates", "prompts", "openapi.json", "docs"})
-# (first segment, has a name after it) → allowed methods
-_ROUTES: dict[tuple[str, bool], tuple[str, ...]] = {
+# (first segment, whether a name follows it) → allowed methods
+ROUTES: dict[tuple[str, bool], tuple[str, ...]] = {
     ("tools", False): ("GET",),
     ("tools", True): ("GET", "POST"),
     ("call-tool", False): ("POST",),
     ("resources", False): ("GET",),
+    ("resources/read", False): ("GET",),
     ("resource-templates", False): ("GET",),
     ("prompts", False): ("GET",),
     ("prompts", True): ("POST",),
@@ -118,7 +119,7 @@ class RESTEndpoints:
         head, _, name = tail.partition("/")
         if head == "docs" and not name:
             # A static page (it fetches what it shows, with the key typed into it): served without one.
-            await _send_html(send, docs_page(f"{scope.get('root_path', '')}{base}/openapi.json"))
+            await send_html(send, docs_page(f"{scope.get('root_path', '')}{base}/openapi.json"))
             return
         headers = Headers(scope=scope)
         if (refusal := self.policy.violation(headers)) is not None:
@@ -128,7 +129,7 @@ class RESTEndpoints:
         method = scope["method"]
         if head == "resources" and name == "read":
             head, name = "resources/read", ""
-        allowed = _ROUTES.get((head, bool(name))) if head != "resources/read" else ("GET",)
+        allowed = ROUTES.get((head, bool(name)))
         try:
             if allowed is None:
                 raise UnknownName(f"No REST endpoint {base}/{tail}; see {base}/openapi.json")
@@ -373,9 +374,3 @@ async def _send_error(send: Send, exc: GatewayError) -> None:
     if status == 502 and details is None and exc.code is not None:
         details = {"code": exc.code}  # the upstream's own JSON-RPC error code
     await send_json(send, status, error_body(error_kind(exc), exc.message, details), headers)
-
-
-async def _send_html(send: Send, page: bytes) -> None:
-    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(page)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": page})
