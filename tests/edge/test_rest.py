@@ -195,3 +195,19 @@ async def test_a_client_that_hangs_up_cancels_the_upstream_call() -> None:
             await wait_until(lambda: shapes_connection.in_flight > 0)
             tg.cancel_scope.cancel()
         await wait_until(lambda: shapes_connection.in_flight == 0, timeout=1)
+
+
+async def test_a_smart_servers_meta_tools_work_over_rest_and_reach_only_its_selection() -> None:
+    smart = {"finder": {"mode": "SMART", "selectedTools": ["echo_echo", "shapes_plan_trip"]}}
+    async with running_gateway(config(virtualServers=smart)) as gateway, gateway.http() as http:
+        listed = {tool["name"] for tool in (await http.get("/servers/finder/tools")).json()["tools"]}
+        assert listed == {"search_tools", "get_tool_schemas", "execute_tool"}
+        found = await http.post("/servers/finder/tools/search_tools", json={"query": "plan a trip"})
+        assert found.json()["structuredContent"]["tools"][0]["name"] == "shapes_plan_trip"
+        run = await http.post(
+            "/servers/finder/tools/execute_tool", json={"name": "echo_echo", "arguments": {"text": "hi"}}
+        )
+        assert run.json()["content"][0]["text"] == "hi"
+        outside = await http.post("/servers/finder/tools/execute_tool", json={"name": "echo_env", "arguments": {}})
+        assert outside.status_code == 404
+        assert (await http.post("/servers/finder/tools/search_tools", json={})).status_code == 422
