@@ -25,7 +25,6 @@ apply unchanged. Only the answer's form differs — failures are HTTP statuses:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -68,8 +67,6 @@ from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession
 from mcpgate.protocol.jsonrpc import Message
 from mcpgate.settings import EdgeSettings
-
-logger = logging.getLogger(__name__)
 
 # The first path segment of every REST endpoint (below the root or a virtual server's base).
 ENDPOINTS = frozenset({"tools", "call-tool", "resources", "resource-templates", "prompts", "openapi.json", "docs"})
