@@ -201,7 +201,7 @@ async def test_a_smart_servers_meta_tools_work_over_rest_and_reach_only_its_sele
     smart = {"finder": {"mode": "SMART", "selectedTools": ["echo_echo", "shapes_plan_trip"]}}
     async with running_gateway(config(virtualServers=smart)) as gateway, gateway.http() as http:
         listed = {tool["name"] for tool in (await http.get("/servers/finder/tools")).json()["tools"]}
-        assert listed == {"search_tools", "get_tool_schemas", "execute_tool"}
+        assert listed == {"search_tools", "get_tool_schemas", "execute_tool", "manage_connections"}
         found = await http.post("/servers/finder/tools/search_tools", json={"query": "plan a trip"})
         assert found.json()["structuredContent"]["tools"][0]["name"] == "shapes_plan_trip"
         run = await http.post(

@@ -165,7 +165,12 @@ async def test_smart_mode_offers_meta_tools_that_reach_only_the_servers_tools() 
     async with running_gateway(CONFIG) as gateway:
         await create(gateway, name="smart", mode="SMART", selectedTools=["demo_echo", "demo_add"])
         async with gateway.client("streamable_http", server="smart") as client:
-            assert names(await client.list_tools()) == {"search_tools", "get_tool_schemas", "execute_tool"}
+            assert names(await client.list_tools()) == {
+                "search_tools",
+                "get_tool_schemas",
+                "execute_tool",
+                "manage_connections",
+            }
             found = await client.call_tool("search_tools", {"query": "add two integers"})
             assert found.structured_content["tools"][0]["name"] == "demo_add"
             assert all(t["name"] in {"demo_echo", "demo_add"} for t in found.structured_content["tools"])

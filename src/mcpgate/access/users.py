@@ -54,6 +54,13 @@ class UserDirectory:
         self.hub.forget_user(stored.user, stored.upstream)
         return stored
 
+    async def store(self, user: str, upstream: str, credential: Credential) -> None:
+        await self.put(UserConnection(user, upstream, dict(credential.headers), dict(credential.env)))
+
+    async def forget(self, user: str, upstream: str) -> None:
+        if (user, upstream) in self._credentials:
+            await self.remove(user, upstream)
+
     async def remove(self, user: str, upstream: str) -> None:
         await self.store.remove_connection(user, upstream)
         self._credentials.pop((user, upstream), None)

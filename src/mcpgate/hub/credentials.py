@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from mcpgate.errors import Unprocessable
+
 
 @dataclass(frozen=True, slots=True)
 class Credential:
@@ -22,7 +24,20 @@ class Credential:
 class Credentials(Protocol):
     def for_user(self, user: str, upstream: str) -> Credential | None: ...
 
+    async def store(self, user: str, upstream: str, credential: Credential) -> None:
+        """Keep `credential` as `user`'s for `upstream` (encrypted at rest), replacing any."""
+
+    async def forget(self, user: str, upstream: str) -> None: ...
+
 
 class NoCredentials:
+    """No place to keep users' credentials (a gateway without a registry)."""
+
     def for_user(self, user: str, upstream: str) -> Credential | None:
+        return None
+
+    async def store(self, user: str, upstream: str, credential: Credential) -> None:
+        raise Unprocessable("this gateway keeps no end-user credentials")
+
+    async def forget(self, user: str, upstream: str) -> None:
         return None

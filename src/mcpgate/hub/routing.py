@@ -20,12 +20,13 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 
 from mcpgate import __version__
 from mcpgate.errors import GatewayError, InvalidParams, MethodNotFound
+from mcpgate.hub.connection_status import SessionConnections
 from mcpgate.hub.forwarding import Forwarder, Notify
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
 from mcpgate.hub.pagination import page
 from mcpgate.hub.servers import listed_tools
 from mcpgate.hub.session import ClientSession
-from mcpgate.hub.smart import META_NAMES, call_meta_tool, meta_tool
+from mcpgate.hub.smart import META_NAMES, SmartTools, meta_tool
 from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, result_response
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class RequestRouter:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.forwarder = Forwarder(hub)
+        self.smart = SmartTools()
         forward = self.forwarder
         lists = {method: self._lister(*spec) for method, spec in _LISTS.items()}
         self._methods: dict[str, Method] = {
@@ -212,7 +214,9 @@ class RequestRouter:
             async def call(inner: dict[str, Any]) -> dict[str, Any]:
                 return await self.forwarder.call_tool(session, {**inner, "_meta": params.get("_meta")}, notify)
 
-            return await call_meta_tool(name, arguments, view.catalog, call)
+            self.smart.prune(self.hub.views)
+            connections = SessionConnections(self.hub, session)
+            return await self.smart.call(name, arguments, view.server.id, view.catalog, connections, call)
         return await self.forwarder.call_tool(session, params, notify)
 
     # -- merged lists ----------------------------------------------------------------------

@@ -1,38 +1,62 @@
 """SMART mode: a few meta-tools in place of a virtual server's (possibly hundreds of) tools.
 
-    search_tools      {query, limit?}          → the best-matching tools, with their input schemas
-    get_tool_schemas  {names}                  → full definitions
-    execute_tool      {name, arguments?}       → that tool's own result
+    search_tools        {query, upstreams?, limit?}           → ranked tools: name, one line, input schema,
+                                                                upstream, whether the caller is connected to it
+    get_tool_schemas    {names}                               → full definitions
+    execute_tool        {name, arguments?} | {calls: [...]}   → one tool's own result, or one result per call
+                        (maxResultChars? caps each result)      (run concurrently; a failing call fails alone)
+    manage_connections  {action?: status|connect|disconnect, upstream?, headers?, env?}
+                                                              → the end user's connection to each upstream
 
-They reach exactly the tools of the virtual server's view — the same catalog a NORMAL
-server would list — and `execute_tool` goes through the same forwarding path as a
-direct `tools/call`. The search here is a plain term-overlap ranking; issue #7 replaces
-it with real retrieval.
+They reach exactly the tools of the virtual server's view; `execute_tool` goes through the
+same forwarding path as a direct `tools/call` (passthrough, the end user's credentials,
+audit). Search ranks with `search.SearchIndex` — BM25 fused with static embeddings — over
+each tool's name, title, description and parameters; each view keeps its own index,
+brought up to date (only changed tools re-embedded) on the first search after a change.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import anyio
 import orjson
 
-from mcpgate.errors import InvalidParams
+from mcpgate.errors import GatewayError, InvalidParams, UnknownName
 from mcpgate.hub.catalog import Catalog
+from mcpgate.hub.search import Document, SearchIndex
+from mcpgate.hub.search.text import split_name
 
-SEARCH, DESCRIBE, EXECUTE = "search_tools", "get_tool_schemas", "execute_tool"
-_WORD = re.compile(r"[A-Za-z][a-z]*|[0-9]+")
+SEARCH, DESCRIBE, EXECUTE, CONNECTIONS = "search_tools", "get_tool_schemas", "execute_tool", "manage_connections"
+MAX_BATCH = 20
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
+_CALL = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "description": "The tool's name, as search_tools gave it."},
+        "arguments": {"type": "object", "description": "The tool's arguments, per its input schema."},
+    },
+    "required": ["name"],
+}
 _META_TOOLS: list[dict[str, Any]] = [
     {
         "name": SEARCH,
-        "description": "Find the tools that can do something. Describe the need in plain words; "
-        "returns the best matches with their input schemas. Call execute_tool to run one.",
+        "description": "Find the tools that can do something. Describe the need in plain words; returns the best "
+        "matches with their input schemas and whether you are connected to each tool's service. "
+        "Call execute_tool to run one.",
         "inputSchema": {
             "type": "object",
             "properties": {
-                "query": {"type": "string", "description": "What you want to do, in plain words."},
+                "query": {"type": "string", "minLength": 1, "description": "What you want to do, in plain words."},
+                "upstreams": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Only tools of these services (the `upstream` of a search result).",
+                },
                 "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 5},
             },
             "required": ["query"],
@@ -40,7 +64,7 @@ _META_TOOLS: list[dict[str, Any]] = [
     },
     {
         "name": DESCRIBE,
-        "description": "Get the full definitions (description and input schema) of tools by name.",
+        "description": "Get the full definitions (description, input and output schemas) of tools by name.",
         "inputSchema": {
             "type": "object",
             "properties": {"names": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
@@ -49,14 +73,33 @@ _META_TOOLS: list[dict[str, Any]] = [
     },
     {
         "name": EXECUTE,
-        "description": "Run one tool by name with its arguments; returns that tool's result.",
+        "description": "Run one tool (`name`, `arguments`) and get its result, or several at once (`calls`) and get "
+        "one result per call, in order; a call that fails does not stop the others.",
         "inputSchema": {
             "type": "object",
             "properties": {
-                "name": {"type": "string", "description": "The tool's name, as search_tools gave it."},
-                "arguments": {"type": "object", "description": "The tool's arguments, per its input schema."},
+                **_CALL["properties"],
+                "calls": {"type": "array", "items": _CALL, "minItems": 1, "maxItems": MAX_BATCH},
+                "maxResultChars": {
+                    "type": "integer",
+                    "minimum": 100,
+                    "description": "Cut each result's text to this many characters.",
+                },
             },
-            "required": ["name"],
+        },
+    },
+    {
+        "name": CONNECTIONS,
+        "description": "See which services you are connected to, and connect or disconnect one: `connect` stores "
+        "the credentials (headers for a remote service, environment variables for a local one) for your user.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {
+                "action": {"type": "string", "enum": ["status", "connect", "disconnect"], "default": "status"},
+                "upstream": {"type": "string", "description": "The service (a search result's `upstream`)."},
+                "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "env": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
         },
     },
 ]
@@ -74,52 +117,232 @@ def meta_tool(name: str) -> dict[str, Any] | None:
     return _META_BY_NAME.get(name)
 
 
-async def call_meta_tool(name: str, arguments: dict[str, Any], catalog: Catalog, call_tool: CallTool) -> dict[str, Any]:
-    """Answer one meta-tool call against `catalog`; `call_tool` forwards `{name, arguments}`."""
-    if name == SEARCH:
+class Connections:
+    """What the meta-tools need to know and change about the caller's connections (the hub provides it)."""
+
+    def upstream_of(self, catalog: Catalog, tool: str) -> str | None: ...
+
+    def label_of(self, upstream: str) -> str: ...
+
+    def status(self, upstream: str) -> dict[str, Any]: ...
+
+    async def connect(self, upstream: str, headers: dict[str, str], env: dict[str, str]) -> None: ...
+
+    async def disconnect(self, upstream: str) -> None: ...
+
+
+class SmartTools:
+    """Answers meta-tool calls; holds one search index per view (by virtual server id)."""
+
+    def __init__(self) -> None:
+        self._indexes: dict[str, tuple[Catalog, SearchIndex]] = {}
+
+    def prune(self, live: Mapping[str, Any]) -> None:
+        """Drop the indexes of virtual servers that are gone."""
+        for server_id in [key for key in self._indexes if key not in live]:
+            del self._indexes[server_id]
+
+    async def call(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        server_id: str,
+        catalog: Catalog,
+        connections: Connections,
+        call_tool: CallTool,
+    ) -> dict[str, Any]:
+        if name == SEARCH:
+            return self._search(arguments, server_id, catalog, connections)
+        if name == DESCRIBE:
+            return _describe(arguments, catalog)
+        if name == EXECUTE:
+            return await _execute(arguments, call_tool)
+        return await _manage(arguments, catalog, connections)
+
+    def index_for(self, server_id: str, catalog: Catalog, connections: Connections) -> SearchIndex:
+        cached = self._indexes.get(server_id)
+        if cached is not None and cached[0] is catalog:
+            return cached[1]
+        index = cached[1] if cached is not None else SearchIndex()
+        index.update(_document(tool, connections.upstream_of(catalog, tool["name"])) for tool in catalog.tools)
+        self._indexes[server_id] = (catalog, index)
+        return index
+
+    def _search(
+        self, arguments: dict[str, Any], server_id: str, catalog: Catalog, connections: Connections
+    ) -> dict[str, Any]:
         query = arguments.get("query")
         if not isinstance(query, str) or not query.strip():
             raise InvalidParams(f"{SEARCH}: `query` must be a non-empty string")
         limit = arguments.get("limit", 5)
-        if not isinstance(limit, int) or not 1 <= limit <= 50:
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
             raise InvalidParams(f"{SEARCH}: `limit` must be an integer from 1 to 50")
-        found = [_summary(tool) for tool in _rank(query, catalog.tools)[:limit]]
-        return _structured({"tools": found})
-    if name == DESCRIBE:
-        names = arguments.get("names")
-        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            raise InvalidParams(f"{DESCRIBE}: `names` must be a non-empty list of tool names")
-        tools = [d for n in names if (d := catalog.tool_definition(n)) is not None]
-        unknown = [n for n in names if catalog.tool_definition(n) is None]
-        return _structured({"tools": tools, **({"unknown": unknown} if unknown else {})})
-    target = arguments.get("name")
-    if not isinstance(target, str) or not target:
-        raise InvalidParams(f"{EXECUTE}: `name` must be the name of a tool (see {SEARCH})")
-    inner = arguments.get("arguments", {})
-    if not isinstance(inner, dict):
-        raise InvalidParams(f"{EXECUTE}: `arguments` must be an object")
-    return await call_tool({"name": target, "arguments": inner})
+        wanted = arguments.get("upstreams")
+        if wanted is not None and (not isinstance(wanted, list) or not all(isinstance(u, str) for u in wanted)):
+            raise InvalidParams(f"{SEARCH}: `upstreams` must be a list of names")
+        index = self.index_for(server_id, catalog, connections)
+        groups = _groups_named(wanted, catalog, connections) if wanted is not None else None
+        found = []
+        for hit in index.search(query, limit, groups):
+            tool = catalog.tool_definition(hit.id)
+            if tool is None:
+                continue
+            upstream = connections.upstream_of(catalog, hit.id)
+            status = connections.status(upstream) if upstream is not None else {}
+            found.append(
+                {
+                    **_summary(tool),
+                    "upstream": connections.label_of(upstream) if upstream else None,
+                    "connected": status.get("connected"),
+                }
+            )
+        return structured({"tools": found})
 
 
-def _rank(query: str, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    wanted = _terms(query)
-    scored = []
-    for position, tool in enumerate(tools):
-        text = _terms(f"{tool['name']} {tool.get('description') or ''}")
-        score = len(wanted & text)
-        if score:
-            scored.append((-score, position, tool))
-    return [tool for _, _, tool in sorted(scored, key=lambda item: item[:2])]
+def _groups_named(wanted: list[str], catalog: Catalog, connections: Connections) -> set[str]:
+    """The upstream keys whose label (what search results call them) is among `wanted`."""
+    keys = {connections.upstream_of(catalog, tool["name"]) for tool in catalog.tools}
+    return {key for key in keys if key is not None and connections.label_of(key) in wanted}
 
 
-def _terms(text: str) -> set[str]:
-    return {word.lower() for word in _WORD.findall(text.replace("_", " ").replace("-", " "))}
+def _document(tool: Mapping[str, Any], upstream: str | None) -> Document:
+    """What search reads of a tool: its name as words, title, description, and each parameter's name and description."""
+    parts = [str(tool.get("title") or ""), str(tool.get("description") or "")]
+    properties = (tool.get("inputSchema") or {}).get("properties")
+    if isinstance(properties, Mapping):
+        for name, schema in properties.items():
+            described = schema.get("description") if isinstance(schema, Mapping) else None
+            parts.append(
+                f"{split_name(str(name))}: {described}" if isinstance(described, str) else split_name(str(name))
+            )
+    return Document(tool["name"], split_name(tool["name"]), ". ".join(p for p in parts if p), upstream)
 
 
-def _summary(tool: dict[str, Any]) -> dict[str, Any]:
-    description = (tool.get("description") or "").strip().split("\n", 1)[0]
+def _summary(tool: Mapping[str, Any]) -> dict[str, Any]:
+    description = str(tool.get("description") or tool.get("title") or "").strip().split("\n", 1)[0]
     return {"name": tool["name"], "description": description, "inputSchema": tool.get("inputSchema", {})}
 
 
-def _structured(value: dict[str, Any]) -> dict[str, Any]:
+def _describe(arguments: dict[str, Any], catalog: Catalog) -> dict[str, Any]:
+    names = arguments.get("names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise InvalidParams(f"{DESCRIBE}: `names` must be a non-empty list of tool names")
+    tools = [d for n in names if (d := catalog.tool_definition(n)) is not None]
+    unknown = [n for n in names if catalog.tool_definition(n) is None]
+    return structured({"tools": tools, **({"unknown": unknown} if unknown else {})})
+
+
+# -- execute -------------------------------------------------------------------------------
+
+
+async def _execute(arguments: dict[str, Any], call_tool: CallTool) -> dict[str, Any]:
+    cap = arguments.get("maxResultChars")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 100):
+        raise InvalidParams(f"{EXECUTE}: `maxResultChars` must be an integer of at least 100")
+    calls = arguments.get("calls")
+    if calls is None:
+        name, inner = _call_of(arguments, EXECUTE)
+        return _capped(await call_tool({"name": name, "arguments": inner}), cap)
+    if "name" in arguments:
+        raise InvalidParams(f"{EXECUTE}: give either `name` (one call) or `calls` (several), not both")
+    if not isinstance(calls, list) or not 1 <= len(calls) <= MAX_BATCH:
+        raise InvalidParams(f"{EXECUTE}: `calls` must be a list of 1 to {MAX_BATCH} calls")
+    results: list[dict[str, Any]] = [{} for _ in calls]
+
+    async def run(position: int, call: Any) -> None:
+        try:
+            if not isinstance(call, dict):
+                raise InvalidParams("each call must be an object: {name, arguments}")
+            name, inner = _call_of(call, f"{EXECUTE} calls[{position}]")
+            result = _capped(await call_tool({"name": name, "arguments": inner}), cap)
+            results[position] = {"name": name, "isError": bool(result.get("isError")), "result": result}
+        except GatewayError as exc:  # this call's failure is its own result; the batch carries on
+            named = call.get("name") if isinstance(call, dict) else None
+            results[position] = {"name": named, "isError": True, "error": exc.message}
+
+    async with anyio.create_task_group() as tg:
+        for position, call in enumerate(calls):
+            tg.start_soon(run, position, call)
+    failed = sum(1 for r in results if r["isError"])
+    summary = {"results": results, "succeeded": len(results) - failed, "failed": failed}
+    return structured(summary)
+
+
+def _call_of(call: dict[str, Any], where: str) -> tuple[str, dict[str, Any]]:
+    name = call.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidParams(f"{where}: `name` must be the name of a tool (see {SEARCH})")
+    inner = call.get("arguments", {})
+    if inner is None:
+        inner = {}
+    if not isinstance(inner, dict):
+        raise InvalidParams(f"{where}: `arguments` must be an object")
+    return name, inner
+
+
+def _capped(result: dict[str, Any], cap: int | None) -> dict[str, Any]:
+    """The result with its text cut to `cap` characters in all, saying so; structured content
+    that would not fit is left out, also saying so."""
+    if cap is None:
+        return result
+    budget = cap
+    content = []
+    cut = 0
+    for block in result.get("content") or ():
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
+            text = block["text"]
+            kept = text[: max(budget, 0)]
+            cut += len(text) - len(kept)
+            budget -= len(kept)
+            block = {**block, "text": kept}
+        content.append(block)
+    capped = {**result, "content": content}
+    structured_content = result.get("structuredContent")
+    if structured_content is not None and len(orjson.dumps(structured_content)) > cap:
+        capped.pop("structuredContent")
+        content.append({"type": "text", "text": f"[structured content left out: over {cap} characters]"})
+    if cut:
+        content.append({"type": "text", "text": f"[truncated: {cut} more characters]"})
+    return capped
+
+
+# -- connections ---------------------------------------------------------------------------
+
+
+async def _manage(arguments: dict[str, Any], catalog: Catalog, connections: Connections) -> dict[str, Any]:
+    action = arguments.get("action", "status")
+    upstreams = sorted(
+        {key for tool in catalog.tools if (key := connections.upstream_of(catalog, tool["name"])) is not None},
+        key=connections.label_of,
+    )
+    if action == "status":
+        return structured({"connections": [connections.status(key) for key in upstreams]})
+    if action not in ("connect", "disconnect"):
+        raise InvalidParams(f"{CONNECTIONS}: `action` must be status, connect or disconnect")
+    label = arguments.get("upstream")
+    key = next((k for k in upstreams if connections.label_of(k) == label), None)
+    if key is None:
+        known = ", ".join(connections.label_of(k) for k in upstreams) or "none"
+        raise UnknownName(f"{CONNECTIONS}: no service {label!r} here (services: {known})")
+    if action == "disconnect":
+        await connections.disconnect(key)
+    else:
+        headers, env = arguments.get("headers") or {}, arguments.get("env") or {}
+        if not headers and not env:
+            raise InvalidParams(f"{CONNECTIONS}: connect needs `headers` or `env` with the credentials")
+        _check_pairs(headers, _HEADER_NAME, "headers")
+        _check_pairs(env, _ENV_NAME, "env")
+        await connections.connect(key, headers, env)
+    return structured({"connections": [connections.status(key)]})
+
+
+def _check_pairs(pairs: Any, name_pattern: re.Pattern[str], field_name: str) -> None:
+    if not isinstance(pairs, dict):
+        raise InvalidParams(f"{CONNECTIONS}: `{field_name}` must be an object of names to strings")
+    for name, value in pairs.items():
+        if not name_pattern.match(name) or not isinstance(value, str) or len(value) > 8192:
+            raise InvalidParams(f"{CONNECTIONS}: `{field_name}` has an invalid name or value for {name!r}")
+
+
+def structured(value: dict[str, Any]) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": orjson.dumps(value).decode()}], "structuredContent": value}

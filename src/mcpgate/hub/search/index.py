@@ -1,0 +1,109 @@
+"""A ranked search over a changing set of documents: BM25 and static embeddings, fused.
+
+    index = SearchIndex()
+    index.update([Document("github_search", "github search", "Search code in repositories.", "github")])
+    index.search("find code", limit=5, groups={"github"})
+
+Two rankers with different failures: BM25 (stemmed, stopwords out) rewards the exact words
+of a name or an identifier; the embedding cosine finds a paraphrase that shares no word with
+the description. Each ranker's scores are z-normalised per query and added, so neither's
+scale decides; a ranker with nothing to say (no word in common) adds nothing.
+
+`update` keeps every vector of a document whose text did not change: only new or edited
+documents are embedded, and the BM25 statistics (cheap) are recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+
+from mcpgate.hub.search.embeddings import StaticEmbeddings, limit_blas_threads
+from mcpgate.hub.search.text import content_words, terms
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    id: str
+    name: str  # as words (see text.split_name): both rankers read it
+    text: str  # description, and whatever else describes it (parameters…)
+    group: str | None = None  # what `search(groups=…)` filters on (a tool's upstream)
+
+    @property
+    def full_text(self) -> str:
+        return f"{self.name}: {self.text}" if self.text else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    id: str
+    score: float
+
+
+class SearchIndex:
+    def __init__(self, embeddings: StaticEmbeddings | None = None, *, lexical_weight: float = 1.0) -> None:
+        limit_blas_threads()
+        self.embeddings = embeddings or StaticEmbeddings.bundled()
+        self.lexical_weight = lexical_weight
+        self._documents: list[Document] = []
+        self._vectors = np.zeros((0, self.embeddings.dimensions), dtype=np.float32)
+        self._cached: dict[str, tuple[str, np.ndarray]] = {}  # id → (full text, its vector)
+        self._groups = np.zeros(0, dtype=object)
+        self._bm25: bm25s.BM25 | None = None
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def update(self, documents: Iterable[Document]) -> None:
+        """Hold exactly `documents` from now on."""
+        documents = list(documents)
+        texts = [d.full_text for d in documents]
+        stale = [
+            i for i, (d, t) in enumerate(zip(documents, texts, strict=True)) if self._cached.get(d.id, ("",))[0] != t
+        ]
+        if stale:
+            fresh = self.embeddings.embed([texts[i] for i in stale])
+            for row, i in enumerate(stale):
+                self._cached[documents[i].id] = (texts[i], fresh[row])
+        kept = {d.id for d in documents}
+        for gone in [key for key in self._cached if key not in kept]:
+            del self._cached[gone]
+        self._documents = documents
+        if documents:
+            self._vectors = np.stack([self._cached[d.id][1] for d in documents])
+        else:
+            self._vectors = np.zeros((0, self.embeddings.dimensions), dtype=np.float32)
+        self._groups = np.array([d.group for d in documents], dtype=object)
+        self._bm25 = None
+        corpus = [terms(t) for t in texts]
+        if any(corpus):
+            self._bm25 = bm25s.BM25()
+            self._bm25.index(corpus, show_progress=False)
+
+    def search(self, query: str, limit: int = 5, groups: Collection[str] | None = None) -> list[Hit]:
+        """The best `limit` documents for `query`, best first (only those in `groups`, if given)."""
+        if not self._documents or limit < 1 or not query.strip():
+            return []
+        scores = _standardised(self._vectors @ self.embeddings.embed_one(content_words(query)))
+        if self._bm25 is not None and self.lexical_weight:
+            query_terms = terms(query)
+            if query_terms:
+                scores += self.lexical_weight * _standardised(self._bm25.get_scores(query_terms))
+        if groups is not None:
+            scores[~np.isin(self._groups, list(groups))] = -np.inf
+        limit = min(limit, len(scores))
+        top = np.argpartition(-scores, limit - 1)[:limit]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [Hit(self._documents[i].id, float(scores[i])) for i in top if np.isfinite(scores[i])]
+
+
+def _standardised(scores: np.ndarray) -> np.ndarray:
+    """Zero mean, unit spread; all zeros when every document scores the same (nothing to say)."""
+    scores = scores.astype(np.float64)
+    spread = scores.std()
+    if spread == 0:
+        return np.zeros_like(scores)
+    return (scores - scores.mean()) / spread

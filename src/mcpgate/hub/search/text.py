@@ -1,0 +1,55 @@
+"""Words from names and prose, as both rankers want them.
+
+    split_name("PDF&URLTool")       → "pdf url tool"
+    split_name("github_createIssue") → "github create issue"
+    terms("Can you find me the cheapest flights?") → ["find", "cheapest", "flight"]  (stemmed)
+
+Stopwords are a fixed, generic English list (not derived from any data set): with a few
+hundred documents BM25's IDF cannot tell that "you" or "can" say nothing, and a mean of
+word vectors is pulled toward them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+
+_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")  # "PDFReader" → "PDF Reader"
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")  # "createIssue" → "create Issue"
+_SEPARATORS = re.compile(r"[_\-./&:+]+")
+_TERM = re.compile(r"[a-z0-9]+")
+_QUERY_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&+-]*")
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all am an and any are as at be because been before being below between
+    both but by can could did do does doing down during each few for from further had has have having he her
+    here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+    now of off on once only or other our ours ourselves out over own same she should so some such than that the
+    their theirs them themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves s t don let
+    i'm i'd i'll it's you're let's can't please
+    """.split()
+)
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+def split_name(name: str) -> str:
+    """A tool or field name as words: camelCase, acronyms, snake_case, kebab-case, dots split; lowercased."""
+    spaced = _CAMEL.sub(r"\1 \2", _ACRONYM.sub(r"\1 \2", name))
+    return _SEPARATORS.sub(" ", spaced).lower().strip()
+
+
+def terms(text: str) -> list[str]:
+    """BM25's view of a text: lowercase alphanumeric words, stopwords out, Snowball-stemmed."""
+    return _stemmer.stemWords([w for w in _TERM.findall(text.lower()) if w not in STOPWORDS])
+
+
+@lru_cache(maxsize=4096)
+def content_words(query: str) -> str:
+    """A query without its stopwords (or as it is, if nothing else is left): what the embedding should see."""
+    kept = " ".join(w for w in _QUERY_WORD.findall(query) if w.lower() not in STOPWORDS)
+    return kept or query
