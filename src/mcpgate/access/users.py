@@ -54,7 +54,7 @@ class UserDirectory:
         self.hub.forget_user(stored.user, stored.upstream)
         return stored
 
-    async def store(self, user: str, upstream: str, credential: Credential) -> None:
+    async def keep(self, user: str, upstream: str, credential: Credential) -> None:
         await self.put(UserConnection(user, upstream, dict(credential.headers), dict(credential.env)))
 
     async def forget(self, user: str, upstream: str) -> None:

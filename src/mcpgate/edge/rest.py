@@ -25,6 +25,7 @@ apply unchanged. Only the answer's form differs — failures are HTTP statuses:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -67,6 +68,8 @@ from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession
 from mcpgate.protocol.jsonrpc import Message
 from mcpgate.settings import EdgeSettings
+
+logger = logging.getLogger(__name__)
 
 # The first path segment of every REST endpoint (below the root or a virtual server's base).
 ENDPOINTS = frozenset({"tools", "call-tool", "resources", "resource-templates", "prompts", "openapi.json", "docs"})
@@ -160,6 +163,11 @@ class RESTEndpoints:
                 await send_json(send, 200, await self._document(scope, session, base))
         except GatewayError as exc:
             await _send_error(send, exc)
+        except Exception:  # the top of a request: a bug answers 500 with a JSON body, and is logged
+            logger.exception("REST %s %s/%s failed", method, base, tail)
+            await send_json(
+                send, 500, error_body("internal_error", "Internal error; the gateway's log has the details")
+            )
 
     def _session(self, scope: Scope) -> ClientSession:
         return ClientSession(

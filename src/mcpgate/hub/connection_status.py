@@ -70,7 +70,7 @@ class SessionConnections(Connections):
 
     async def connect(self, upstream: str, headers: dict[str, str], env: dict[str, str]) -> None:
         user = self._user_for_change(upstream)
-        await self.hub.credentials.store(user, upstream, Credential(dict(headers), dict(env)))
+        await self.hub.credentials.keep(user, upstream, Credential(dict(headers), dict(env)))
 
     async def disconnect(self, upstream: str) -> None:
         user = self._user_for_change(upstream)

@@ -24,7 +24,7 @@ class Credential:
 class Credentials(Protocol):
     def for_user(self, user: str, upstream: str) -> Credential | None: ...
 
-    async def store(self, user: str, upstream: str, credential: Credential) -> None:
+    async def keep(self, user: str, upstream: str, credential: Credential) -> None:
         """Keep `credential` as `user`'s for `upstream` (encrypted at rest), replacing any."""
 
     async def forget(self, user: str, upstream: str) -> None: ...
@@ -36,7 +36,7 @@ class NoCredentials:
     def for_user(self, user: str, upstream: str) -> Credential | None:
         return None
 
-    async def store(self, user: str, upstream: str, credential: Credential) -> None:
+    async def keep(self, user: str, upstream: str, credential: Credential) -> None:
         raise Unprocessable("this gateway keeps no end-user credentials")
 
     async def forget(self, user: str, upstream: str) -> None:

@@ -19,7 +19,7 @@ from mcp_types.methods import CACHEABLE_METHODS
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from mcpgate import __version__
-from mcpgate.errors import GatewayError, InvalidParams, MethodNotFound
+from mcpgate.errors import INTERNAL_ERROR, GatewayError, InvalidParams, MethodNotFound
 from mcpgate.hub.connection_status import SessionConnections
 from mcpgate.hub.forwarding import Forwarder, Notify
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
@@ -27,7 +27,7 @@ from mcpgate.hub.pagination import page
 from mcpgate.hub.servers import listed_tools
 from mcpgate.hub.session import ClientSession
 from mcpgate.hub.smart import META_NAMES, SmartTools, meta_tool
-from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, result_response
+from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, error_response, result_response
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,9 @@ class RequestRouter:
             return None
         except GatewayError as exc:
             return error_from_exception(envelope.id, exc)
+        except Exception:  # the top of a request: a bug here must not take the session's stream down
+            logger.exception("session %s: %s failed", session.id, envelope.method)
+            return error_response(envelope.id, INTERNAL_ERROR, f"Internal error while handling {envelope.method}")
 
     async def run(
         self, session: ClientSession, method_name: str, params: dict[str, Any], notify: Notify
