@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint node-tools bench clean
+.PHONY: run test lint node-tools bench bench-search clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ test: $(STAMP) node-tools lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/latency.py
+
+bench-search: $(STAMP)
+	$(BIN)/python bench/tool_search.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache

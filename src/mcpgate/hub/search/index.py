@@ -44,10 +44,13 @@ class Hit:
 
 
 class SearchIndex:
-    def __init__(self, embeddings: StaticEmbeddings | None = None, *, lexical_weight: float = 1.0) -> None:
+    def __init__(
+        self, embeddings: StaticEmbeddings | None = None, *, lexical_weight: float = 1.0, semantic_weight: float = 1.0
+    ) -> None:
         limit_blas_threads()
         self.embeddings = embeddings or StaticEmbeddings.bundled()
         self.lexical_weight = lexical_weight
+        self.semantic_weight = semantic_weight
         self._documents: list[Document] = []
         self._vectors = np.zeros((0, self.embeddings.dimensions), dtype=np.float32)
         self._cached: dict[str, tuple[str, np.ndarray]] = {}  # id → (full text, its vector)
@@ -87,7 +90,10 @@ class SearchIndex:
         """The best `limit` documents for `query`, best first (only those in `groups`, if given)."""
         if not self._documents or limit < 1 or not query.strip():
             return []
-        scores = _standardised(self._vectors @ self.embeddings.embed_one(content_words(query)))
+        scores = np.zeros(len(self._documents))
+        if self.semantic_weight:
+            cosine = self._vectors @ self.embeddings.embed_one(content_words(query))
+            scores += self.semantic_weight * _standardised(cosine)
         if self._bm25 is not None and self.lexical_weight:
             query_terms = terms(query)
             if query_terms:
