@@ -136,6 +136,7 @@ class SmartTools:
 
     def __init__(self) -> None:
         self._indexes: dict[str, tuple[Catalog, SearchIndex]] = {}
+        self._lock = anyio.Lock()  # one update at a time: an index is not updated and read at once
 
     def prune(self, live: Mapping[str, Any]) -> None:
         """Drop the indexes of virtual servers that are gone."""
@@ -152,23 +153,27 @@ class SmartTools:
         call_tool: CallTool,
     ) -> dict[str, Any]:
         if name == SEARCH:
-            return self._search(arguments, server_id, catalog, connections)
+            return await self._search(arguments, server_id, catalog, connections)
         if name == DESCRIBE:
             return _describe(arguments, catalog)
         if name == EXECUTE:
             return await _execute(arguments, call_tool)
         return await _manage(arguments, catalog, connections)
 
-    def index_for(self, server_id: str, catalog: Catalog, connections: Connections) -> SearchIndex:
-        cached = self._indexes.get(server_id)
-        if cached is not None and cached[0] is catalog:
-            return cached[1]
-        index = cached[1] if cached is not None else SearchIndex()
-        index.update(_document(tool, connections.upstream_of(catalog, tool["name"])) for tool in catalog.tools)
-        self._indexes[server_id] = (catalog, index)
-        return index
+    async def index_for(self, server_id: str, catalog: Catalog, connections: Connections) -> SearchIndex:
+        """The view's index, brought up to date with `catalog` first if it changed (in a worker
+        thread: embedding thousands of new tools must not stall every other session)."""
+        async with self._lock:
+            cached = self._indexes.get(server_id)
+            if cached is not None and cached[0] is catalog:
+                return cached[1]
+            index = cached[1] if cached is not None else SearchIndex()
+            documents = [_document(tool, connections.upstream_of(catalog, tool["name"])) for tool in catalog.tools]
+            await anyio.to_thread.run_sync(index.update, documents)
+            self._indexes[server_id] = (catalog, index)
+            return index
 
-    def _search(
+    async def _search(
         self, arguments: dict[str, Any], server_id: str, catalog: Catalog, connections: Connections
     ) -> dict[str, Any]:
         query = arguments.get("query")
@@ -180,7 +185,7 @@ class SmartTools:
         wanted = arguments.get("upstreams")
         if wanted is not None and (not isinstance(wanted, list) or not all(isinstance(u, str) for u in wanted)):
             raise InvalidParams(f"{SEARCH}: `upstreams` must be a list of names")
-        index = self.index_for(server_id, catalog, connections)
+        index = await self.index_for(server_id, catalog, connections)
         groups = _groups_named(wanted, catalog, connections) if wanted is not None else None
         found = []
         for hit in index.search(query, limit, groups):

@@ -38,6 +38,14 @@ class Document:
 
 
 @dataclass(frozen=True, slots=True)
+class _State:
+    documents: list[Document]
+    vectors: np.ndarray  # one unit row per document
+    groups: np.ndarray
+    bm25: bm25s.BM25 | None
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
     id: str
     score: float
@@ -51,14 +59,11 @@ class SearchIndex:
         self.embeddings = embeddings or StaticEmbeddings.bundled()
         self.lexical_weight = lexical_weight
         self.semantic_weight = semantic_weight
-        self._documents: list[Document] = []
-        self._vectors = np.zeros((0, self.embeddings.dimensions), dtype=np.float32)
         self._cached: dict[str, tuple[str, np.ndarray]] = {}  # id → (full text, its vector)
-        self._groups = np.zeros(0, dtype=object)
-        self._bm25: bm25s.BM25 | None = None
+        self._state = _State([], np.zeros((0, self.embeddings.dimensions), dtype=np.float32), np.zeros(0), None)
 
     def __len__(self) -> int:
-        return len(self._documents)
+        return len(self._state.documents)
 
     def update(self, documents: Iterable[Document]) -> None:
         """Hold exactly `documents` from now on."""
@@ -74,36 +79,37 @@ class SearchIndex:
         kept = {d.id for d in documents}
         for gone in [key for key in self._cached if key not in kept]:
             del self._cached[gone]
-        self._documents = documents
         if documents:
-            self._vectors = np.stack([self._cached[d.id][1] for d in documents])
+            vectors = np.stack([self._cached[d.id][1] for d in documents])
         else:
-            self._vectors = np.zeros((0, self.embeddings.dimensions), dtype=np.float32)
-        self._groups = np.array([d.group for d in documents], dtype=object)
-        self._bm25 = None
+            vectors = np.zeros((0, self.embeddings.dimensions), dtype=np.float32)
         corpus = [terms(t) for t in texts]
+        bm25 = None
         if any(corpus):
-            self._bm25 = bm25s.BM25()
-            self._bm25.index(corpus, show_progress=False)
+            bm25 = bm25s.BM25()
+            bm25.index(corpus, show_progress=False)
+        # One assignment: a search running meanwhile sees the old state or the new, never a mix.
+        self._state = _State(documents, vectors, np.array([d.group for d in documents], dtype=object), bm25)
 
     def search(self, query: str, limit: int = 5, groups: Collection[str] | None = None) -> list[Hit]:
         """The best `limit` documents for `query`, best first (only those in `groups`, if given)."""
-        if not self._documents or limit < 1 or not query.strip():
+        state = self._state
+        if not state.documents or limit < 1 or not query.strip():
             return []
-        scores = np.zeros(len(self._documents))
+        scores = np.zeros(len(state.documents))
         if self.semantic_weight:
-            cosine = self._vectors @ self.embeddings.embed_one(content_words(query))
+            cosine = state.vectors @ self.embeddings.embed_one(content_words(query))
             scores += self.semantic_weight * _standardised(cosine)
-        if self._bm25 is not None and self.lexical_weight:
+        if state.bm25 is not None and self.lexical_weight:
             query_terms = terms(query)
             if query_terms:
-                scores += self.lexical_weight * _standardised(self._bm25.get_scores(query_terms))
+                scores += self.lexical_weight * _standardised(state.bm25.get_scores(query_terms))
         if groups is not None:
-            scores[~np.isin(self._groups, list(groups))] = -np.inf
+            scores[~np.isin(state.groups, list(groups))] = -np.inf
         limit = min(limit, len(scores))
         top = np.argpartition(-scores, limit - 1)[:limit]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [Hit(self._documents[i].id, float(scores[i])) for i in top if np.isfinite(scores[i])]
+        return [Hit(state.documents[i].id, float(scores[i])) for i in top if np.isfinite(scores[i])]
 
 
 def _standardised(scores: np.ndarray) -> np.ndarray:

@@ -1,0 +1,63 @@
+"""The search index: both rankers count, updates re-embed only what changed, filters hold."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mcpgate.hub.search import Document, SearchIndex
+from mcpgate.hub.search.embeddings import StaticEmbeddings
+from mcpgate.hub.search.text import content_words, split_name, terms
+
+TOOLS = [
+    Document("github_search_code", split_name("github_search_code"), "Search code in repositories.", "github"),
+    Document("calendar_book", split_name("calendar_book"), "Book a meeting room for a time slot.", "calendar"),
+    Document("flights_find", split_name("flights_find"), "Find cheap airline tickets between two cities.", "travel"),
+    Document("weather_now", split_name("weatherNow"), "Current temperature and rain where you are.", "weather"),
+]
+
+
+class CountingEmbeddings(StaticEmbeddings):
+    def __init__(self) -> None:
+        bundled = StaticEmbeddings.bundled()
+        super().__init__(bundled.table, bundled.tokenizer)
+        self.embedded: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        return super().embed(texts)
+
+
+def test_names_and_text_become_words() -> None:
+    assert split_name("PDF&URLTool") == "pdf url tool"
+    assert split_name("github_createIssue.v2") == "github create issue v2"
+    assert terms("Can you find me the cheapest flights?") == ["find", "cheapest", "flight"]
+    assert content_words("Can you find me the cheapest flights?") == "find cheapest flights"
+    assert content_words("you and me") == "you and me"  # nothing left: the query as it is
+
+
+def test_a_paraphrase_and_an_exact_name_both_find_their_tool() -> None:
+    index = SearchIndex()
+    index.update(TOOLS)
+    assert index.search("I need a plane to Rome on the cheap", 1)[0].id == "flights_find"  # no word shared
+    assert index.search("github search code", 1)[0].id == "github_search_code"
+    assert index.search("is it going to be hot outside", 2)[0].id == "weather_now"
+    filtered = index.search("book a meeting", 5, groups={"travel", "weather"})
+    assert {h.id for h in filtered} == {"flights_find", "weather_now"}  # the best match is in another group
+    assert index.search("", 5) == [] and index.search("anything", 0) == []
+
+
+def test_updates_embed_only_new_or_changed_documents_and_drop_removed_ones() -> None:
+    embeddings = CountingEmbeddings()
+    index = SearchIndex(embeddings)
+    index.update(TOOLS)
+    assert len(embeddings.embedded) == len(TOOLS)
+    edited = Document("weather_now", "weather now", "Forecast of snow and wind for the week.", "weather")
+    embeddings.embedded.clear()
+    index.update([*TOOLS[:3], edited])
+    assert embeddings.embedded == [edited.full_text]
+    assert index.search("will it snow this week", 1)[0].id == "weather_now"
+    index.update(TOOLS[:2])
+    assert len(index) == 2 and {h.id for h in index.search("cheap tickets to fly", 5)} <= {
+        "github_search_code",
+        "calendar_book",
+    }
