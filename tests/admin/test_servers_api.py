@@ -49,7 +49,12 @@ async def test_create_get_patch_delete_and_the_config_endpoint() -> None:
         assert patched.status_code == 200, patched.text
         assert patched.json()["mode"] == "SMART" and patched.json()["description"] == "What support agents need"
         smart = (await http.get(f"/api/v1/mcp_manager/{server['id']}/config")).json()
-        assert {t["name"] for t in smart["tools"]} == {"search_tools", "get_tool_schemas", "execute_tool"}
+        assert {t["name"] for t in smart["tools"]} == {
+            "search_tools",
+            "get_tool_schemas",
+            "execute_tool",
+            "manage_connections",
+        }
         assert smart["reachableTools"] == ["other_whoami"]
 
         assert (await http.delete(f"/api/v1/mcp_manager/{server['id']}")).status_code == 204
