@@ -344,6 +344,13 @@ def _resolves(node: Any, tokens: Sequence[str]) -> bool:
 # -- the fixed schemas of MCP's results ------------------------------------------------------
 
 _OBJECT = {"type": "object"}
+
+
+def _list_of(field_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    """An MCP list result: `{"<field>": [<item>, …]}`."""
+    return {"type": "object", "required": [field_name], "properties": {field_name: {"type": "array", "items": item}}}
+
+
 _FIXED_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object",
@@ -391,11 +398,7 @@ _FIXED_SCHEMAS: dict[str, dict[str, Any]] = {
             "annotations": _OBJECT,
         },
     },
-    "ToolList": {
-        "type": "object",
-        "required": ["tools"],
-        "properties": {"tools": {"type": "array", "items": {"$ref": _SCHEMAS + "Tool"}}},
-    },
+    "ToolList": _list_of("tools", {"$ref": _SCHEMAS + "Tool"}),
     "OpenAIFunction": {
         "type": "object",
         "required": ["name", "parameters"],
@@ -438,11 +441,7 @@ _FIXED_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["uri", "name"],
         "properties": {"uri": {"type": "string"}, "name": {"type": "string"}, "mimeType": {"type": "string"}},
     },
-    "ResourceList": {
-        "type": "object",
-        "required": ["resources"],
-        "properties": {"resources": {"type": "array", "items": {"$ref": _SCHEMAS + "Resource"}}},
-    },
+    "ResourceList": _list_of("resources", {"$ref": _SCHEMAS + "Resource"}),
     "ResourceTemplateList": {
         "type": "object",
         "required": ["resourceTemplates"],
@@ -476,11 +475,7 @@ _FIXED_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["name"],
         "properties": {"name": {"type": "string"}, "description": {"type": "string"}, "arguments": {"type": "array"}},
     },
-    "PromptList": {
-        "type": "object",
-        "required": ["prompts"],
-        "properties": {"prompts": {"type": "array", "items": {"$ref": _SCHEMAS + "Prompt"}}},
-    },
+    "PromptList": _list_of("prompts", {"$ref": _SCHEMAS + "Prompt"}),
     "GetPromptResult": {
         "type": "object",
         "required": ["messages"],

@@ -17,12 +17,13 @@ from mcpgate.hub.credentials import Credential
 from mcpgate.hub.forwarding import passed_through
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.session import ClientSession
-from mcpgate.hub.smart import Connections
 
 _ADMIN_PATH = "/api/v1/users/{user}/connections/{upstream}"
 
 
-class SessionConnections(Connections):
+class SessionConnections:
+    """`smart.Connections` for one client session."""
+
     def __init__(self, hub: Hub, session: ClientSession) -> None:
         self.hub = hub
         self.session = session

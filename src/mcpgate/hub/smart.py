@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import orjson
@@ -117,7 +117,7 @@ def meta_tool(name: str) -> dict[str, Any] | None:
     return _META_BY_NAME.get(name)
 
 
-class Connections:
+class Connections(Protocol):
     """What the meta-tools need to know and change about the caller's connections (the hub provides it)."""
 
     def upstream_of(self, catalog: Catalog, tool: str) -> str | None: ...
