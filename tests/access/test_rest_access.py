@@ -99,6 +99,10 @@ async def test_passthrough_and_end_user_credentials_reach_only_their_own_calls()
         # The gateway's own key never goes upstream; a tool that needs a credential says which.
         mine = await admin.post("/tools/crm_header", json={"name": "x-api-key"})
         assert mine.json()["content"][0]["text"] == ""
+        as_bearer = await admin.post(  # the key in Authorization authenticates here and goes no further
+            "/tools/crm_header", json={"name": "authorization"}, headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        assert as_bearer.json()["content"][0]["text"] == ""
         nobody = await admin.post("/servers/members/tools/vault_header", json={"name": "authorization"})
         assert nobody.status_code == 200 and nobody.json()["isError"] is True
         assert "credentials" in nobody.json()["content"][0]["text"]

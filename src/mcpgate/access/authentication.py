@@ -88,6 +88,15 @@ class Authenticator:
         self._used[found.id] = now
         return Principal("key", found.id, found.name, found.scopes, found.servers)
 
+    def carries_gateway_key(self, headers: Mapping[str, str]) -> bool:
+        """Whether `Authorization: Bearer …` holds one of the gateway's own keys (valid or not for
+        this request): such a header is never the caller's token for an upstream."""
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return False
+        given = digest(value.strip())
+        return given == self._static or given in self._keys
+
     def name_of(self, principal_id: str) -> str | None:
         """A key's name for records (None for the open gateway and anonymous callers)."""
         if principal_id == "static":

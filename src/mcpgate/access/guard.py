@@ -29,7 +29,7 @@ from mcpgate.access.authentication import Authenticator
 from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
 from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.edge.docs_page import MANAGEMENT_DOCS
-from mcpgate.edge.http import PRINCIPAL_KEY, USER_KEY, send_json
+from mcpgate.edge.http import GATEWAY_KEY_IN_AUTHORIZATION, PRINCIPAL_KEY, USER_KEY, send_json
 from mcpgate.edge.rest import is_rest
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, split_path
 from mcpgate.errors import Forbidden, GatewayError, TooManyRequests, Unauthorized
@@ -83,6 +83,8 @@ class Guard:
         scope[PRINCIPAL_KEY] = principal
         if user is not None:
             scope[USER_KEY] = user
+        if self.auth.enforcing and self.auth.carries_gateway_key(Headers(scope=scope)):
+            scope[GATEWAY_KEY_IN_AUTHORIZATION] = True
         await self.app(scope, receive, send)
 
     def _admit(self, scope: Scope) -> tuple[Principal, str | None]:

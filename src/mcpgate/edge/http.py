@@ -35,6 +35,8 @@ MESSAGES_PATH_KEY = "mcpgate.messages_path"
 # Set by the access guard: who the request is from, and the end user it acts for.
 PRINCIPAL_KEY = "mcpgate.principal"
 USER_KEY = "mcpgate.user"
+# Set by the guard when `Authorization` holds one of the gateway's own keys: never passed through.
+GATEWAY_KEY_IN_AUTHORIZATION = "mcpgate.gateway_key_in_authorization"
 
 
 def server_of(scope: Scope) -> str | None:
@@ -52,7 +54,7 @@ def foreign(session: Any, scope: Scope) -> str | None:
 
 class CallerHeaders(Mapping[str, str]):
     """The request's headers an upstream may be given (per its passthrough allowlist), lowercased;
-    `Authorization` left out when it carried the gateway's own key.
+    `Authorization` left out when it carries one of the gateway's own keys.
 
     Read on first use only: most requests go to upstreams that pass nothing through.
     """
@@ -71,10 +73,8 @@ class CallerHeaders(Mapping[str, str]):
                 for name, value in raw
                 if name.decode("latin-1").lower() not in NEVER_PASSED_THROUGH
             }
-            principal = self._scope.get(PRINCIPAL_KEY)
-            if principal is not None and principal.kind in ("key", "static"):
-                if not any(name.lower() == b"x-api-key" for name, _ in raw):
-                    headers.pop("authorization", None)
+            if self._scope.get(GATEWAY_KEY_IN_AUTHORIZATION):
+                headers.pop("authorization", None)
             self._parsed = headers
         return self._parsed
 
