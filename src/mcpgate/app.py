@@ -32,7 +32,7 @@ from mcpgate.access.users import UserDirectory
 from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, describe_security, install_error_handlers
 from mcpgate.edge.docs_page import MANAGEMENT_DOCS, docs_page, send_html
 from mcpgate.edge.health import HealthEndpoint
-from mcpgate.edge.http import send_json
+from mcpgate.edge.http import IN_PROCESS_CALLER, caller_principal, send_json
 from mcpgate.edge.metrics import Metrics
 from mcpgate.edge.openapi import Security
 from mcpgate.edge.rest import RESTEndpoints, is_rest
@@ -274,4 +274,19 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         services.audit.auth_failure(scope, reason)
         metrics.auth_failure()
 
-    return App(metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed)), app, gateway)
+    asgi = metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed))
+    hub.own_api.serve(_as_caller(asgi), app.openapi)
+    return App(asgi, app, gateway)
+
+
+def _as_caller(app: ASGIApp) -> ASGIApp:
+    """The app as a catalog of this gateway's own API calls it: in-process, as the principal
+    of the tool call being made (the guard then judges that principal as for any request)."""
+
+    async def call(scope: Scope, receive: Receive, send: Send) -> None:
+        principal = caller_principal()
+        if principal is not None:
+            scope = {**scope, IN_PROCESS_CALLER: principal}
+        await app(scope, receive, send)
+
+    return call

@@ -4,7 +4,8 @@
     mcpgate wrap [--host H] [--port N] [--name NAME] -- <command> [args…]
     mcpgate upstreams|servers|preview|import|db …   (see `manage.py`)
 
-Without `--config`, `serve` runs the embedded default: the bundled demo upstream.
+Without `--config`, `serve` runs the embedded default: the bundled demo upstream and a
+catalog of mcpgate's own management API.
 Problems with the configuration are reported as one line and exit status 2, before
 any port is bound.
 """
@@ -31,11 +32,23 @@ logger = logging.getLogger("mcpgate")
 
 
 def default_settings() -> GatewaySettings:
-    """The zero-configuration gateway: the bundled demo upstream, served on 127.0.0.1:8080."""
+    """The zero-configuration gateway on 127.0.0.1:8080: the bundled demo upstream, and a catalog of
+    mcpgate's own management API (its guides: the checkout's docs/, when run from one)."""
+    own_api: dict[str, object] = {"type": "openapi", "spec": "self"}
+    if _DOCS.is_dir():
+        own_api["guides"] = str(_DOCS)
     return settings_from_mapping(
-        {"mcpServers": {"demo": {"command": sys.executable, "args": ["-m", "mcpgate.demo_server"]}}},
+        {
+            "mcpServers": {
+                "demo": {"command": sys.executable, "args": ["-m", "mcpgate.demo_server"]},
+                "mcpgate": own_api,
+            }
+        },
         source="embedded default",
     )
+
+
+_DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def wrap_settings(command: Sequence[str], name: str) -> GatewaySettings:

@@ -33,6 +33,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
 _SSE_TYPES = {"sse"}
 _STREAMABLE_TYPES = {"http", "streamable-http", "streamable_http", "streamablehttp", "mcp"}
 _STDIO_TYPES = {"stdio"}
+_OPENAPI_TYPES = {"openapi"}
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -105,7 +106,10 @@ def upstream_from_claude(name: str, spec: Any, source: str = "config") -> dict[s
     entry = {"name": name, **spec}
     declared = str(entry.pop("type", entry.pop("transport", "")) or "").lower()
     if "kind" in entry:
-        return entry
+        return _relative_to_file(entry, source)
+    if declared in _OPENAPI_TYPES or ("spec" in entry and not declared):
+        entry["kind"] = "openapi"
+        return _relative_to_file(entry, source)
     if declared in _STDIO_TYPES or ("command" in entry and not declared):
         entry["kind"] = "stdio"
     elif declared in _SSE_TYPES:
@@ -114,13 +118,28 @@ def upstream_from_claude(name: str, spec: Any, source: str = "config") -> dict[s
         entry["kind"] = "streamable_http"
     elif declared:
         raise ConfigError(
-            f"{source}: mcpServers.{name}.type {declared!r} is unknown; use stdio, sse or streamable-http"
+            f"{source}: mcpServers.{name}.type {declared!r} is unknown; use stdio, sse, streamable-http or openapi"
         )
     elif "url" in entry:
         # Claude-style configs often omit the type: a path ending in /sse is the legacy transport.
         entry["kind"] = "sse" if str(entry["url"]).rstrip("/").endswith("/sse") else "streamable_http"
     else:
-        raise ConfigError(f"{source}: mcpServers.{name} needs either `command` (stdio) or `url` (remote)")
+        raise ConfigError(
+            f"{source}: mcpServers.{name} needs `command` (stdio), `url` (remote) or `spec` (an OpenAPI catalog)"
+        )
+    return entry
+
+
+def _relative_to_file(entry: dict[str, Any], source: str) -> dict[str, Any]:
+    """An OpenAPI catalog's `spec` and `guides` paths, when relative, are relative to the config file."""
+    if entry.get("kind") != "openapi" or not Path(source).is_file():
+        return entry
+    folder = Path(source).resolve().parent
+    for key in ("spec", "guides"):
+        value = entry.get(key)
+        if isinstance(value, str) and value and value != "self" and "://" not in value:
+            path = Path(value).expanduser()
+            entry[key] = str(path if path.is_absolute() else folder / path)
     return entry
 
 

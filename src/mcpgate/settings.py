@@ -109,12 +109,16 @@ class _RemoteBase(_UpstreamBase):
     @field_validator("passthrough_headers")
     @classmethod
     def _header_names(cls, names: list[str]) -> list[str]:
-        for name in names:
-            if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
-                raise ValueError(f"{name!r} is not an HTTP header name")
-            if name.lower() in NEVER_PASSED_THROUGH:
-                raise ValueError(f"{name!r} cannot be passed through (it belongs to the gateway's own hop)")
-        return names
+        return _passable_headers(names)
+
+
+def _passable_headers(names: list[str]) -> list[str]:
+    for name in names:
+        if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+            raise ValueError(f"{name!r} is not an HTTP header name")
+        if name.lower() in NEVER_PASSED_THROUGH:
+            raise ValueError(f"{name!r} cannot be passed through (it belongs to the gateway's own hop)")
+    return names
 
 
 class SSEUpstream(_RemoteBase):
@@ -131,8 +135,50 @@ class RemoteUpstream(_RemoteBase):
     kind: Literal["remote"] = "remote"
 
 
+SELF_SPEC = "self"  # an OpenAPI catalog's `spec` naming this gateway's own management API
+
+
+class OpenAPICatalogUpstream(_UpstreamBase):
+    """A REST API described by OpenAPI, served as MCP tools (see `catalogs/`): reference tools
+    answered from the spec (no credentials), and live tools that call the API with the caller's
+    token (passed through), the end user's stored credentials, or the static `headers`."""
+
+    kind: Literal["openapi"] = "openapi"
+    # A file path or an http(s) URL of the document (JSON or YAML), or "self": this gateway's own
+    # management API, called in-process as the caller (their own key and scopes apply).
+    spec: str = Field(min_length=1)
+    # Where live calls go; unset = the spec's first `servers` URL (relative ones against the spec's URL).
+    base_url: str | None = Field(None, validation_alias=_alias("base_url", "baseUrl"))
+    headers: dict[str, str] = Field(default_factory=dict)
+    # The caller's headers forwarded on live calls; unset = those the spec's security schemes name
+    # (`Authorization` for http/oauth2/openIdConnect, an apiKey's header).
+    passthrough_headers: list[str] | None = Field(
+        None, validation_alias=_alias("passthrough_headers", "passthroughHeaders")
+    )
+    # A folder of Markdown guides, served as resources with a search over them.
+    guides: str | None = None
+    # "endpoint": one `call_endpoint` tool; "operations": also one tool per operation (operationId).
+    live_tools: Literal["none", "endpoint", "operations"] = Field(
+        "endpoint", validation_alias=_alias("live_tools", "liveTools")
+    )
+    max_response_chars: int = Field(50_000, ge=1_000, validation_alias=_alias("max_response_chars", "maxResponseChars"))
+
+    @field_validator("passthrough_headers")
+    @classmethod
+    def _header_names(cls, names: list[str] | None) -> list[str] | None:
+        return None if names is None else _passable_headers(names)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/]", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
 UpstreamSettings = Annotated[
-    StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream, Field(discriminator="kind")
+    StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream | OpenAPICatalogUpstream,
+    Field(discriminator="kind"),
 ]
 
 
@@ -293,5 +339,7 @@ class GatewaySettings(BaseSettings):
             servers.add(server.name)
         return self
 
-    def call_timeout(self, upstream: StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream) -> float:
+    def call_timeout(
+        self, upstream: StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream | OpenAPICatalogUpstream
+    ) -> float:
         return upstream.timeout or self.timeouts.call

@@ -29,7 +29,7 @@ from mcpgate.access.authentication import Authenticator
 from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
 from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.edge.docs_page import MANAGEMENT_DOCS
-from mcpgate.edge.http import GATEWAY_KEY_IN_AUTHORIZATION, PRINCIPAL_KEY, USER_KEY, send_json
+from mcpgate.edge.http import GATEWAY_KEY_IN_AUTHORIZATION, IN_PROCESS_CALLER, PRINCIPAL_KEY, USER_KEY, send_json
 from mcpgate.edge.rest import is_rest
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, split_path
 from mcpgate.errors import Forbidden, GatewayError, TooManyRequests, Unauthorized
@@ -95,14 +95,16 @@ class Guard:
             raise Forbidden("x-username must be 1-128 letters, digits or . _ @ + - characters")
         if not self.auth.enforcing:
             return OPEN, user
-        try:
-            principal = self.auth.authenticate(headers)
-        except Unauthorized:
-            # On a public server an `Authorization` that is not a gateway key is the caller's
-            # token for the upstreams (passed through), not a failed login.
-            if "x-api-key" in headers or not self._public(path):
-                raise
-            principal = None
+        principal: Principal | None = scope.get(IN_PROCESS_CALLER)
+        if principal is None:
+            try:
+                principal = self.auth.authenticate(headers)
+            except Unauthorized:
+                # On a public server an `Authorization` that is not a gateway key is the caller's
+                # token for the upstreams (passed through), not a failed login.
+                if "x-api-key" in headers or not self._public(path):
+                    raise
+                principal = None
         server_id: str | None = None
         if path in MCP_PATHS or _is_default_rest(path):
             needed: str | None = "tools:call"

@@ -51,7 +51,7 @@ class ToolSummary(BaseModel):
 
 class UpstreamOut(BaseModel):
     name: str
-    kind: Literal["stdio", "sse", "streamable_http", "remote"]
+    kind: Literal["stdio", "sse", "streamable_http", "remote", "openapi"]
     source: Literal["config", "api"]
     enabled: bool
     state: str = Field(description="connecting, ready, down or disabled")
@@ -67,6 +67,11 @@ class UpstreamOut(BaseModel):
     headers: dict[str, str] | None = Field(None, description="Values masked.")
     passthroughHeaders: list[str] | None = None
     credentialsRequired: bool | None = None
+    spec: str | None = None
+    baseUrl: str | None = None
+    guides: str | None = None
+    liveTools: str | None = None
+    maxResponseChars: int | None = None
     tools: list[ToolSummary] = Field(default_factory=list, description="As the upstream lists them (its own names).")
     exposedAs: str = Field(description="How its tool names appear to clients.")
     createdAt: datetime | None = None
@@ -127,8 +132,31 @@ class RemoteUpstreamIn(_RemoteIn):
     kind: Literal["remote"]
 
 
+class OpenAPICatalogIn(_UpstreamIn):
+    """A REST API described by OpenAPI, served as tools: reference tools from the document (no
+    credentials) and live tools calling the API with the caller's or the end user's credentials."""
+
+    kind: Literal["openapi"]
+    spec: str = Field(
+        min_length=1, max_length=4096, description="Path or http(s) URL of the document (JSON or YAML), or 'self'."
+    )
+    baseUrl: str | None = Field(
+        None, pattern=r"^https?://", max_length=2048, description="Where calls go; default: the document's server."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Static credential; stored encrypted.")
+    passthroughHeaders: list[HeaderName] | None = Field(
+        None, description="Caller headers forwarded on calls; default: those the document's security schemes use."
+    )
+    guides: str | None = Field(None, description="A folder of Markdown guides (resources + search).")
+    liveTools: Literal["none", "endpoint", "operations"] = Field(
+        "endpoint", description="'endpoint': one call_endpoint tool; 'operations': also a tool per operation."
+    )
+    maxResponseChars: int = Field(50_000, ge=1_000, description="Longer response bodies are cut, with a marker.")
+
+
 UpstreamIn = Annotated[
-    StdioUpstreamIn | SSEUpstreamIn | StreamableHTTPUpstreamIn | RemoteUpstreamIn, Field(discriminator="kind")
+    StdioUpstreamIn | SSEUpstreamIn | StreamableHTTPUpstreamIn | RemoteUpstreamIn | OpenAPICatalogIn,
+    Field(discriminator="kind"),
 ]
 
 
@@ -147,6 +175,11 @@ class UpstreamPatch(_Wire):
     headers: dict[str, str] | None = None
     passthroughHeaders: list[HeaderName] | None = None
     credentialsRequired: bool | None = None
+    spec: str | None = Field(None, min_length=1, max_length=4096)
+    baseUrl: str | None = Field(None, pattern=r"^https?://", max_length=2048)
+    guides: str | None = None
+    liveTools: Literal["none", "endpoint", "operations"] | None = None
+    maxResponseChars: int | None = Field(None, ge=1_000)
 
 
 # -- virtual servers ---------------------------------------------------------------------

@@ -16,8 +16,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from mcpgate.admin.context import Admin
 from mcpgate.admin.schemas import ERRORS, ToolSummary, UpstreamIn, UpstreamList, UpstreamOut, UpstreamPatch
-from mcpgate.errors import Conflict, NotFound, ReadOnly, Unprocessable
-from mcpgate.settings import UpstreamSettings
+from mcpgate.catalogs.openapi import load_openapi_catalog
+from mcpgate.errors import ConfigError, Conflict, NotFound, ReadOnly, Unprocessable
+from mcpgate.settings import OpenAPICatalogUpstream, UpstreamSettings
 from mcpgate.store.crypto import mask, mask_url, unmask
 from mcpgate.store.registry import RegisteredUpstream
 from mcpgate.upstream.connection import UpstreamConnection
@@ -29,6 +30,9 @@ _CAMEL = {
     "perSession": "per_session",
     "passthroughHeaders": "passthrough_headers",
     "credentialsRequired": "credentials_required",
+    "baseUrl": "base_url",
+    "liveTools": "live_tools",
+    "maxResponseChars": "max_response_chars",
 }
 
 
@@ -45,6 +49,7 @@ def router(admin: Admin) -> APIRouter:
         spec = _validated(body.model_dump(), body.name)
         if admin.declared_upstream(spec.name) or spec.name in admin.hub.upstreams:
             raise Conflict(f"an upstream named {spec.name!r} already exists")
+        await _readable(admin, spec)
         record = await admin.registry.add_upstream(spec)
         connection = await admin.hub.add_upstream(spec)
         await _settled(connection)
@@ -89,6 +94,7 @@ async def _replace(admin: Admin, name: str, changes: dict[str, Any]) -> Upstream
             value = unmask(value, getattr(current, key, {}) or {})
         data[key] = value
     spec = _validated(data, name)
+    await _readable(admin, spec)
     record = await admin.registry.replace_upstream(spec)
     connection = await admin.hub.replace_upstream(spec)
     await _settled(connection)
@@ -102,6 +108,23 @@ def _validated(data: dict[str, Any], name: str) -> UpstreamSpec:
     except ValidationError as exc:
         details = [{"loc": ".".join(str(p) for p in e["loc"][1:]), "message": e["msg"]} for e in exc.errors()]
         raise Unprocessable(f"upstream {name!r}: {details[0]['loc']}: {details[0]['message']}", data=details) from None
+
+
+async def _readable(admin: Admin, spec: UpstreamSpec) -> None:
+    """A catalog whose document cannot be served is refused now (422 saying why), before anything
+    is stored — not registered to fail on every connect."""
+    if isinstance(spec, OpenAPICatalogUpstream) and spec.enabled:
+        try:
+            server = await load_openapi_catalog(
+                spec,
+                connect_timeout=admin.settings.timeouts.connect,
+                call_timeout=admin.settings.call_timeout(spec),
+                own_api=admin.hub.own_api,
+            )
+        except ConfigError as exc:
+            raise Unprocessable(f"upstream {spec.name!r}: {exc.message}") from None
+        if server.api is not None:
+            await server.api.aclose()
 
 
 def _connection(admin: Admin, name: str) -> UpstreamConnection:
@@ -144,6 +167,16 @@ def _out(admin: Admin, connection: UpstreamConnection, record: RegisteredUpstrea
             "env": mask(spec.env),
             "cwd": spec.cwd,
             "perSession": spec.per_session,
+        }
+    elif spec.kind == "openapi":
+        fields = {
+            "spec": mask_url(spec.spec) if spec.spec.startswith(("http://", "https://")) else spec.spec,
+            "baseUrl": mask_url(spec.base_url) if spec.base_url else None,
+            "headers": mask(spec.headers),
+            "passthroughHeaders": connection.passthrough_headers,
+            "guides": spec.guides,
+            "liveTools": spec.live_tools,
+            "maxResponseChars": spec.max_response_chars,
         }
     else:
         fields = {

@@ -17,6 +17,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from mcpgate.errors import PayloadTooLarge
+from mcpgate.hub.session import CALLER_HEADERS
 from mcpgate.settings import NEVER_PASSED_THROUGH
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -37,6 +38,9 @@ PRINCIPAL_KEY = "mcpgate.principal"
 USER_KEY = "mcpgate.user"
 # Set by the guard when `Authorization` holds one of the gateway's own keys: never passed through.
 GATEWAY_KEY_IN_AUTHORIZATION = "mcpgate.gateway_key_in_authorization"
+# Set only on requests made inside the process (a catalog of the gateway's own API calling it for
+# a tool call): the principal of that tool call, which the guard then judges like any other.
+IN_PROCESS_CALLER = "mcpgate.in_process_caller"
 
 
 def server_of(scope: Scope) -> str | None:
@@ -87,9 +91,18 @@ class CallerHeaders(Mapping[str, str]):
     def __len__(self) -> int:
         return len(self._headers())
 
+    @property
+    def principal(self) -> Any:
+        return self._scope.get(PRINCIPAL_KEY)
+
 
 def caller_headers(scope: Scope) -> CallerHeaders:
     return CallerHeaders(scope)
+
+
+def caller_principal() -> Any:
+    """The principal of the request whose message is being handled in this task, if any."""
+    return getattr(CALLER_HEADERS.get(), "principal", None)
 
 
 def owner_of(scope: Scope) -> str:

@@ -40,11 +40,10 @@ class SessionConnections:
         label = self.label_of(upstream)
         connection = self.hub.upstreams.get(upstream) or self.hub.externals.get(upstream)
         state = connection.status.state.value if connection is not None else "unknown"
-        spec = connection.spec if connection is not None else None
         user = self.session.user
         stored = user is not None and self.hub.credentials.for_user(user, upstream) is not None
-        passed = spec is not None and bool(passed_through(spec, self.session))
-        needs = bool(getattr(spec, "credentials_required", False))
+        passed = connection is not None and bool(passed_through(connection, self.session))
+        needs = connection is not None and connection.needs_credentials
         if passed:
             credentials = "passed through"
         elif stored:
@@ -58,7 +57,7 @@ class SessionConnections:
             "credentials": credentials,
         }
         if needs and credentials == "missing":
-            headers = list(getattr(spec, "passthrough_headers", None) or ["Authorization"])
+            headers = list((connection.passthrough_headers if connection else None) or ["Authorization"])
             report["needs"] = {"headers": headers}
             how = f"send {' or '.join(headers)} with your requests"
             if user is not None:

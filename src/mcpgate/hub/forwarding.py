@@ -235,17 +235,17 @@ class Forwarder:
             credential = self.hub.credentials.for_user(session.user, upstream)
             if credential is not None:
                 headers.update(credential.headers)
-        headers.update(passed_through(connection.spec, session))
+        headers.update(passed_through(connection, session))
         return headers
 
     def _missing_credentials(self, session: ClientSession, upstream: str) -> str | None:
         """What a call to `upstream` lacks when the upstream needs the caller's own credentials."""
-        spec = self.hub.connection(upstream).spec
-        if not getattr(spec, "credentials_required", False) or passed_through(spec, session):
+        connection = self.hub.connection(upstream)
+        if not getattr(connection.spec, "credentials_required", False) or passed_through(connection, session):
             return None
         if session.user is not None and self.hub.credentials.for_user(session.user, upstream) is not None:
             return None
-        wanted = " or ".join(f"the {name} header" for name in spec.passthrough_headers) or "credentials"
+        wanted = " or ".join(f"the {name} header" for name in connection.passthrough_headers) or "credentials"
         return (
             f"This tool needs your own credentials for {upstream!r}: send {wanted} with your requests, "
             f"or act as an end user (x-username) whose connection to {upstream!r} is stored."
@@ -363,10 +363,10 @@ def _uri_of(content: Any) -> str | None:
     return uri if isinstance(uri, str) else None
 
 
-def passed_through(spec: Any, session: ClientSession) -> dict[str, str]:
-    """The caller's values of the headers `spec` passes through: from the request that carries
-    the call, else from the one that opened the session. Never logged."""
-    names = getattr(spec, "passthrough_headers", None)
+def passed_through(connection: UpstreamConnection, session: ClientSession) -> dict[str, str]:
+    """The caller's values of the headers `connection` passes through: from the request that
+    carries the call, else from the one that opened the session. Never logged."""
+    names = connection.passthrough_headers
     if not names:
         return {}
     request = CALLER_HEADERS.get()

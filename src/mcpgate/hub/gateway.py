@@ -37,9 +37,9 @@ from mcpgate.hub.servers import (
 from mcpgate.hub.session import ClientSession, SessionRegistry
 from mcpgate.hub.subscriptions import Subscriptions
 from mcpgate.protocol.jsonrpc import notification
-from mcpgate.settings import GatewaySettings
+from mcpgate.settings import SELF_SPEC, GatewaySettings
 from mcpgate.upstream.connection import Backoff, ListKind, NotificationListener, UpstreamConnection, UpstreamState
-from mcpgate.upstream.transports import UpstreamSpec
+from mcpgate.upstream.transports import OwnAPI, UpstreamSpec
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,8 @@ class Hub:
         # (session id, upstream) → that session's own child of a `perSession` stdio upstream.
         self._session_children: dict[tuple[str, str], tuple[UpstreamConnection, anyio.CancelScope]] = {}
         self._declared = {spec.name for spec in settings.upstreams}
+        # This gateway's own management API, for catalogs of it (served once the app exists).
+        self.own_api = OwnAPI()
         self.upstreams: dict[str, UpstreamConnection] = {
             spec.name: self._new_connection(spec) for spec in (*settings.upstreams, *registered)
         }
@@ -115,6 +117,7 @@ class Hub:
             backoff=self._backoff,
             on_lists_changed=on_lists,
             on_notification=on_notification,
+            own_api=self.own_api,
         )
 
     def _child_notification(self, session: ClientSession) -> NotificationListener:
@@ -136,10 +139,12 @@ class Hub:
                 self._start(connection)
             self._task_group.start_soon(self._reap_idle_sessions, name="session-reaper")
             # Bounded: an upstream that neither connects nor fails in time is left connecting.
+            # Not waited for: a catalog of this gateway's own API, which needs the app built after this.
             with anyio.move_on_after(self.settings.timeouts.connect + 1):
                 async with anyio.create_task_group() as waiters:
                     for connection in connections:
-                        waiters.start_soon(connection.wait_settled)
+                        if getattr(connection.spec, "spec", None) != SELF_SPEC:
+                            waiters.start_soon(connection.wait_settled)
             self.catalog = self._build_catalog()
             # Fatal only between config-file upstreams: the file is where it gets fixed. One
             # registered through the API loses the name (logged, in /health) and can be edited.

@@ -40,7 +40,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERS
 from mcpgate import __version__
 from mcpgate.errors import METHOD_NOT_FOUND, UpstreamError, UpstreamUnavailable
 from mcpgate.upstream.peer import Caller, Channel, Exchange, Peer, ProgressFn, no_session_for
-from mcpgate.upstream.transports import UpstreamSpec, open_channel
+from mcpgate.upstream.transports import OwnAPI, UpstreamSpec, open_channel
 
 __all__ = ["Backoff", "Caller", "ListKind", "UpstreamConnection", "UpstreamState"]
 
@@ -124,8 +124,10 @@ class UpstreamConnection:
         backoff: Backoff | None = None,
         on_lists_changed: ListsListener | None = None,
         on_notification: NotificationListener | None = None,
+        own_api: OwnAPI | None = None,
     ) -> None:
         self.spec = spec
+        self.own_api = own_api  # for a catalog of this gateway's own API
         self.name = spec.name
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
@@ -136,6 +138,10 @@ class UpstreamConnection:
         # What the upstream lists, as it lists them (original names and URIs).
         self.lists: dict[ListKind, list[dict[str, Any]]] = {kind: [] for kind in _LISTS}
         self.log_level: str | None = None  # as last set by logging/setLevel on this connection
+        # The caller's headers forwarded on calls, and whether calls need the caller's credentials:
+        # as configured, or (catalogs) as the API's own document declares once it is read.
+        self.passthrough_headers: list[str] = list(getattr(spec, "passthrough_headers", None) or [])
+        self.needs_credentials = bool(getattr(spec, "credentials_required", False))
         # Whether the upstream also takes self-contained 2026-07-28 requests (probed over
         # HTTP): then requests of 2026 clients go to it as such, input_required and all.
         self.modern = False
@@ -188,7 +194,12 @@ class UpstreamConnection:
         return self.status.state is UpstreamState.READY
 
     async def _connect_and_serve(self) -> None:
-        async with open_channel(self.spec, self.connect_timeout) as channel, anyio.create_task_group() as tg:
+        opened = open_channel(self.spec, self.connect_timeout, self.call_timeout, self.own_api)
+        async with opened as channel, anyio.create_task_group() as tg:
+            server = getattr(channel, "server", None)  # an in-process catalog says what it needs itself
+            if server is not None:
+                self.passthrough_headers = list(server.passthrough_headers)
+                self.needs_credentials = server.needs_credentials
             peer = Peer(channel, tg, name=self.name, on_request=self._on_request, on_notification=self._on_notify)
             await tg.start(self._read, channel, peer, tg)
             try:

@@ -5,18 +5,36 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from mcpgate.settings import RemoteUpstream, SSEUpstream, StdioUpstream, StreamableHTTPUpstream
+from mcpgate.catalogs.channel import LocalChannel
+from mcpgate.catalogs.openapi import OwnAPI, open_openapi_catalog
+from mcpgate.settings import (
+    OpenAPICatalogUpstream,
+    RemoteUpstream,
+    SSEUpstream,
+    StdioUpstream,
+    StreamableHTTPUpstream,
+)
 from mcpgate.upstream.detect import detect_transport
 from mcpgate.upstream.peer import Channel
 from mcpgate.upstream.sse import open_sse
 from mcpgate.upstream.stdio import open_stdio
 from mcpgate.upstream.streamable_http import open_streamable_http
 
-UpstreamSpec = StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream
+__all__ = ["OwnAPI", "UpstreamSpec", "open_channel"]
+
+UpstreamSpec = StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream | OpenAPICatalogUpstream
 
 
 @asynccontextmanager
-async def open_channel(spec: UpstreamSpec, connect_timeout: float) -> AsyncIterator[Channel]:
+async def open_channel(
+    spec: UpstreamSpec, connect_timeout: float, call_timeout: float, own_api: OwnAPI | None = None
+) -> AsyncIterator[Channel]:
+    if isinstance(spec, OpenAPICatalogUpstream):
+        async with open_openapi_catalog(
+            spec, connect_timeout=connect_timeout, call_timeout=call_timeout, own_api=own_api
+        ) as catalog:
+            yield LocalChannel(catalog)
+        return
     if isinstance(spec, RemoteUpstream):
         transport = await detect_transport(spec.url, spec.headers, connect_timeout)
         fields = {"name": spec.name, "url": spec.url, "headers": spec.headers, "prefix": spec.prefix}
