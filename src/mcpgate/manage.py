@@ -3,6 +3,7 @@
     mcpgate upstreams list                       mcpgate servers list
     mcpgate upstreams add NAME -- CMD ARGS…      mcpgate servers create NAME [--mode NORMAL --tools a,b]
     mcpgate upstreams add NAME --url URL         mcpgate servers config ID|NAME
+    mcpgate upstreams add NAME --openapi SPEC [--base-url URL] [--guides DIR] [--live-tools operations]
     mcpgate upstreams enable|disable|remove NAME mcpgate servers delete ID|NAME
     mcpgate preview URL [--header 'K: V']        mcpgate import claude_desktop_config.json
     mcpgate keys create NAME [--scopes a,b]      mcpgate keys list | revoke ID
@@ -36,10 +37,18 @@ from mcpgate.admin.preview import ToolPreview
 from mcpgate.admin.schemas import ServerCreate
 from mcpgate.admin.servers import new_server
 from mcpgate.app import prepare_database
+from mcpgate.catalogs.openapi import load_openapi_catalog
 from mcpgate.config import load_config, upstream_from_claude
 from mcpgate.errors import ConfigError, GatewayError, NotFound
 from mcpgate.hub.servers import VirtualServer
-from mcpgate.settings import UPSTREAM_NAME, UPSTREAM_NAME_RULE, GatewaySettings, UpstreamSettings
+from mcpgate.settings import (
+    SELF_SPEC,
+    UPSTREAM_NAME,
+    UPSTREAM_NAME_RULE,
+    GatewaySettings,
+    OpenAPICatalogUpstream,
+    UpstreamSettings,
+)
 from mcpgate.store.crypto import SecretBox, mask, mask_url
 from mcpgate.store.database import Database, database_url
 from mcpgate.store.keys import ApiKey, KeyStore
@@ -182,6 +191,12 @@ class DatabaseBackend:
             raise CommandError(f"invalid upstream: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
         if not UPSTREAM_NAME.match(spec.name):
             raise CommandError(f"upstream name {spec.name!r} must be {UPSTREAM_NAME_RULE}")
+        if isinstance(spec, OpenAPICatalogUpstream) and spec.spec != SELF_SPEC:
+            # As the API does: a document that cannot be served is refused before it is stored.
+            timeouts = self.settings.timeouts
+            server = await load_openapi_catalog(spec, connect_timeout=timeouts.connect, call_timeout=timeouts.call)
+            if server.api is not None:
+                await server.api.aclose()
         return _upstream_view((await self.registry.add_upstream(spec)).spec)
 
     async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
@@ -236,6 +251,8 @@ def _upstream_view(spec: Any) -> dict[str, Any]:
     view = {"name": spec.name, "kind": spec.kind, "source": "api", "enabled": spec.enabled, "state": "not running"}
     if spec.kind == "stdio":
         return {**view, "command": " ".join([spec.command, *spec.args]), "env": mask(spec.env)}
+    if spec.kind == "openapi":
+        return {**view, "spec": mask_url(spec.spec) if "://" in spec.spec else spec.spec, "headers": mask(spec.headers)}
     return {**view, "url": mask_url(spec.url), "headers": mask(spec.headers)}
 
 
@@ -277,6 +294,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     add.add_argument("name")
     add.add_argument("--url", dest="upstream_url", help="a remote MCP server (transport detected)")
     add.add_argument("--transport", choices=["auto", "sse", "streamable_http"], default="auto")
+    add.add_argument("--openapi", metavar="SPEC", help="an OpenAPI catalog: the document's path or URL, or 'self'")
+    add.add_argument("--base-url", help="where the catalog's live calls go (default: the document's server)")
+    add.add_argument("--guides", help="a folder of Markdown guides for the catalog")
+    add.add_argument(
+        "--live-tools", choices=["none", "endpoint", "operations"], help="the catalog's live tools (default endpoint)"
+    )
+    add.add_argument("--passthrough", action="append", default=None, help="a caller header passed on (repeatable)")
     add.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     add.add_argument("--env", action="append", default=[], help="KEY=VALUE for a stdio server (repeatable)")
     add.add_argument("server_command", nargs="*", help="-- <command> [args…]")
@@ -438,8 +462,20 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
 
 def _upstream_body(args: argparse.Namespace) -> dict[str, Any]:
     command = args.server_command[1:] if args.server_command[:1] == ["--"] else args.server_command
-    if bool(command) == bool(args.upstream_url):
-        raise CommandError("give either the server's command after `--` or --url, not both or neither")
+    if sum(map(bool, (command, args.upstream_url, args.openapi))) != 1:
+        raise CommandError("give one of: the server's command after `--`, --url, or --openapi")
+    if args.openapi:
+        spec = args.openapi
+        if "://" not in spec and spec != "self":
+            spec = str(Path(spec).expanduser().resolve())  # the gateway may run elsewhere than this shell
+        body: dict[str, Any] = {"name": args.name, "kind": "openapi", "spec": spec, "headers": _headers(args.header)}
+        optional = {
+            "baseUrl": args.base_url,
+            "guides": str(Path(args.guides).expanduser().resolve()) if args.guides else None,
+            "liveTools": args.live_tools,
+            "passthroughHeaders": args.passthrough,
+        }
+        return body | {key: value for key, value in optional.items() if value is not None}
     if command:
         env = dict(item.split("=", 1) for item in args.env if "=" in item)
         return {"name": args.name, "kind": "stdio", "command": command[0], "args": command[1:], "env": env}

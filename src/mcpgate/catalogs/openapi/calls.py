@@ -109,7 +109,7 @@ class APIClient:
                 f"{shown}\n…[truncated: {self.max_chars:,} of {len(text):,} characters shown; "
                 "narrow the request (filters, pagination) for the rest]"
             )
-            structured["body"] = None  # the whole body would undo the cut
+            del structured["body"]  # the whole body would undo the cut
             structured["bodyText"] = shown
             structured["truncated"] = True
         elif structured["body"] is None and text:

@@ -177,6 +177,8 @@ def check(document: Document) -> None:
             "e.g. `npx swagger2openapi swagger.json -o openapi.json`"
         )
     version = raw.get("openapi")
+    if version is None:
+        raise SpecError(f"{source} is not an OpenAPI document: it has no `openapi` field")
     if not isinstance(version, str) or not version.startswith(("3.0", "3.1")):
         raise SpecError(f"{source}: unsupported `openapi` version {version!r}; 3.0.x and 3.1.x are read")
     paths = raw.get("paths")

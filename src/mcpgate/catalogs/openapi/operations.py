@@ -316,7 +316,7 @@ def _security(document: Document, requirements: list[dict[str, list[str]]]) -> l
     for requirement in requirements:
         alternatives.append(
             [
-                {"scheme": name, "scopes": list(scopes or []), **describe_scheme(document.deref(schemes.get(name, {})))}
+                {"name": name, "scopes": list(scopes or []), **describe_scheme(document.deref(schemes.get(name, {})))}
                 for name, scopes in requirement.items()
             ]
         )
@@ -337,7 +337,7 @@ def describe_scheme(scheme: Any) -> dict[str, Any]:
     if kind == "http":
         auth = str(scheme.get("scheme", "bearer")).lower()
         example = "Bearer <token>" if auth == "bearer" else f"{auth.capitalize()} <credentials>"
-        return {"type": "http", "scheme": auth, "header": "Authorization", "send": f"Authorization: {example}"}
+        return {"type": "http", "httpScheme": auth, "header": "Authorization", "send": f"Authorization: {example}"}
     if kind in ("oauth2", "openIdConnect"):
         return {"type": kind, "header": "Authorization", "send": "Authorization: Bearer <access token>"}
     return {"type": str(kind)}
