@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint node-tools bench bench-search clean
+.PHONY: run test lint node-tools bench bench-search bench-catalog clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench: $(STAMP)
 
 bench-search: $(STAMP)
 	$(BIN)/python bench/tool_search.py
+
+bench-catalog: $(STAMP)
+	$(BIN)/python bench/openapi_catalog.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache

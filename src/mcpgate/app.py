@@ -243,6 +243,8 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         version=__version__,
         openapi_url=f"{PREFIX}/openapi.json",
         docs_url=None,  # our own page (below): it sends the key with the document's fetch too
+        # operationIds a person or a model can read ("create_key", not "create_key_api_v1_keys_post").
+        generate_unique_id_function=lambda route: route.name,
         redoc_url=None,
         routes=[
             Route("/health", _Endpoint(HealthEndpoint(hub)), methods=["GET"], include_in_schema=False),

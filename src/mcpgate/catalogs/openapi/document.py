@@ -125,7 +125,8 @@ async def load_document(source: str, *, timeout: float) -> Document:  # noqa: AS
         text = await _fetch(source, timeout)
     else:
         text = await anyio.to_thread.run_sync(_read_file, source)
-    document = Document(parse_document(text, source), source)
+    # Parsing a large YAML document takes a good part of a second: not on the event loop.
+    document = Document(await anyio.to_thread.run_sync(parse_document, text, source), source)
     check(document)
     return document
 
