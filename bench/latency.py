@@ -2,10 +2,10 @@
 
     make bench                       # or: .venv/bin/python bench/latency.py [--calls 500]
 
-Starts the upstream (bench/upstream.py) and an mcpgate in front of it, each in its own
-process on loopback, then drives both with the same lean HTTP client (httpx, one
-keep-alive connection per worker, one MCP session per worker, JSON responses) at
-concurrency 1, 10 and 50. Prints p50/p99 latency, calls/s, the gateway/direct ratios and
+Starts the upstream (bench/fast_upstream.py; the SDK's server with --upstream sdk) and an
+mcpgate in front of it, each in its own process on loopback, then drives both with the same
+lean HTTP client (aiohttp, one keep-alive connection per worker, one MCP session per worker,
+JSON responses) at concurrency 1, 10 and 50. Prints p50/p99 latency, calls/s, the gateway/direct ratios and
 the CPU time each server process spent per call (read from /proc, so it does not drift
 with the machine's background load the way wall-clock latency does).
 The client runs on the same 2 cores as both servers; all three compete for CPU, so the
@@ -144,6 +144,12 @@ def summarize(latencies: list[float], wall: float, cpu: dict[str, float]) -> dic
     }
 
 
+def upstream_command(kind: str, port: int) -> list[str]:
+    if kind == "sdk":
+        return [PY, str(HERE / "upstream.py"), str(port)]
+    return [PY, str(HERE / "fast_upstream.py"), "http", str(port)]
+
+
 def median_of(rounds: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
 
@@ -153,6 +159,12 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000, help="calls per concurrency level (default 1000)")
     parser.add_argument("--concurrency", default="1,10,50")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved direct/gateway rounds per level")
+    parser.add_argument(
+        "--upstream",
+        choices=["fast", "sdk"],
+        default="fast",
+        help="fast: bench/fast_upstream.py (not the bottleneck); sdk: bench/upstream.py (official SDK server)",
+    )
     args = parser.parse_args()
     per_round = max(1, args.calls // args.rounds)
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -170,7 +182,7 @@ def main() -> None:
         )
         env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores"
         with (
-            process([PY, str(HERE / "upstream.py"), str(upstream_port)], upstream_port) as upstream,
+            process(upstream_command(args.upstream, upstream_port), upstream_port) as upstream,
             process(
                 [
                     PY,
