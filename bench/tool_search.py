@@ -4,8 +4,9 @@
 
 Quality: the 199 MetaTool tools (../shared/data/tool-retrieval/metatool) are indexed as
 mcpgate indexes tools (name split into words, description), every one of the 20,614
-labelled queries is searched, and recall@1/5/10 is printed for each ranker alone and for
-the fused default — the queries are only ever used to measure, never to fit anything.
+labelled queries is searched, and recall@1/5/10 is printed for each ranker alone (BM25, each
+embedding table), for fusions of them at a few weights, and for the default — the queries are
+only ever used to measure, never to fit anything.
 
 Scale: `--tools` synthetic tools (verbs × objects × services, with parameters) are indexed;
 the build time, the time to re-index after 1% of the tools change (only those are
@@ -24,6 +25,7 @@ import time
 from pathlib import Path
 
 from mcpgate.hub.search import Document, SearchIndex
+from mcpgate.hub.search.embeddings import StaticEmbeddings
 from mcpgate.hub.search.text import split_name
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tool-retrieval" / "metatool"
@@ -35,11 +37,17 @@ def quality(data: Path) -> None:
         rows = list(csv.DictReader(handle))
     documents = [Document(name, split_name(name), description) for name, description in tools.items()]
     print(f"MetaTool: {len(documents)} tools, {len(rows)} queries")
-    print(f"{'ranker':<36} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'queries/s':>10}")
+    print(f"{'ranker':<52} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'queries/s':>10}")
+    wordllama, minilm = StaticEmbeddings.wordllama(), StaticEmbeddings.minilm()
     rankers = {
-        "BM25 (stemmed, stopwords out)": SearchIndex(semantic_weight=0),
-        "static embeddings (wordllama 256d)": SearchIndex(lexical_weight=0),
-        "fused, z-scores (mcpgate default)": SearchIndex(),
+        "BM25 (stemmed, stopwords out)": SearchIndex([]),
+        "wordllama table (256d)": SearchIndex(wordllama, lexical_weight=0),
+        "minilm table (128d)": SearchIndex(minilm, lexical_weight=0),
+        "wordllama + BM25 1.0 (the old default)": SearchIndex(wordllama, lexical_weight=1.0),
+        "wordllama + minilm": SearchIndex(lexical_weight=0),
+        "wordllama + minilm + BM25 1.0": SearchIndex(lexical_weight=1.0),
+        "wordllama + minilm + BM25 0.3": SearchIndex(lexical_weight=0.3),
+        "wordllama + minilm + BM25 0.5 (mcpgate default)": SearchIndex(),
     }
     for label, index in rankers.items():
         index.update(documents)
@@ -50,7 +58,7 @@ def quality(data: Path) -> None:
             for k in found:
                 found[k] += row["Tool"] in ranked[:k]
         rate = len(rows) / (time.perf_counter() - started)
-        print(f"{label:<36} " + " ".join(f"{found[k] / len(rows):>6.3f}" for k in (1, 5, 10)) + f" {rate:>10,.0f}")
+        print(f"{label:<52} " + " ".join(f"{found[k] / len(rows):>6.3f}" for k in (1, 5, 10)) + f" {rate:>10,.0f}")
 
 
 VERBS = "search list create update delete get export import summarize translate schedule send book compare".split()

@@ -1,11 +1,11 @@
-"""The search index: both rankers count, updates re-embed only what changed, filters hold."""
+"""The search index: every ranker counts, updates re-embed only what changed, filters hold."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from mcpgate.hub.search import Document, SearchIndex
-from mcpgate.hub.search.embeddings import StaticEmbeddings
+from mcpgate.hub.search.embeddings import StaticEmbeddings, bundled_embeddings
 from mcpgate.hub.search.text import content_words, split_name, terms
 
 TOOLS = [
@@ -17,9 +17,8 @@ TOOLS = [
 
 
 class CountingEmbeddings(StaticEmbeddings):
-    def __init__(self) -> None:
-        bundled = StaticEmbeddings.bundled()
-        super().__init__(bundled.table, bundled.tokenizer)
+    def __init__(self, bundled: StaticEmbeddings) -> None:
+        super().__init__(bundled.table, bundled.tokenizer, bundled.name)
         self.embedded: list[str] = []
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -46,15 +45,31 @@ def test_a_paraphrase_and_an_exact_name_both_find_their_tool() -> None:
     assert index.search("", 5) == [] and index.search("anything", 0) == []
 
 
+def test_both_bundled_tables_load_and_each_alone_finds_a_paraphrase() -> None:
+    wordllama, minilm = bundled_embeddings()
+    assert (wordllama.name, wordllama.dimensions) == ("wordllama", 256)
+    assert (minilm.name, minilm.dimensions) == ("minilm", 128)
+    for embeddings in (wordllama, minilm):
+        vectors = embeddings.embed(["search code on github", ""])
+        assert np.isclose(np.linalg.norm(vectors[0]), 1.0) and not vectors[1].any()
+        index = SearchIndex(embeddings, lexical_weight=0)
+        index.update(TOOLS)
+        assert index.search("I need a plane to Rome on the cheap", 1)[0].id == "flights_find", embeddings.name
+    bm25_only = SearchIndex([], semantic_weight=0)
+    bm25_only.update(TOOLS)
+    assert bm25_only.search("github code", 1)[0].id == "github_search_code"
+
+
 def test_updates_embed_only_new_or_changed_documents_and_drop_removed_ones() -> None:
-    embeddings = CountingEmbeddings()
-    index = SearchIndex(embeddings)
+    both = [CountingEmbeddings(e) for e in bundled_embeddings()]
+    index = SearchIndex(both)
     index.update(TOOLS)
-    assert len(embeddings.embedded) == len(TOOLS)
+    assert all(len(e.embedded) == len(TOOLS) for e in both)
     edited = Document("weather_now", "weather now", "Forecast of snow and wind for the week.", "weather")
-    embeddings.embedded.clear()
+    for embeddings in both:
+        embeddings.embedded.clear()
     index.update([*TOOLS[:3], edited])
-    assert embeddings.embedded == [edited.full_text]
+    assert all(e.embedded == [edited.full_text] for e in both)
     assert index.search("will it snow this week", 1)[0].id == "weather_now"
     index.update(TOOLS[:2])
     assert len(index) == 2 and {h.id for h in index.search("cheap tickets to fly", 5)} <= {

@@ -4,10 +4,14 @@
     index.update([Document("github_search", "github search", "Search code in repositories.", "github")])
     index.search("find code", limit=5, groups={"github"})
 
-Two rankers with different failures: BM25 (stemmed, stopwords out) rewards the exact words
-of a name or an identifier; the embedding cosine finds a paraphrase that shares no word with
-the description. Each ranker's scores are z-normalised per query and added, so neither's
-scale decides; a ranker with nothing to say (no word in common) adds nothing.
+Rankers with different failures: BM25 (stemmed, stopwords out) rewards the exact words of a
+name or an identifier; the cosine of each embedding table (by default two: WordLlama's and one
+distilled from MiniLM, see embeddings.py) finds a paraphrase that shares no word with the
+description, and the two tables miss different paraphrases. Each ranker's scores are
+z-normalised per query and added, weighted, so no ranker's scale decides; a ranker with nothing
+to say (no word in common) adds nothing. BM25 counts half as much as one table by default: on
+MetaTool it then adds +0.01 R@5 to the two tables, at full weight it costs -0.01 (a weight
+chosen while looking at MetaTool, from a flat range: 0.3-0.5 differ by 0.004; docs/benchmarks.md).
 
 `update` keeps every vector of a document whose text did not change: only new or edited
 documents are embedded, and the BM25 statistics (cheap) are recomputed.
@@ -15,13 +19,13 @@ documents are embedded, and the BM25 statistics (cheap) are recomputed.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 
-from mcpgate.hub.search.embeddings import StaticEmbeddings, limit_blas_threads
+from mcpgate.hub.search.embeddings import StaticEmbeddings, bundled_embeddings, limit_blas_threads
 from mcpgate.hub.search.text import content_words, terms
 
 
@@ -40,7 +44,7 @@ class Document:
 @dataclass(frozen=True, slots=True)
 class _State:
     documents: list[Document]
-    vectors: np.ndarray  # one unit row per document
+    vectors: tuple[np.ndarray, ...]  # per embedding, one unit row per document (contiguous: one pass each)
     groups: np.ndarray
     bm25: bm25s.BM25 | None
 
@@ -53,14 +57,23 @@ class Hit:
 
 class SearchIndex:
     def __init__(
-        self, embeddings: StaticEmbeddings | None = None, *, lexical_weight: float = 1.0, semantic_weight: float = 1.0
+        self,
+        embeddings: StaticEmbeddings | Sequence[StaticEmbeddings] | None = None,
+        *,
+        lexical_weight: float = 0.5,
+        semantic_weight: float = 1.0,
     ) -> None:
+        """`semantic_weight` is each embedding's, `lexical_weight` BM25's; either may be 0 (ranker off)."""
         limit_blas_threads()
-        self.embeddings = embeddings or StaticEmbeddings.bundled()
+        if embeddings is None:
+            embeddings = bundled_embeddings()
+        elif isinstance(embeddings, StaticEmbeddings):
+            embeddings = (embeddings,)
+        self.embeddings = tuple(embeddings)
         self.lexical_weight = lexical_weight
         self.semantic_weight = semantic_weight
-        self._cached: dict[str, tuple[str, np.ndarray]] = {}  # id → (full text, its vector)
-        self._state = _State([], np.zeros((0, self.embeddings.dimensions), dtype=np.float32), np.zeros(0), None)
+        self._cached: dict[str, tuple[str, list[np.ndarray]]] = {}  # id → (full text, its vector per embedding)
+        self._state = _State([], self._stacked([]), np.zeros(0), None)
 
     def __len__(self) -> int:
         return len(self._state.documents)
@@ -73,16 +86,13 @@ class SearchIndex:
             i for i, (d, t) in enumerate(zip(documents, texts, strict=True)) if self._cached.get(d.id, ("",))[0] != t
         ]
         if stale:
-            fresh = self.embeddings.embed([texts[i] for i in stale])
+            fresh = [e.embed([texts[i] for i in stale]) for e in self.embeddings]
             for row, i in enumerate(stale):
-                self._cached[documents[i].id] = (texts[i], fresh[row])
+                self._cached[documents[i].id] = (texts[i], [vectors[row] for vectors in fresh])
         kept = {d.id for d in documents}
         for gone in [key for key in self._cached if key not in kept]:
             del self._cached[gone]
-        if documents:
-            vectors = np.stack([self._cached[d.id][1] for d in documents])
-        else:
-            vectors = np.zeros((0, self.embeddings.dimensions), dtype=np.float32)
+        vectors = self._stacked([self._cached[d.id][1] for d in documents])
         corpus = [terms(t) for t in texts]
         bm25 = None
         if any(corpus):
@@ -98,8 +108,9 @@ class SearchIndex:
             return []
         scores = np.zeros(len(state.documents))
         if self.semantic_weight:
-            cosine = state.vectors @ self.embeddings.embed_one(content_words(query))
-            scores += self.semantic_weight * _standardised(cosine)
+            text = content_words(query)
+            for embeddings, vectors in zip(self.embeddings, state.vectors, strict=True):
+                scores += self.semantic_weight * _standardised(vectors @ embeddings.embed_one(text))
         if state.bm25 is not None and self.lexical_weight:
             query_terms = terms(query)
             if query_terms:
@@ -110,6 +121,13 @@ class SearchIndex:
         top = np.argpartition(-scores, limit - 1)[:limit]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [Hit(state.documents[i].id, float(scores[i])) for i in top if np.isfinite(scores[i])]
+
+    def _stacked(self, rows: list[list[np.ndarray]]) -> tuple[np.ndarray, ...]:
+        """Per-document vectors (one per embedding) → one matrix per embedding."""
+        return tuple(
+            np.stack([r[n] for r in rows]) if rows else np.zeros((0, e.dimensions), dtype=np.float32)
+            for n, e in enumerate(self.embeddings)
+        )
 
 
 def _standardised(scores: np.ndarray) -> np.ndarray:

