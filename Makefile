@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint node-tools bench bench-search bench-catalog clean
+.PHONY: run test lint node-tools bench bench-compare bench-search bench-catalog clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: $(STAMP) node-tools lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/latency.py
+
+bench-compare: $(STAMP)
+	bash bench/peers/install.sh
+	$(BIN)/python bench/compare.py
 
 bench-search: $(STAMP)
 	$(BIN)/python bench/tool_search.py

@@ -1,0 +1,744 @@
+"""Side by side: echo tools/call through mcpgate, directly, and through peer gateways (issue #9, workloads 1-3).
+
+    .venv/bin/python bench/compare.py                          # all workloads, concurrency 1,10,32 (~10 min)
+    .venv/bin/python bench/compare.py --only 3 --targets mcpgate,mcp-proxy --calls 300 --rounds 3
+
+What it measures (one `echo` tools/call = one sample; the reply's text is checked every time):
+
+1. Streamable HTTP, an HTTP upstream behind a gateway: bench/fast_upstream.py directly (`echo`),
+   `mcpgate serve` in front of it (`up_echo`), and ContextForge in front of it (a virtual server
+   with the federated `<gateway-slug>-echo`, set up as bench/peers/README.md says: stateful
+   sessions, JSON responses, rate limiting off, Redis cache, JWT auth).
+2. The same three over the legacy SSE transport: GET the stream, read the `endpoint` event, POST
+   each request there and read the reply (matched by id) from the stream.
+3. A stdio server (`fast_upstream.py stdio`) bridged to Streamable HTTP: `mcpgate wrap` vs
+   `mcp-proxy` vs `supergateway --outputTransport streamableHttp --stateful` (whose replies are
+   SSE-framed; the `data:` line is parsed). There is no "direct" for stdio.
+
+How: every target is started in its own process on loopback (peers from bench/peers/, see its
+README), all targets of a workload stay up while it runs, and one lean aiohttp client drives them:
+one worker task per concurrent client, each with its own keep-alive connection and MCP session,
+one request in flight per worker. For every concurrency level each target gets its sessions opened
+and warmed up first (not timed), then `--rounds` rounds are interleaved across the targets (the
+order rotates each round), so the machine's background drift hits all of them alike; the table
+shows the median over rounds of each round's p50, p99 and calls/s. CPU ms per call is read from
+/proc for the gateway's process tree (its stdio upstream children excluded; ContextForge's figure
+includes its Redis), for the upstream, and for this client, over each timed round.
+
+Where the bottleneck likely is: the fast upstream costs a few tens of microseconds per call, so
+"direct" is bounded by this client's own CPU (aiohttp, ~0.1-0.2 ms per call) and by the 2 shared
+cores. Through a gateway, the gateway's CPU per call (shown) is the figure that decides throughput
+at concurrency 10 and 32, because client, gateway and upstream compete for the same two cores; at
+concurrency 1 the added p50 is the gateway's per-call path plus one extra loopback round trip.
+Each gateway is one process with one event loop, so it can use one core at most: calls/s tops out
+near 1000 / (gateway CPU ms per call). ContextForge spends ~16 ms of CPU per Streamable HTTP call
+(auth, database, Redis; its upstream does ~3x the work per call of mcpgate's, which looks like a
+fresh upstream session per call) and ~85-110 ms per SSE call (each SSE message is re-POSTed to its
+own /rpc over loopback), so it is CPU-bound from concurrency 1 on.
+CPU figures come from clock ticks (10 ms), so with ~200 calls per round they are good to ~0.05 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import aiohttp
+import anyio
+import orjson
+
+HERE = Path(__file__).parent
+PEERS = HERE / "peers"
+PY = sys.executable
+UPSTREAM_MARK = "fast_upstream.py"  # a gateway's child running this script is the upstream, not the gateway
+STDIO_CMD = [PY, str(HERE / "fast_upstream.py"), "stdio"]
+HTTP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+CALL_TIMEOUT = 30.0  # seconds for one request (open, call, close)
+ROUND_TIMEOUT = 300.0  # seconds for one timed round of one target
+START_TIMEOUT = 120.0  # seconds for a target to come up (ContextForge migrates its database on start)
+WORKLOADS = {1: "Streamable HTTP", 2: "legacy SSE", 3: "stdio bridged to Streamable HTTP"}
+LABELS = {1: "http", 2: "sse", 3: "stdio"}
+CF_SSE_CALLS = 6
+CF_SSE_NOTE = (
+    f"contextforge over SSE re-opens its session every {CF_SSE_CALLS} calls: ContextForge closes an SSE "
+    "session after 10 consecutive events <100 ms apart (a hardcoded 'spin loop' guard, sse_transport.py "
+    "check_rapid_yield), so back-to-back calls in one session fail; the re-opens count in calls/s, not in p50/p99"
+)
+TARGETS = ("direct", "mcpgate", "contextforge", "mcp-proxy", "supergateway")
+
+
+class CallFailed(Exception):
+    """A reply that is missing, an error, or does not echo the text sent."""
+
+
+# -- the lean MCP client -------------------------------------------------------------------------
+
+
+def request(id_: int, method: str, params: dict[str, Any]) -> bytes:
+    return orjson.dumps({"jsonrpc": "2.0", "id": id_, "method": method, "params": params})
+
+
+def initialize(version: str) -> bytes:
+    params = {"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}
+    return request(0, "initialize", params)
+
+
+INITIALIZED = orjson.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"})
+
+
+def check_echo(reply: dict[str, Any], text: str) -> None:
+    if "error" in reply:
+        raise CallFailed(f"error reply: {reply['error']}")
+    result = reply.get("result") or {}
+    try:
+        got = result["content"][0]["text"]
+    except (KeyError, IndexError, TypeError):
+        raise CallFailed(f"malformed reply: {str(reply)[:300]}") from None
+    if result.get("isError") or got != text:
+        raise CallFailed(f"wrong echo {got!r} (isError={result.get('isError')}), sent {text!r}")
+
+
+def pick_reply(body: bytes, content_type: str, id_: int) -> dict[str, Any]:
+    """The JSON-RPC response with `id_` from a JSON body or an SSE-framed one (supergateway)."""
+    if content_type.startswith("text/event-stream"):
+        for line in body.splitlines():
+            if line.startswith(b"data:") and line[5:].strip():
+                message = orjson.loads(line[5:])
+                if message.get("id") == id_ and "method" not in message:
+                    return message
+        raise CallFailed(f"no reply with id {id_} in event stream: {body[:300]!r}")
+    message = orjson.loads(body)
+    if message.get("id") != id_:
+        raise CallFailed(f"reply id {message.get('id')!r}, wanted {id_}")
+    return message
+
+
+class Client:
+    """One MCP session: one worker's connection(s), one request in flight."""
+
+    def __init__(self, target: Target, tag: str) -> None:
+        self.url, self.tool, self.tag = target.url, target.tool, tag
+        self.headers = {**HTTP_HEADERS, **target.headers}
+        self.session_calls = target.session_calls
+        self.http: aiohttp.ClientSession | None = None
+        self.next_id = self.in_session = 0
+
+    async def call(self) -> float:
+        """One echo tools/call; returns its latency in ms (a session re-open before it is not included)."""
+        if self.session_calls and self.in_session >= self.session_calls:
+            await self.close()
+            await self.open()
+            self.in_session = 0
+        self.in_session += 1
+        self.next_id += 1
+        text = f"{self.tag}-{self.next_id}"
+        body = request(self.next_id, "tools/call", {"name": self.tool, "arguments": {"text": text}})
+        with anyio.fail_after(CALL_TIMEOUT):
+            started = time.perf_counter()
+            reply = await self.exchange(self.next_id, body)
+            elapsed = time.perf_counter() - started
+        check_echo(reply, text)
+        return elapsed * 1000
+
+    async def exchange(self, id_: int, body: bytes) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def open(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+
+
+class HttpClient(Client):
+    """Streamable HTTP: every request is a POST whose response carries the reply."""
+
+    async def open(self) -> None:
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1), timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT)
+        )
+        with anyio.fail_after(CALL_TIMEOUT):
+            async with self.http.post(self.url, data=initialize("2025-11-25"), headers=self.headers) as response:
+                await self._raise_for_status(response)
+                reply = pick_reply(await response.read(), response.headers.get("content-type", ""), 0)
+                session = response.headers.get("mcp-session-id")
+            version = reply.get("result", {}).get("protocolVersion", "2025-11-25")
+            self.headers["mcp-protocol-version"] = version
+            if session:
+                self.headers["mcp-session-id"] = session
+            async with self.http.post(self.url, data=INITIALIZED, headers=self.headers) as response:
+                await self._raise_for_status(response)
+                await response.read()
+
+    async def exchange(self, id_: int, body: bytes) -> dict[str, Any]:
+        assert self.http is not None
+        async with self.http.post(self.url, data=body, headers=self.headers) as response:
+            await self._raise_for_status(response)
+            return pick_reply(await response.read(), response.headers.get("content-type", ""), id_)
+
+    async def close(self) -> None:
+        if self.http is not None and "mcp-session-id" in self.headers:
+            # Ends the session; supergateway --stateful would otherwise keep one stdio child per session for 30 min.
+            with anyio.move_on_after(5), _quietly():
+                async with self.http.delete(self.url, headers=self.headers) as response:
+                    await response.read()
+        await super().close()
+
+    @staticmethod
+    async def _raise_for_status(response: aiohttp.ClientResponse) -> None:
+        if response.status >= 400:
+            raise CallFailed(f"HTTP {response.status}: {(await response.read())[:300]!r}")
+
+
+class SseClient(Client):
+    """Legacy HTTP+SSE: a long-lived GET stream for replies, requests POSTed to its `endpoint`."""
+
+    stream: aiohttp.ClientResponse
+
+    async def open(self) -> None:
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=2), timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)
+        )
+        auth = {k: v for k, v in self.headers.items() if k.lower() == "authorization"}
+        with anyio.fail_after(CALL_TIMEOUT):
+            self.stream = await self.http.get(self.url, headers={"accept": "text/event-stream", **auth})
+            if self.stream.status != 200:
+                raise CallFailed(f"GET {self.url}: HTTP {self.stream.status}")
+            while True:
+                event, data = await self._event()
+                if event == "endpoint":
+                    break
+            self.post_url = urljoin(self.url, data.strip())
+            self.headers = {"content-type": "application/json", **auth}
+            await self.exchange(0, initialize("2024-11-05"))
+            await self._post(INITIALIZED)
+
+    async def exchange(self, id_: int, body: bytes) -> dict[str, Any]:
+        await self._post(body)
+        while True:
+            event, data = await self._event()
+            if event != "message":
+                continue  # e.g. ContextForge's keepalive events
+            message = orjson.loads(data)
+            if "method" in message:
+                continue  # a notification or a server-to-client request, not our reply
+            if message.get("id") != id_:
+                raise CallFailed(f"reply id {message.get('id')!r}, wanted {id_}")
+            return message
+
+    async def _post(self, body: bytes) -> None:
+        assert self.http is not None
+        async with self.http.post(self.post_url, data=body, headers=self.headers) as response:
+            if response.status >= 400:
+                raise CallFailed(f"POST {self.post_url}: HTTP {response.status}: {(await response.read())[:300]!r}")
+            await response.read()
+
+    async def _event(self) -> tuple[str, str]:
+        """The next SSE event: (event type, data)."""
+        event, data = "message", []
+        while True:
+            line = await self.stream.content.readline()
+            if not line:
+                raise CallFailed("the SSE stream closed")
+            line = line.rstrip(b"\r\n")
+            if not line:
+                if data:
+                    return event, "\n".join(data)
+                event = "message"
+            elif not line.startswith(b":"):
+                name, _, value = line.partition(b":")
+                value = value[1:] if value.startswith(b" ") else value
+                if name == b"event":
+                    event = value.decode()
+                elif name == b"data":
+                    data.append(value.decode())
+
+    async def close(self) -> None:
+        if getattr(self, "stream", None) is not None:
+            self.stream.close()
+        await super().close()
+
+
+@contextmanager
+def _quietly() -> Iterator[None]:
+    try:
+        yield
+    except (aiohttp.ClientError, OSError, CallFailed):
+        pass
+
+
+# -- CPU accounting ---------------------------------------------------------------------------
+
+
+def _processes() -> dict[int, tuple[int, float, bool]]:
+    """pid -> (parent pid, CPU seconds, runs the upstream) of every process (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # exited meanwhile
+        is_upstream = any(arg.endswith(UPSTREAM_MARK.encode()) for arg in argv[:2])
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, is_upstream)
+    return found
+
+
+def cpu_split(gateway_roots: list[int], upstream_pids: list[int]) -> dict[int, tuple[str, float]]:
+    """pid -> ("gateway" | "upstream", CPU seconds) over the gateways' process trees and the upstreams."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    split = {pid: ("upstream", procs[pid][1]) for pid in upstream_pids if pid in procs}
+    todo = [(pid, True) for pid in gateway_roots if pid in procs]
+    while todo:
+        pid, root = todo.pop()
+        split[pid] = ("upstream" if procs[pid][2] and not root else "gateway", procs[pid][1])
+        todo.extend((child, False) for child in children.get(pid, ()))
+    return split
+
+
+def cpu_delta(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    spent = {"gateway": 0.0, "upstream": 0.0}
+    for pid, (kind, seconds) in after.items():
+        spent[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+    return spent
+
+
+# -- targets and the measurement ---------------------------------------------------------------
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    tool: str
+    make_client: type[Client]
+    gateway_pids: list[int] = field(default_factory=list)  # process-tree roots counted as the gateway
+    upstream_pids: list[int] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    session_calls: int | None = None  # re-open the session after this many calls (see CF_SSE_NOTE)
+    note: str = ""
+
+
+Stats = dict[str, float]
+
+
+def _first_error(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def _close_all(clients: list[Client]) -> None:
+    with anyio.move_on_after(30):
+        async with anyio.create_task_group() as tg:
+            for client in clients:
+                tg.start_soon(client.close)
+
+
+async def _run(clients: list[Client], calls_each: int, latencies: list[float]) -> None:
+    async def worker(client: Client) -> None:
+        for _ in range(calls_each):
+            latencies.append(await client.call())
+
+    with anyio.fail_after(ROUND_TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            for client in clients:
+                tg.start_soon(worker, client)
+
+
+async def timed_round(target: Target, clients: list[Client], calls_each: int) -> Stats:
+    latencies: list[float] = []
+    cpu_before = cpu_split(target.gateway_pids, target.upstream_pids)
+    client_before = time.process_time()
+    started = time.perf_counter()
+    await _run(clients, calls_each, latencies)
+    wall = time.perf_counter() - started
+    client_cpu = time.process_time() - client_before
+    spent = cpu_delta(cpu_before, cpu_split(target.gateway_pids, target.upstream_pids))
+    ordered = sorted(latencies)
+    n = len(ordered)
+    return {
+        "p50": statistics.median(ordered),
+        "p99": ordered[min(n - 1, int(n * 0.99))],
+        "rps": n / wall,
+        "cpu_gateway": spent["gateway"] * 1000 / n if target.gateway_pids else float("nan"),
+        "cpu_upstream": spent["upstream"] * 1000 / n,
+        "cpu_client": client_cpu * 1000 / n,
+    }
+
+
+async def measure_level(
+    targets: list[Target], concurrency: int, rounds: int, calls: int, failures: dict[str, str]
+) -> dict[str, Stats]:
+    """Interleaved rounds over `targets` at one concurrency; returns each target's medians of rounds."""
+    calls_each = max(1, calls // rounds // concurrency)
+    warmup_each = max(2, 50 // concurrency)
+    pools: dict[str, list[Client]] = {}
+    samples: dict[str, list[Stats]] = {}
+
+    limiter = anyio.CapacityLimiter(4)  # sessions open a few at a time: 32 SSE opens at once time out on ContextForge
+
+    async def open_one(client: Client) -> None:
+        async with limiter:
+            await client.open()
+
+    def fail(target: Target, phase: str, exc: BaseException) -> None:
+        exc = _first_error(exc)
+        failures[target.name] = f"c={concurrency}, {phase}: {type(exc).__name__}: {str(exc) or '(no message)'}"
+        print(f"  FAILED {target.name}: {failures[target.name]}", file=sys.stderr)
+
+    try:
+        for target in targets:
+            clients = [target.make_client(target, f"c{i}") for i in range(concurrency)]
+            pools[target.name] = clients
+            phase = "opening sessions"
+            try:
+                with anyio.fail_after(CALL_TIMEOUT * 4):
+                    async with anyio.create_task_group() as tg:
+                        for client in clients:
+                            tg.start_soon(open_one, client)
+                phase = "warm-up"
+                await _run(clients, warmup_each, [])
+            except Exception as exc:  # any failure disqualifies this target, loudly
+                fail(target, phase, exc)
+                await _close_all(pools.pop(target.name))
+        for round_no in range(rounds):
+            live = [t for t in targets if t.name in pools]
+            shift = round_no % len(live) if live else 0
+            for target in live[shift:] + live[:shift]:
+                try:
+                    samples.setdefault(target.name, []).append(
+                        await timed_round(target, pools[target.name], calls_each)
+                    )
+                except Exception as exc:  # as above
+                    fail(target, f"round {round_no + 1}", exc)
+                    samples.pop(target.name, None)
+                    await _close_all(pools.pop(target.name))
+            print(f"  c={concurrency} round {round_no + 1}/{rounds} done", file=sys.stderr)
+    finally:
+        for clients in pools.values():
+            await _close_all(clients)
+    return {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in samples.items()}
+
+
+# -- starting the targets ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Processes:
+    """Starts processes in their own process groups and ends every one of them on exit."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, args: list[str], env_file: Path | None = None) -> subprocess.Popen[bytes]:
+        if env_file is not None:  # source ContextForge's env.sh, then exec the command (same pid)
+            args = ["bash", "-c", '. "$0" && exec "$@"', str(env_file), *args]
+        log = (self.logs / f"{name}.log").open("wb")
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        proc.log_path = log.name  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in reversed(self.procs):
+            self._signal(proc, signal.SIGTERM)
+        for proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._signal(proc, signal.SIGKILL)
+                proc.wait(timeout=10)
+            self._signal(proc, signal.SIGKILL)  # leftovers in its group (stdio children)
+        self.procs.clear()
+
+    @staticmethod
+    def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def log_tail(proc: subprocess.Popen[bytes], lines: int = 8) -> str:
+    text = Path(proc.log_path).read_text(errors="replace").splitlines()  # type: ignore[attr-defined]
+    return "\n".join("      " + line for line in text[-lines:])
+
+
+def wait_until(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log_tail(proc)}")
+        if ready():
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} not ready after {START_TIMEOUT:.0f} s:\n{log_tail(proc)}")
+
+
+def listening(port: int) -> Callable[[], bool]:
+    def check() -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    return check
+
+
+def http_ok(url: str, needle: str = "") -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status == 200 and needle in response.read().decode(errors="replace")
+        except (urllib.error.URLError, OSError):
+            return False
+
+    return check
+
+
+def start_http_targets(
+    procs: Processes, tmp: Path, wanted: set[str]
+) -> tuple[dict[str, dict[str, Target]], dict[str, str]]:
+    """Upstream, mcpgate serve and ContextForge for workloads 1 and 2: {"http"|"sse": {name: Target}}, failures."""
+    up_port = free_port()
+    upstream = procs.start("upstream", [PY, str(HERE / "fast_upstream.py"), "http", str(up_port)])
+    wait_until(upstream, listening(up_port), "fast upstream")
+    base = f"http://127.0.0.1:{up_port}"
+    up = [upstream.pid]
+    http = {"direct": Target("direct", f"{base}/mcp", "echo", HttpClient, [], up)}
+    sse = {"direct": Target("direct", f"{base}/sse", "echo", SseClient, [], up)}
+    failures: dict[str, str] = {}
+    if "mcpgate" in wanted:
+        port = free_port()
+        config = tmp / "gateway.json"
+        servers = {"up": {"url": f"{base}/mcp", "type": "http"}}
+        config.write_text(json.dumps({"mcpServers": servers, "database_url": "sqlite+aiosqlite://"}))
+        args = [PY, "-m", "mcpgate", "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"]
+        gateway = procs.start("mcpgate-serve", args)
+        try:
+            wait_until(gateway, http_ok(f"http://127.0.0.1:{port}/health", "ready"), "mcpgate serve")
+            gw = f"http://127.0.0.1:{port}"
+            http["mcpgate"] = Target("mcpgate", f"{gw}/mcp", "up_echo", HttpClient, [gateway.pid], up)
+            sse["mcpgate"] = Target("mcpgate", f"{gw}/sse", "up_echo", SseClient, [gateway.pid], up)
+        except (RuntimeError, TimeoutError) as exc:
+            failures["mcpgate"] = f"start: {exc}"
+    if "contextforge" in wanted:
+        try:
+            http["contextforge"], sse["contextforge"] = start_contextforge(procs, tmp, f"{base}/mcp", up)
+        except (RuntimeError, TimeoutError, subprocess.SubprocessError, KeyError, ValueError) as exc:
+            failures["contextforge"] = f"start: {exc}"
+    # The upstream runs anyway (the gateways need it); "direct" is measured only if wanted.
+    return {
+        "http": {k: v for k, v in http.items() if k in wanted},
+        "sse": {k: v for k, v in sse.items() if k in wanted},
+    }, failures
+
+
+def start_contextforge(procs: Processes, tmp: Path, upstream_url: str, up: list[int]) -> tuple[Target, Target]:
+    port, redis_port = free_port(), free_port()
+    state = tmp / "contextforge"
+    subprocess.run(
+        ["bash", str(PEERS / "contextforge_env.sh"), str(state), str(port), str(redis_port)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    env_file = state / "env.sh"
+    redis_args = ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", ""]
+    redis = procs.start("redis", [*redis_args, "--appendonly", "no", "--dir", str(state)])
+    wait_until(redis, listening(redis_port), "redis-server")
+    cf_args = [str(PEERS / ".venv-contextforge/bin/mcpgateway"), "--host", "127.0.0.1", "--port", str(port)]
+    gateway = procs.start("contextforge", cf_args, env_file)
+    base = f"http://127.0.0.1:{port}"
+    wait_until(gateway, http_ok(f"{base}/health", "healthy"), "ContextForge")
+    register = [str(PEERS / ".venv-contextforge/bin/python"), str(PEERS / "contextforge_register.py")]
+    done = subprocess.run(
+        ["bash", "-c", '. "$0" && exec "$@"', str(env_file), *register, "--base", base, "--upstream", upstream_url],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    reg = json.loads(done.stdout.strip().splitlines()[-1])
+    auth = {"authorization": f"Bearer {reg['token']}"}
+    pids = [gateway.pid, redis.pid]
+    return (
+        Target("contextforge", reg["mcp_url"], reg["tool"], HttpClient, pids, up, auth),
+        Target("contextforge", reg["sse_url"], reg["tool"], SseClient, pids, up, auth, CF_SSE_CALLS, CF_SSE_NOTE),
+    )
+
+
+def start_stdio_targets(procs: Processes, wanted: set[str]) -> tuple[dict[str, Target], dict[str, str]]:
+    """mcpgate wrap, mcp-proxy and supergateway, each bridging its own `fast_upstream.py stdio`."""
+    recipes = {
+        "mcpgate": (
+            [PY, "-m", "mcpgate", "wrap", "--log-level", "warning", "--port", "{port}", "--", *STDIO_CMD],
+            "/health",
+            "ready",
+        ),
+        "mcp-proxy": (
+            [str(PEERS / "bin/mcp-proxy"), "--log-level", "WARNING", "--port", "{port}", "--", *STDIO_CMD],
+            "/status",
+            "",
+        ),
+        "supergateway": (
+            [str(PEERS / "bin/supergateway"), "--stdio", shlex.join(STDIO_CMD), "--outputTransport", "streamableHttp"]
+            + ["--stateful", "--port", "{port}", "--healthEndpoint", "/healthz", "--logLevel", "none"],
+            "/healthz",
+            "ok",
+        ),
+    }
+    targets, failures = {}, {}
+    for name, (template, health, needle) in recipes.items():
+        if name not in wanted:
+            continue
+        port = free_port()
+        proc = procs.start(f"{name}-stdio", [arg.replace("{port}", str(port)) for arg in template])
+        try:
+            wait_until(proc, http_ok(f"http://127.0.0.1:{port}{health}", needle), name)
+        except (RuntimeError, TimeoutError) as exc:
+            failures[name] = f"start: {exc}"
+            continue
+        targets[name] = Target(name, f"http://127.0.0.1:{port}/mcp", "echo", HttpClient, [proc.pid])
+    return targets, failures
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return "-" if value != value else f"{value:.3f}"  # NaN: not a gateway
+
+
+def print_table(
+    rows: list[tuple[int, int, str, Stats]], failures: dict[tuple[int, str], str], notes: set[str], args: Any
+) -> None:
+    print(
+        f"\necho tools/call, {args.calls} calls per target and level in {args.rounds} interleaved rounds "
+        f"(medians of rounds); python {sys.version.split()[0]}, {os.cpu_count()} cores shared with client and upstream"
+    )
+    print("mcpgate ÷: mcpgate's calls/s divided by this row's; mcpgate Δp50: mcpgate's p50 minus this row's")
+    print("CPU ms/call from /proc over the timed rounds; contextforge's gateway CPU includes its redis\n")
+    header = (
+        f"{'workload':<10} {'conc':>4}  {'target':<13} {'p50 ms':>7} {'p99 ms':>7} {'calls/s':>8}  "
+        f"{'CPU/call: gateway':>17} {'upstream':>8} {'client':>7}  {'mcpgate ÷':>9} {'mcpgate Δp50':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    previous = None
+    for workload, concurrency, name, s in rows:
+        if previous is not None and previous != (workload, concurrency):
+            print()
+        previous = (workload, concurrency)
+        ours = next((r[3] for r in rows if r[:2] == (workload, concurrency) and r[2] == "mcpgate"), None)
+        ratio = delta = ""
+        if ours is not None and name != "mcpgate":
+            ratio, delta = f"{ours['rps'] / s['rps']:.2f}x", f"{ours['p50'] - s['p50']:+.2f} ms"
+        print(
+            f"{f'{workload} {LABELS[workload]}':<10} {concurrency:>4}  {name:<13} {s['p50']:>7.2f} {s['p99']:>7.2f} "
+            f"{s['rps']:>8.0f}  {_ms(s['cpu_gateway']):>17} {_ms(s['cpu_upstream']):>8} {_ms(s['cpu_client']):>7}  "
+            f"{ratio:>9} {delta:>12}"
+        )
+    for note in sorted(notes):
+        print(f"\nnote: {note}")
+    for (workload, name), reason in failures.items():
+        print(f"\nFAILED: workload {workload} {name}: {reason}")
+    for workload in sorted({r[0] for r in rows}):
+        at_1 = {r[2]: r[3] for r in rows if r[0] == workload and r[1] == 1}
+        if "mcpgate" in at_1 and "direct" in at_1:
+            added = at_1["mcpgate"]["p50"] - at_1["direct"]["p50"]
+            print(f"\nworkload {workload}: mcpgate adds {added:.2f} ms p50 over direct at concurrency 1")
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=600, help="timed calls per target and level (default 600)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per level (default 3)")
+    parser.add_argument("--concurrency", default="1,10,32", help="comma list (default 1,10,32; at most ~40)")
+    parser.add_argument("--only", default="1,2,3", help="comma list of workloads: 1 http, 2 sse, 3 stdio")
+    parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma subset of {','.join(TARGETS)}")
+    args = parser.parse_args()
+    levels = [int(c) for c in args.concurrency.split(",")]
+    only = sorted({int(w) for w in args.only.split(",")})
+    wanted = set(args.targets.split(","))
+    if unknown := (wanted - set(TARGETS)) | (set(only) - set(WORKLOADS)):
+        parser.error(f"unknown targets or workloads: {sorted(map(str, unknown))}")
+    if max(levels) > 40:
+        parser.error("concurrency above 40 is not supported on this machine")
+
+    rows: list[tuple[int, int, str, Stats]] = []
+    failures: dict[tuple[int, str], str] = {}
+    notes: set[str] = set()
+
+    def measure(workload: int, targets: dict[str, Target], start_failures: dict[str, str]) -> None:
+        for name, reason in start_failures.items():
+            failures[(workload, name)] = reason
+        live = list(targets.values())
+        notes.update(t.note for t in live if t.note)
+        for concurrency in levels:
+            print(f"workload {workload} ({WORKLOADS[workload]}), concurrency {concurrency}", file=sys.stderr)
+            lost: dict[str, str] = {}
+            medians = anyio.run(
+                measure_level, live, concurrency, args.rounds, args.calls, lost, backend_options={"use_uvloop": True}
+            )
+            rows.extend((workload, concurrency, t.name, medians[t.name]) for t in live if t.name in medians)
+            for name, reason in lost.items():
+                failures[(workload, name)] = reason
+            live = [t for t in live if t.name not in lost]
+
+    with tempfile.TemporaryDirectory(prefix="mcpgate-compare-") as tmp_name:
+        tmp = Path(tmp_name)
+        if {1, 2} & set(only):
+            procs = Processes(tmp)
+            try:
+                by_transport, start_failures = start_http_targets(procs, tmp, wanted)
+                for workload, transport in ((1, "http"), (2, "sse")):
+                    if workload in only:
+                        measure(workload, by_transport[transport], start_failures)
+            finally:
+                procs.close()
+        if 3 in only:
+            procs = Processes(tmp)
+            try:
+                measure(3, *start_stdio_targets(procs, wanted))
+            finally:
+                procs.close()
+    print_table(rows, failures, notes, args)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
