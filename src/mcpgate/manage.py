@@ -42,7 +42,6 @@ from mcpgate.config import load_config, upstream_from_claude
 from mcpgate.errors import ConfigError, GatewayError, NotFound
 from mcpgate.hub.servers import VirtualServer
 from mcpgate.settings import (
-    SELF_SPEC,
     UPSTREAM_NAME,
     UPSTREAM_NAME_RULE,
     GatewaySettings,
@@ -191,7 +190,7 @@ class DatabaseBackend:
             raise CommandError(f"invalid upstream: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
         if not UPSTREAM_NAME.match(spec.name):
             raise CommandError(f"upstream name {spec.name!r} must be {UPSTREAM_NAME_RULE}")
-        if isinstance(spec, OpenAPICatalogUpstream) and spec.spec != SELF_SPEC:
+        if isinstance(spec, OpenAPICatalogUpstream) and not spec.is_own_api:
             # As the API does: a document that cannot be served is refused before it is stored.
             timeouts = self.settings.timeouts
             server = await load_openapi_catalog(spec, connect_timeout=timeouts.connect, call_timeout=timeouts.call)

@@ -168,6 +168,11 @@ class OpenAPICatalogUpstream(_UpstreamBase):
     def _header_names(cls, names: list[str] | None) -> list[str] | None:
         return None if names is None else _passable_headers(names)
 
+    @property
+    def is_own_api(self) -> bool:
+        """Served only once the gateway's app exists (the hub does not wait for it at start-up)."""
+        return self.spec == SELF_SPEC
+
     @field_validator("base_url")
     @classmethod
     def _base_is_http(cls, value: str | None) -> str | None:

@@ -5,14 +5,13 @@ per-request headers (the caller's passed-through and stored credentials) — but
 serialised: each request is answered in the caller's own task, so a cancelled or timed-out
 call stops the catalog's work with it.
 
-    async with open_local(server) as channel: ...   # then UpstreamConnection as usual
+    channel = LocalChannel(server)   # then UpstreamConnection as with any channel
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import anyio
@@ -97,8 +96,3 @@ class LocalChannel:
         error = GatewayError(f"Method not found: {method}")
         error.code = METHOD_NOT_FOUND
         raise error
-
-
-@asynccontextmanager
-async def open_local(server: LocalServer) -> AsyncIterator[LocalChannel]:
-    yield LocalChannel(server)

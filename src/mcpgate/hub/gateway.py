@@ -37,7 +37,7 @@ from mcpgate.hub.servers import (
 from mcpgate.hub.session import ClientSession, SessionRegistry
 from mcpgate.hub.subscriptions import Subscriptions
 from mcpgate.protocol.jsonrpc import notification
-from mcpgate.settings import SELF_SPEC, GatewaySettings
+from mcpgate.settings import GatewaySettings
 from mcpgate.upstream.connection import Backoff, ListKind, NotificationListener, UpstreamConnection, UpstreamState
 from mcpgate.upstream.transports import OwnAPI, UpstreamSpec
 
@@ -143,7 +143,7 @@ class Hub:
             with anyio.move_on_after(self.settings.timeouts.connect + 1):
                 async with anyio.create_task_group() as waiters:
                     for connection in connections:
-                        if getattr(connection.spec, "spec", None) != SELF_SPEC:
+                        if not getattr(connection.spec, "is_own_api", False):
                             waiters.start_soon(connection.wait_settled)
             self.catalog = self._build_catalog()
             # Fatal only between config-file upstreams: the file is where it gets fixed. One

@@ -21,7 +21,7 @@ from mcpgate.catalogs.openapi.calls import APIClient
 from mcpgate.catalogs.openapi.document import Document, SpecError, check, load_document
 from mcpgate.catalogs.openapi.operations import Operations, describe_scheme
 from mcpgate.catalogs.openapi.server import OpenAPICatalogServer
-from mcpgate.settings import NEVER_PASSED_THROUGH, SELF_SPEC, OpenAPICatalogUpstream
+from mcpgate.settings import NEVER_PASSED_THROUGH, OpenAPICatalogUpstream
 
 __all__ = ["OwnAPI", "SpecError", "load_openapi_catalog", "open_openapi_catalog"]
 
@@ -56,7 +56,7 @@ async def load_openapi_catalog(
 ) -> OpenAPICatalogServer:
     """Read the document (and guides) and build the catalog; `SpecError` says what is wrong."""
     transport: httpx.AsyncBaseTransport | None = None
-    if spec.spec == SELF_SPEC:
+    if spec.is_own_api:
         if own_api is None:
             raise SpecError("spec 'self' names this gateway's own API, which this process does not serve")
         with anyio.fail_after(connect_timeout):
@@ -78,7 +78,7 @@ async def load_openapi_catalog(
         # A little under the hub's own deadline, so a slow API is a clear tool error, not a timeout.
         timeout = max(0.5, call_timeout * 0.9)
         api = APIClient(base_url, spec.headers, timeout=timeout, max_chars=spec.max_response_chars, transport=transport)
-    own = spec.spec == SELF_SPEC
+    own = spec.is_own_api
     return OpenAPICatalogServer(
         spec.name,
         document,

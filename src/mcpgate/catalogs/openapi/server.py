@@ -26,7 +26,7 @@ from mcpgate.errors import UnknownName
 _READ_ONLY = {"readOnlyHint": True, "openWorldHint": False}
 _LIMIT = {"type": "integer", "minimum": 1, "maximum": 50, "description": "How many (default 10)."}
 # Headers of the gateway's own hop to this catalog, never credentials for the API.
-_HOP_HEADERS = ("mcp-", "mcp-protocol-version")
+_HOP_HEADERS = "mcp-"  # MCP-Protocol-Version, Mcp-Method, Mcp-Param-*…
 
 
 class OpenAPICatalogServer:
