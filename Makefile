@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint node-tools bench bench-compare bench-search bench-catalog clean
+.PHONY: run test lint node-tools bench bench-compare bench-latency bench-search bench-catalog clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,12 +31,19 @@ lint: $(STAMP)
 test: $(STAMP) node-tools lint
 	$(BIN)/pytest
 
+# Issue #9's five workloads side by side with the peers (installed under bench/peers/, ~25 min).
 bench: $(STAMP)
-	$(BIN)/python bench/latency.py
+	bash bench/peers/install.sh
+	$(BIN)/python bench/compare.py
+	$(BIN)/python bench/sse_sessions.py
+	$(BIN)/python bench/footprint.py
 
 bench-compare: $(STAMP)
 	bash bench/peers/install.sh
 	$(BIN)/python bench/compare.py
+
+bench-latency: $(STAMP)
+	$(BIN)/python bench/latency.py
 
 bench-search: $(STAMP)
 	$(BIN)/python bench/tool_search.py

@@ -1,6 +1,6 @@
 """Echo tool latency and throughput: directly against the upstream vs through mcpgate.
 
-    make bench                       # or: .venv/bin/python bench/latency.py [--calls 500]
+    make bench-latency               # or: .venv/bin/python bench/latency.py [--calls 500]
 
 Starts the upstream (bench/fast_upstream.py; the SDK's server with --upstream sdk) and an
 mcpgate in front of it, each in its own process on loopback, then drives both with the same

@@ -24,9 +24,9 @@ import sys
 import time
 from pathlib import Path
 
-from mcpgate.hub.search import Document, SearchIndex
-from mcpgate.hub.search.embeddings import StaticEmbeddings
-from mcpgate.hub.search.text import split_name
+from mcpgate.search import Document, SearchIndex
+from mcpgate.search.embeddings import StaticEmbeddings
+from mcpgate.search.text import split_name
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tool-retrieval" / "metatool"
 

@@ -14,13 +14,13 @@ What it does:
 3. Reduce: PCA to 128 dims (fitted on the real tokens; `[unusedN]` and the special tokens get zero
    rows), then each row is scaled by its SIF weight a / (a + p(token)), p following Zipf's law over
    the vocabulary's rank (a = 1e-4). At run time a text's vector is then just the mean of its tokens'
-   rows (`mcpgate.hub.search.embeddings.StaticEmbeddings`): numpy, safetensors and tokenizers only.
+   rows (`mcpgate.search.embeddings.StaticEmbeddings`): numpy, safetensors and tokenizers only.
 
 Why: the full transformer is better than any static table but needs torch and minutes to embed
 10k tools; a table costs microseconds per text. On its own this table is weaker than WordLlama's,
 but its errors differ, and the two fused find more (docs/benchmarks.md, "Tool search").
 
-Writes, into src/mcpgate/hub/search/tables/ (or --out):
+Writes, into src/mcpgate/search/tables/ (or --out):
     minilm_l6_static.safetensors   "embedding": 30,522 × 128 float16 (~7.8 MB)
     minilm_l6_tokenizer.json       MiniLM's tokenizer, padding and truncation off
     NOTICE                         where the weights come from, their licence (Apache-2.0), how built
@@ -198,7 +198,7 @@ _FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s|\n\s*\n")
 
 
 def _split_name(name: str) -> str:
-    """As `mcpgate.hub.search.text.split_name` (not imported: this venv lacks mcpgate's dependencies)."""
+    """As `mcpgate.search.text.split_name` (not imported: this venv lacks mcpgate's dependencies)."""
     return _SEPARATORS.sub(" ", _CAMEL.sub(r"\1 \2", _ACRONYM.sub(r"\1 \2", name))).lower().strip()
 
 

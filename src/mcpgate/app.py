@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
-import asyncpg
-from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 from mcpgate import __version__
 from mcpgate.access.audit import AuditTrail
@@ -29,7 +31,8 @@ from mcpgate.access.authentication import Authenticator
 from mcpgate.access.guard import Guard
 from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.access.users import UserDirectory
-from mcpgate.admin.api import PREFIX, Admin, BodyLimit, admin_router, describe_security, install_error_handlers
+from mcpgate.admin import PREFIX
+from mcpgate.admin.deferred import DeferredManagementAPI
 from mcpgate.edge.docs_page import MANAGEMENT_DOCS, docs_page, send_html
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import IN_PROCESS_CALLER, caller_principal, send_json
@@ -40,14 +43,14 @@ from mcpgate.edge.security import OriginPolicy
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, VirtualServerEndpoints
 from mcpgate.edge.sse import SSETransport
 from mcpgate.edge.streamable_http import StreamableHTTPTransport
-from mcpgate.errors import METHOD_NOT_FOUND, ConfigError
+from mcpgate.errors import INVALID_REQUEST, METHOD_NOT_FOUND, ConfigError
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.protocol.jsonrpc import error_response
 from mcpgate.settings import GatewaySettings
 from mcpgate.store.audit import AuditStore
 from mcpgate.store.crypto import SecretBox
-from mcpgate.store.database import Database, database_url, head_revision
+from mcpgate.store.database import HEAD_REVISION, Database, database_url
 from mcpgate.store.keys import KeyStore
 from mcpgate.store.registry import Registry
 from mcpgate.store.users import UserStore
@@ -56,47 +59,65 @@ from mcpgate.upstream.connection import Backoff
 logger = logging.getLogger(__name__)
 
 
-class _Endpoint:
-    """Mount a raw ASGI callable as a Starlette route endpoint (not a Request handler)."""
-
-    def __init__(self, handler) -> None:  # type: ignore[no-untyped-def]
-        self.handler = handler
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.handler(scope, receive, send)
-
-
 class Gateway:
-    """The ASGI app: MCP message paths go straight to their transport; everything else to FastAPI.
+    """The ASGI app: MCP message paths go straight to their transport, the management API
+    (built at its first request) gets `/api/v1`, anything else is a JSON 404.
 
-    The MCP endpoints are raw ASGI already; skipping the framework's middleware stack and
-    route matching for them is a measurable share of the gateway's per-call cost.
+    The MCP endpoints are raw ASGI already; skipping a framework's middleware stack and route
+    matching for them is a measurable share of the gateway's per-call cost.
     """
 
     def __init__(
-        self, framework: ASGIApp, app: FastAPI, fast_paths: dict[str, ASGIApp], virtual: ASGIApp, rest: RESTEndpoints
+        self, management: ASGIApp, fast_paths: dict[str, ASGIApp], virtual: ASGIApp, rest: RESTEndpoints
     ) -> None:
-        self.app = app
-        self.state = app.state
-        self._framework = framework
+        self._management = management
         self._fast_paths = fast_paths
         self._virtual = virtual
         self._rest = rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            path = scope["path"]
-            if (handler := self._fast_paths.get(path)) is not None:
-                await handler(scope, receive, send)
-                return
-            if path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
-                await self._virtual(scope, receive, send)
-                return
-            tail = path[1:].rstrip("/")
-            if is_rest(tail):
-                await self._rest.handle(scope, receive, send, "", tail)
-                return
-        await self._framework(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets: not served
+        path = scope["path"]
+        if (handler := self._fast_paths.get(path)) is not None:
+            await handler(scope, receive, send)
+        elif path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
+            await self._virtual(scope, receive, send)
+        elif is_rest(tail := path[1:].rstrip("/")):
+            await self._rest.handle(scope, receive, send, "", tail)
+        elif path == PREFIX or path.startswith(f"{PREFIX}/"):
+            await self._management(scope, receive, send)
+        else:
+            await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {path}"))
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Nothing to start or stop here: `open_services` does that around the app."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _only(methods: tuple[str, ...], handler: ASGIApp) -> ASGIApp:
+    """`handler` for `methods` (GET also answers HEAD); a JSON 405 naming them for the rest."""
+    allowed = {*methods, "HEAD"} if "GET" in methods else set(methods)
+    allow = ", ".join(methods)
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] in allowed:
+            await handler(scope, receive, send)
+            return
+        message = f"Method {scope['method']} not allowed on {scope['path']}; use {allow}"
+        await send_json(send, 405, error_response(None, INVALID_REQUEST, message), [(b"allow", allow.encode())])
+
+    return endpoint
 
 
 @dataclass
@@ -189,25 +210,35 @@ async def prepare_database(database: Database, migrate: bool) -> None:
             await database.upgrade()
             return
         current = await database.revision()
-    except (OSError, SQLAlchemyError, asyncpg.PostgresError, TypeError, ValueError) as exc:
+    except (OSError, SQLAlchemyError, *_driver_errors(), TypeError, ValueError) as exc:
         # Unreachable server, refused login, unknown database, a bad URL option: all the operator's to fix.
         reason = str(exc).split("\n", 1)[0] or type(exc).__name__
         raise ConfigError(f"cannot use the database {database.shown_url}: {reason}") from None
-    if current != head_revision():
+    if current != HEAD_REVISION:
         raise ConfigError(
             f"the database {database.shown_url} is at revision {current or 'none'}, this mcpgate needs "
-            f"{head_revision()}: run `mcpgate db upgrade` (or let it migrate on start)"
+            f"{HEAD_REVISION}: run `mcpgate db upgrade` (or let it migrate on start)"
         )
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    """asyncpg's own errors, when it is in use (it is imported only for a PostgreSQL URL)."""
+    asyncpg = sys.modules.get("asyncpg")
+    return (asyncpg.PostgresError,) if asyncpg is not None else ()
 
 
 class App:
     """What `create_app` returns: the counted, guarded gateway — with its parts named, for
     whoever needs to look inside (the tests enumerate `fastapi`'s routes)."""
 
-    def __init__(self, asgi: ASGIApp, fastapi: FastAPI, gateway: Gateway) -> None:
+    def __init__(self, asgi: ASGIApp, management: DeferredManagementAPI, gateway: Gateway) -> None:
         self._asgi = asgi
-        self.fastapi = fastapi
+        self._management = management
         self.gateway = gateway
+
+    @property
+    def fastapi(self) -> FastAPI:
+        return self._management.fastapi
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._asgi(scope, receive, send)
@@ -215,7 +246,7 @@ class App:
 
 def create_app(settings: GatewaySettings, services: Services) -> App:
     """The ASGI app over running services (see `open_services`), behind the access guard."""
-    hub, registry = services.hub, services.registry
+    hub = services.hub
     router = RequestRouter(hub)
     metrics = Metrics(hub)
     policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins)
@@ -235,40 +266,20 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
     async def management_docs(scope: Scope, receive: Receive, send: Send) -> None:
         await send_html(send, docs_page(f"{scope.get('root_path', '')}{PREFIX}/openapi.json"))
 
-    async def not_found(scope: Scope, receive: Receive, send: Send) -> None:
-        await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {scope['path']}"))
-
-    app = FastAPI(
-        title="mcpgate management API",
-        version=__version__,
-        openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=None,  # our own page (below): it sends the key with the document's fetch too
-        # operationIds a person or a model can read ("create_key", not "create_key_api_v1_keys_post").
-        generate_unique_id_function=lambda route: route.name,
-        redoc_url=None,
-        routes=[
-            Route("/health", _Endpoint(HealthEndpoint(hub)), methods=["GET"], include_in_schema=False),
-            Route(MANAGEMENT_DOCS, _Endpoint(management_docs), methods=["GET"], include_in_schema=False),
-            Route("/metrics", _Endpoint(metrics.endpoint), methods=["GET"], include_in_schema=False),
-            Route("/sse", _Endpoint(sse.handle_stream), methods=["GET"], include_in_schema=False),
-            Route("/mcp", _Endpoint(streamable), methods=["GET", "POST", "DELETE"], include_in_schema=False),
-        ],
-    )
-    install_error_handlers(app)
-    describe_security(app)
-    app.include_router(admin_router(Admin(hub, registry, settings, services.auth, services.users, services.audit)))
-    app.router.default = not_found  # type: ignore[assignment]
-    app.state.hub = hub
+    management = DeferredManagementAPI(lambda: _management_api(settings, services))
     messages = sse.handle_message
-    fast_paths = {
+    fast_paths: dict[str, ASGIApp] = {
         "/mcp": streamable,
         "/mcp/": streamable,
         "/messages": messages,
         "/messages/": messages,
         "/message": messages,
+        "/sse": _only(("GET",), sse.handle_stream),
+        "/health": _only(("GET",), HealthEndpoint(hub)),
+        "/metrics": _only(("GET",), metrics.endpoint),
+        MANAGEMENT_DOCS: _only(("GET",), management_docs),
     }
-    framework = BodyLimit(app, settings.edge.max_body_bytes)
-    gateway = Gateway(framework, app, fast_paths, VirtualServerEndpoints(hub, sse, streamable, rest), rest)
+    gateway = Gateway(management, fast_paths, VirtualServerEndpoints(hub, sse, streamable, rest), rest)
     limiter = RateLimiter.from_settings(settings.rate_limits)
     hub.observers.append(metrics.tool_call)
 
@@ -277,8 +288,32 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         metrics.auth_failure()
 
     asgi = metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed))
-    hub.own_api.serve(_as_caller(asgi), app.openapi)
-    return App(asgi, app, gateway)
+    hub.own_api.serve(_as_caller(asgi), management.document)
+    return App(asgi, management, gateway)
+
+
+def _management_api(settings: GatewaySettings, services: Services) -> tuple[FastAPI, ASGIApp]:
+    """The management API: FastAPI, its routes, its error answers and its body limit."""
+    from fastapi import FastAPI
+
+    from mcpgate.admin.api import Admin, BodyLimit, admin_router, describe_security, install_error_handlers
+
+    app = FastAPI(
+        title="mcpgate management API",
+        version=__version__,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,  # our own page (MANAGEMENT_DOCS): it sends the key with the document's fetch too
+        # operationIds a person or a model can read ("create_key", not "create_key_api_v1_keys_post").
+        generate_unique_id_function=lambda route: route.name,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    describe_security(app)
+    hub = services.hub
+    app.include_router(
+        admin_router(Admin(hub, services.registry, settings, services.auth, services.users, services.audit))
+    )
+    return app, BodyLimit(app, settings.edge.max_body_bytes)
 
 
 def _as_caller(app: ASGIApp) -> ASGIApp:

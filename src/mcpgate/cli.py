@@ -22,10 +22,11 @@ from pathlib import Path
 import anyio
 import uvicorn
 
-from mcpgate import __version__, manage
+from mcpgate import __version__
 from mcpgate.app import create_app, open_services
 from mcpgate.config import load_config, settings_from_mapping
 from mcpgate.errors import ConfigError
+from mcpgate.manage_commands import add_parsers
 from mcpgate.settings import GatewaySettings
 
 logger = logging.getLogger("mcpgate")
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     wrap.add_argument("--name", default="server", help="the upstream's name in /health and logs")
     listen_flags(wrap)
     wrap.add_argument("server_command", nargs=argparse.REMAINDER, help="-- <command> [args…]")
-    manage.add_parsers(commands)
+    add_parsers(commands)
     return parser
 
 
@@ -134,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.server_command = tail
     if args.command not in ("serve", "wrap"):
         logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        from mcpgate import manage  # the management client: not needed to serve
+
         raise SystemExit(manage.run(args))
     try:
         settings = settings_from_args(args)

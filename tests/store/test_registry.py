@@ -16,7 +16,7 @@ from mcpgate.errors import ConfigError, Conflict, NotFound
 from mcpgate.hub.servers import ExternalMCP, VirtualServer
 from mcpgate.settings import StdioUpstream, StreamableHTTPUpstream
 from mcpgate.store.crypto import SecretBox
-from mcpgate.store.database import Database, head_revision
+from mcpgate.store.database import HEAD_REVISION, Database, head_revision
 from mcpgate.store.registry import Registry, servers_table, upstreams_table
 from mcpgate.store.tables import Base
 
@@ -26,7 +26,8 @@ pytestmark = pytest.mark.anyio
 async def test_an_empty_database_migrates_to_head_and_matches_the_models(database: Database) -> None:
     assert await database.revision() is None
     await database.upgrade()
-    assert await database.revision() == head_revision()
+    # The constant that lets an up-to-date database start without Alembic is Alembic's own head.
+    assert await database.revision() == head_revision() == HEAD_REVISION
     await database.upgrade()  # idempotent: a second start changes nothing
     async with database.engine.connect() as connection:
         tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
@@ -35,6 +36,19 @@ async def test_an_empty_database_migrates_to_head_and_matches_the_models(databas
         )
     assert {"upstreams", "virtual_servers", "alembic_version"} <= tables
     assert drift == [], f"the models and the migrations disagree: {drift}"
+
+
+async def test_an_in_memory_database_is_made_from_the_models_without_alembic() -> None:
+    database = Database("sqlite+aiosqlite://")
+    try:
+        await database.upgrade()
+        assert await database.revision() == HEAD_REVISION
+        async with database.engine.connect() as connection:
+            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert tables == set(Base.metadata.tables)  # what the migrations make (the test above), less their own table
+        await database.upgrade()  # a second call changes nothing
+    finally:
+        await database.aclose()
 
 
 async def test_upstreams_round_trip_with_secrets_encrypted_at_rest(database: Database, box: SecretBox) -> None:

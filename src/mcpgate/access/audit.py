@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,9 +67,10 @@ class AuditTrail:
         )
 
     def _record(self, event: AuditEvent) -> None:
-        fields = {name: value for name, value in asdict(event).items() if value is not None}
-        fields["at"] = event.at.isoformat()
-        logger.info("%s", orjson.dumps(fields).decode())
+        if logger.isEnabledFor(logging.INFO):  # the line is built only when someone reads it
+            fields = event.present()
+            fields["at"] = event.at.isoformat()
+            logger.info("%s", orjson.dumps(fields).decode())
         if len(self._buffer) >= _MAX_BUFFER:
             del self._buffer[0]
         self._buffer.append(event)

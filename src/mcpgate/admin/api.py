@@ -17,8 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpgate.admin import audit, keys, servers, upstreams, users
-from mcpgate.admin.context import PREFIX, Admin
+from mcpgate.admin import PREFIX, audit, keys, servers, upstreams, users
+from mcpgate.admin.context import Admin
 from mcpgate.errors import GatewayError, PayloadTooLarge, error_body, error_kind
 
 

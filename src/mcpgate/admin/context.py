@@ -12,8 +12,6 @@ from mcpgate.hub.gateway import Hub
 from mcpgate.settings import GatewaySettings
 from mcpgate.store.registry import Registry
 
-PREFIX = "/api/v1"
-
 
 @dataclass
 class Admin:

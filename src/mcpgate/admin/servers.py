@@ -20,7 +20,8 @@ import orjson
 from fastapi import APIRouter, Query, Response
 
 from mcpgate.access.rate_limits import validate_server_limits
-from mcpgate.admin.context import PREFIX, Admin
+from mcpgate.admin import PREFIX
+from mcpgate.admin.context import Admin
 from mcpgate.admin.schemas import (
     ERRORS,
     Endpoints,

@@ -16,7 +16,6 @@ from pydantic import TypeAdapter, ValidationError
 
 from mcpgate.admin.context import Admin
 from mcpgate.admin.schemas import ERRORS, ToolSummary, UpstreamIn, UpstreamList, UpstreamOut, UpstreamPatch
-from mcpgate.catalogs.openapi import load_openapi_catalog
 from mcpgate.errors import ConfigError, Conflict, NotFound, ReadOnly, Unprocessable
 from mcpgate.settings import OpenAPICatalogUpstream, UpstreamSettings
 from mcpgate.store.crypto import mask, mask_url, unmask
@@ -115,6 +114,8 @@ async def _readable(admin: Admin, spec: UpstreamSpec) -> None:
     is stored — not registered to fail on every connect."""
     if isinstance(spec, OpenAPICatalogUpstream) and spec.enabled:
         try:
+            from mcpgate.catalogs.openapi import load_openapi_catalog  # httpx, YAML: only when registering one
+
             server = await load_openapi_catalog(
                 spec,
                 connect_timeout=admin.settings.timeouts.connect,

@@ -16,10 +16,10 @@ from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskStatus
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
 from mcpgate import __version__
 from mcpgate.errors import INTERNAL_ERROR, METHOD_NOT_FOUND, GatewayError
+from mcpgate.protocol.spec import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 from mcpgate.upstream.peer import Exchange, Message, Peer
 
 logger = logging.getLogger(__name__)

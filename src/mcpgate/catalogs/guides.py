@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgate.catalogs.openapi.document import SpecError
-from mcpgate.hub.search import Document, SearchIndex
+from mcpgate.search import DeferredIndex, Document
 
 SCHEME = "guide"
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -44,9 +44,8 @@ class Guides:
     def __init__(self, guides: list[Guide]) -> None:
         self.by_uri = {guide.uri: guide for guide in guides}
         self._sections = [section for guide in guides for section in _sections(guide)]
-        self._index = SearchIndex()
-        self._index.update(
-            Document(str(i), f"{s.guide.title} {s.heading}", s.text) for i, s in enumerate(self._sections)
+        self._index = DeferredIndex(
+            lambda: (Document(str(i), f"{s.guide.title} {s.heading}", s.text) for i, s in enumerate(self._sections))
         )
 
     @classmethod

@@ -31,7 +31,6 @@ from typing import Any
 
 import anyio
 import orjson
-from mcp_types.version import LATEST_HANDSHAKE_VERSION
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
@@ -67,6 +66,7 @@ from mcpgate.errors import (
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession
 from mcpgate.protocol.jsonrpc import Message
+from mcpgate.protocol.spec import LATEST_HANDSHAKE_VERSION
 from mcpgate.settings import EdgeSettings
 
 logger = logging.getLogger(__name__)

@@ -14,20 +14,13 @@ client that disconnects mid-request cancels the upstream call.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from contextlib import suppress
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.shared.inbound import (
-    ERROR_CODE_HTTP_STATUS,
-    InboundLadderRejection,
-    classify_inbound_request,
-    find_duplicated_routing_header,
-    validate_mcp_param_headers,
-)
-from mcp_types import LOG_LEVEL_META_KEY, PROTOCOL_VERSION_META_KEY
-from mcp_types.version import KNOWN_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
@@ -53,7 +46,17 @@ from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
 from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response
+from mcpgate.protocol.param_headers import declares_param_headers
+from mcpgate.protocol.spec import (
+    KNOWN_PROTOCOL_VERSIONS,
+    LOG_LEVEL_META_KEY,
+    MODERN_PROTOCOL_VERSIONS,
+    PROTOCOL_VERSION_META_KEY,
+)
 from mcpgate.settings import EdgeSettings
+
+if TYPE_CHECKING:
+    from mcp.shared.inbound import InboundLadderRejection
 
 logger = logging.getLogger(__name__)
 
@@ -261,19 +264,20 @@ class StreamableHTTPTransport:
                 send, 400, item.error if isinstance(item, Rejected) else error_response(None, INVALID_REQUEST, message)
             )
             return
+        inbound = await _sdk_inbound()
         raw_headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        duplicated = find_duplicated_routing_header(raw_headers)
+        duplicated = inbound.find_duplicated_routing_header(raw_headers)
         route = (
-            InboundLadderRejection(INVALID_REQUEST, f"header {duplicated} appears more than once")
+            inbound.InboundLadderRejection(INVALID_REQUEST, f"header {duplicated} appears more than once")
             if duplicated
-            else classify_inbound_request(item.message, headers={k.lower(): v for k, v in raw_headers})
+            else inbound.classify_inbound_request(item.message, headers={k.lower(): v for k, v in raw_headers})
         )
         server = server_of(scope)
-        if not isinstance(route, InboundLadderRejection) and item.method == "tools/call":
-            route = self._check_param_headers(item, headers, server) or route
-        if isinstance(route, InboundLadderRejection):
+        if not isinstance(route, inbound.InboundLadderRejection) and item.method == "tools/call":
+            route = self._check_param_headers(inbound, item, headers, server) or route
+        if isinstance(route, inbound.InboundLadderRejection):
             response = error_response(item.id, route.code, route.message, route.data)
-            await send_json(send, ERROR_CODE_HTTP_STATUS.get(route.code, 400), response)
+            await send_json(send, inbound.ERROR_CODE_HTTP_STATUS.get(route.code, 400), response)
             return
         session = ClientSession(
             "stateless",
@@ -294,7 +298,7 @@ class StreamableHTTPTransport:
         await self._respond(session, [item], False, receive, send, [], self._stream_mode(headers))
 
     def _check_param_headers(
-        self, item: Envelope, headers: Headers, server: str | None
+        self, inbound: ModuleType, item: Envelope, headers: Headers, server: str | None
     ) -> InboundLadderRejection | None:
         """2026-07-28 `Mcp-Param-*` headers must agree with the arguments they mirror (intermediaries route on them)."""
         name, arguments = item.params.get("name"), item.params.get("arguments")
@@ -303,8 +307,10 @@ class StreamableHTTPTransport:
         tool = catalog.tool_definition(name) if isinstance(name, str) and catalog is not None else None
         if tool is None or "inputSchema" not in tool:
             return None  # an unknown tool gets its own precise error from the router
+        if not declares_param_headers(tool["inputSchema"]):
+            return None
         # Starlette's Headers keep repeated headers, which the check must see.
-        return validate_mcp_param_headers(
+        return inbound.validate_mcp_param_headers(
             tool["inputSchema"], arguments if isinstance(arguments, dict) else {}, headers
         )
 
@@ -487,5 +493,19 @@ def _status_of(items: list[Envelope | Rejected], responses: list[Message], sessi
     if session.transport == "stateless" and len(responses) == 1:
         error = responses[0].get("error")
         if isinstance(error, dict):
-            return ERROR_CODE_HTTP_STATUS.get(error.get("code"), 200)
+            assert _inbound is not None  # loaded by the request that made this session
+            return _inbound.ERROR_CODE_HTTP_STATUS.get(error.get("code"), 200)
     return 200
+
+
+_inbound: ModuleType | None = None
+
+
+async def _sdk_inbound() -> ModuleType:
+    """The SDK's checks of a 2026-07-28 request (headers against body, `_meta`, version). Importing
+    them builds all of the SDK's models (~18 MB, ~0.4 s; protocol/spec.py), so that happens with the
+    first such request, in a worker thread: the event loop keeps serving meanwhile."""
+    global _inbound
+    if _inbound is None:
+        _inbound = await anyio.to_thread.run_sync(importlib.import_module, "mcp.shared.inbound")
+    return _inbound

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from mcp.shared.uri_template import InvalidUriTemplate, UriTemplate
+from mcpgate.protocol.uri_templates import InvalidUriTemplate, UriTemplate
 
 Kind = Literal["tool", "prompt", "resource", "resource template"]
 URI_MARK = "+"

@@ -10,6 +10,7 @@ request that caused them, and answered back to the upstream.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcpgate.errors import (
     METHOD_NOT_FOUND,
@@ -32,6 +32,7 @@ from mcpgate.hub.catalog import Route
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
 from mcpgate.protocol.jsonrpc import Message, notification
+from mcpgate.protocol.spec import MODERN_PROTOCOL_VERSIONS
 from mcpgate.upstream.connection import Caller, UpstreamConnection
 from mcpgate.upstream.peer import ProgressFn
 
@@ -75,8 +76,8 @@ class Forwarder:
                 call = ToolCall(
                     session, params.get("name"), params.get("arguments"), outcome, time.perf_counter() - started
                 )
-                for observe in self.hub.observers:
-                    observe(call)
+                # Told once this task yields (the answer on its way): audit and metrics add no latency.
+                asyncio.get_running_loop().call_soon(_tell, self.hub.observers, call)
 
     async def _call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         name = _required_name(params, "tools/call")
@@ -380,3 +381,8 @@ def passed_through(connection: UpstreamConnection, session: ClientSession) -> di
 
 def tool_error(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
+def _tell(observers: list[Callable[[Any], None]], call: ToolCall) -> None:
+    for observe in observers:
+        observe(call)

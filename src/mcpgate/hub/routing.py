@@ -14,9 +14,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
-from mcp_types import SERVER_INFO_META_KEY
-from mcp_types.methods import CACHEABLE_METHODS
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from mcpgate import __version__
 from mcpgate.errors import INTERNAL_ERROR, GatewayError, InvalidParams, MethodNotFound
@@ -28,6 +25,13 @@ from mcpgate.hub.servers import listed_tools
 from mcpgate.hub.session import ClientSession
 from mcpgate.hub.smart import META_NAMES, SmartTools, meta_tool
 from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, error_response, result_response
+from mcpgate.protocol.spec import (
+    CACHEABLE_METHODS,
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+    SERVER_INFO_META_KEY,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import orjson
 
+from mcpgate import search
 from mcpgate.errors import GatewayError, InvalidParams, UnknownName
 from mcpgate.hub.catalog import Catalog
-from mcpgate.hub.search import Document, SearchIndex
-from mcpgate.hub.search.text import split_name
+from mcpgate.search import Document
+from mcpgate.search.text import split_name
+
+if TYPE_CHECKING:
+    from mcpgate.search.index import SearchIndex
 
 SEARCH, DESCRIBE, EXECUTE, CONNECTIONS = "search_tools", "get_tool_schemas", "execute_tool", "manage_connections"
 MAX_BATCH = 20
@@ -167,7 +171,7 @@ class SmartTools:
             cached = self._indexes.get(server_id)
             if cached is not None and cached[0] is catalog:
                 return cached[1]
-            index = cached[1] if cached is not None else SearchIndex()
+            index = cached[1] if cached is not None else await anyio.to_thread.run_sync(_new_index)
             documents = [_document(tool, connections.upstream_of(catalog, tool["name"])) for tool in catalog.tools]
             await anyio.to_thread.run_sync(index.update, documents)
             self._indexes[server_id] = (catalog, index)
@@ -208,6 +212,10 @@ def _groups_named(wanted: list[str], catalog: Catalog, connections: Connections)
     """The upstream keys whose label (what search results call them) is among `wanted`."""
     keys = {connections.upstream_of(catalog, tool["name"]) for tool in catalog.tools}
     return {key for key in keys if key is not None and connections.label_of(key) in wanted}
+
+
+def _new_index() -> SearchIndex:
+    return search.SearchIndex()  # numpy, BM25 and the tables load here, with the first SMART search
 
 
 def _document(tool: Mapping[str, Any], upstream: str | None) -> Document:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,13 @@ class AuditEvent:
     arguments_digest: str | None = None
     id: int | None = None
 
+    def present(self) -> dict[str, Any]:
+        """The fields that are set, as they are (`dataclasses.asdict` deep-copies: per tool call, it showed)."""
+        return {name: value for name in _FIELDS if (value := getattr(self, name)) is not None}
+
+
+_FIELDS = tuple(field.name for field in fields(AuditEvent))
+
 
 class AuditStore:
     def __init__(self, database: Database) -> None:
@@ -41,7 +48,7 @@ class AuditStore:
     async def write(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        rows = [{k: v for k, v in asdict(event).items() if k != "id"} for event in events]
+        rows = [{name: getattr(event, name) for name in _FIELDS if name != "id"} for event in events]
         async with self.database.transaction() as tx:
             await tx.execute(insert(audit_table), rows)
 

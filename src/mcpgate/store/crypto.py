@@ -19,14 +19,16 @@ import binascii
 import logging
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from mcpgate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import MultiFernet
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +37,22 @@ MASK = "********"
 
 
 class SecretBox:
+    """`cryptography` (~8 MB) is loaded with the first secret sealed or opened, not at start:
+    a gateway whose upstreams come from a config file may never store one."""
+
     def __init__(self, keys: list[bytes]) -> None:
         if not keys:
             raise ConfigError("no secret key")
-        self._fernet = MultiFernet([Fernet(key) for key in keys])
+        for key in keys:
+            if not _is_fernet_key(key):
+                raise ConfigError("a secret key is not a Fernet key (url-safe base64 of 32 bytes)")
+        self._keys = keys
+
+    @cached_property
+    def _fernet(self) -> MultiFernet:
+        from cryptography.fernet import Fernet, MultiFernet
+
+        return MultiFernet([Fernet(key) for key in self._keys])
 
     @classmethod
     def from_settings(cls, secret_key: str | None, data_dir: Path) -> SecretBox:
@@ -49,7 +63,7 @@ class SecretBox:
     @classmethod
     def ephemeral(cls) -> SecretBox:
         """A key that lives as long as the process, for a database that does too."""
-        return cls([Fernet.generate_key()])
+        return cls([_new_key()])
 
     def seal(self, secrets: Mapping[str, object]) -> str | None:
         """A token for `secrets`, or None when there is nothing to hide."""
@@ -60,6 +74,8 @@ class SecretBox:
     def open(self, token: str | None) -> dict[str, object]:
         if not token:
             return {}
+        from cryptography.fernet import InvalidToken
+
         try:
             return orjson.loads(self._fernet.decrypt(token.encode("ascii")))
         except InvalidToken:
@@ -69,14 +85,28 @@ class SecretBox:
             ) from None
 
 
+def _is_fernet_key(key: bytes) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key)) == 32
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _new_key() -> bytes:
+    return base64.urlsafe_b64encode(os.urandom(32))  # as Fernet.generate_key, without loading cryptography
+
+
 def _fernet_key(text: str) -> bytes:
     try:
-        if len(base64.urlsafe_b64decode(text.encode("ascii"))) == 32:
+        if _is_fernet_key(text.encode("ascii")):
             return text.encode("ascii")
-    except (binascii.Error, ValueError, UnicodeEncodeError):
+    except UnicodeEncodeError:
         pass
     if len(text) < 16:
         raise ConfigError("MCPGATE_SECRET_KEY is too short: use at least 16 random characters (or a Fernet key)")
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"mcpgate secrets").derive(text.encode())
     return base64.urlsafe_b64encode(derived)
 
@@ -88,7 +118,7 @@ def _key_file(data_dir: Path) -> bytes:
     except FileNotFoundError:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
-    key = Fernet.generate_key()
+    key = _new_key()
     try:
         # O_EXCL: two processes starting at once must not each write their own key.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -18,21 +18,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from mcpgate.errors import ConfigError
+from mcpgate.store.tables import Base
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest migration's revision. A database already there starts without importing Alembic
+# (~9 MB, ~0.15 s); tests/store/test_registry.py checks this is Alembic's head, so a new
+# migration that forgets to move it fails the suite.
+HEAD_REVISION = "0004"
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
 
@@ -62,6 +63,7 @@ class Database:
         self.backend = parsed.get_backend_name()
         # In memory: nothing outlives the process (`mcpgate wrap`, tests).
         self.ephemeral = self.backend == "sqlite" and parsed.database in (None, "", ":memory:")
+        self._made_from_models = False
         if self.ephemeral:
             # One in-memory database shared by every use, for `mcpgate wrap` and tests.
             engine_options.setdefault("poolclass", StaticPool)
@@ -89,31 +91,56 @@ class Database:
 
     async def upgrade(self, revision: str = "head") -> None:
         """Apply the Alembic migrations up to `revision` (idempotent)."""
+        if revision in ("head", HEAD_REVISION) and self.ephemeral and not self._made_from_models:
+            # Lives and dies with this process, so it is never migrated later: made from the models,
+            # which the migrations match exactly (tests/store/test_registry.py), without loading Alembic.
+            async with self.engine.begin() as connection:
+                await connection.run_sync(Base.metadata.create_all)
+            self._made_from_models = True
+            return
+        if revision in ("head", HEAD_REVISION) and await self.revision() == HEAD_REVISION:
+            return  # the usual start: nothing to do, and no Alembic to load
         async with self.engine.begin() as connection:
             await connection.run_sync(_upgrade, revision)
 
     async def revision(self) -> str | None:
         """The revision the database is at (None: never migrated)."""
+        if self._made_from_models:
+            return HEAD_REVISION
         async with self.engine.connect() as connection:
-            return await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+            return await connection.run_sync(_current_revision)
 
     async def aclose(self) -> None:
         await self.engine.dispose()
 
 
 def head_revision() -> str:
+    """The head as Alembic reads it from the migration scripts (HEAD_REVISION must equal it)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
-def _alembic_config() -> Config:
+def _current_revision(connection: Connection) -> str | None:
+    """What Alembic's version table holds (as `MigrationContext.get_current_revision`, without Alembic)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command  # only when the schema must change: a fresh or older database
+
     config = _alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)

@@ -25,20 +25,21 @@ from typing import Any, Literal
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
-from mcp.shared.inbound import (
-    MCP_METHOD_HEADER,
-    MCP_NAME_HEADER,
-    NAME_BEARING_METHODS,
-    encode_header_value,
-    find_invalid_x_mcp_header,
-    mcp_param_headers,
-    x_mcp_header_map,
-)
-from mcp_types import CLIENT_CAPABILITIES_META_KEY, CLIENT_INFO_META_KEY, PROTOCOL_VERSION_META_KEY
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, LATEST_HANDSHAKE_VERSION
 
 from mcpgate import __version__
 from mcpgate.errors import METHOD_NOT_FOUND, UpstreamError, UpstreamUnavailable
+from mcpgate.protocol.param_headers import param_headers
+from mcpgate.protocol.spec import (
+    CLIENT_CAPABILITIES_META_KEY,
+    CLIENT_INFO_META_KEY,
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MCP_METHOD_HEADER,
+    MCP_NAME_HEADER,
+    NAME_BEARING_METHODS,
+    PROTOCOL_VERSION_META_KEY,
+    encode_header_value,
+)
 from mcpgate.upstream.peer import Caller, Channel, Exchange, Peer, ProgressFn, no_session_for
 from mcpgate.upstream.transports import OwnAPI, UpstreamSpec, open_channel
 
@@ -356,10 +357,7 @@ class UpstreamConnection:
         if not isinstance(arguments, Mapping):
             return {}
         tool = next((t for t in self.lists["tools"] if t.get("name") == name), None)
-        schema = tool.get("inputSchema") if tool is not None else None
-        if schema is None or find_invalid_x_mcp_header(schema) is not None:
-            return {}  # an invalid annotation validates nothing (conforming clients drop such tools)
-        return mcp_param_headers(x_mcp_header_map(schema), arguments)
+        return param_headers(tool.get("inputSchema"), arguments) if tool is not None else {}
 
     def unavailable(self) -> UpstreamUnavailable:
         status = self.status

@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 import aiohttp
 import anyio
 import orjson
-from mcp_types.version import LATEST_HANDSHAKE_VERSION
 
 from mcpgate import __version__
 from mcpgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.protocol.spec import LATEST_HANDSHAKE_VERSION
 from mcpgate.upstream.event_stream import describe_client_error
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from mcpgate.catalogs.channel import LocalChannel
-from mcpgate.catalogs.openapi import OwnAPI, open_openapi_catalog
+from mcpgate.catalogs.own_api import OwnAPI
 from mcpgate.settings import (
     OpenAPICatalogUpstream,
     RemoteUpstream,
@@ -14,11 +14,8 @@ from mcpgate.settings import (
     StdioUpstream,
     StreamableHTTPUpstream,
 )
-from mcpgate.upstream.detect import detect_transport
 from mcpgate.upstream.peer import Channel
-from mcpgate.upstream.sse import open_sse
 from mcpgate.upstream.stdio import open_stdio
-from mcpgate.upstream.streamable_http import open_streamable_http
 
 __all__ = ["OwnAPI", "UpstreamSpec", "open_channel"]
 
@@ -30,12 +27,17 @@ async def open_channel(
     spec: UpstreamSpec, connect_timeout: float, call_timeout: float, own_api: OwnAPI | None = None
 ) -> AsyncIterator[Channel]:
     if isinstance(spec, OpenAPICatalogUpstream):
+        from mcpgate.catalogs.openapi import open_openapi_catalog  # httpx, YAML: with the first catalog only
+
         async with open_openapi_catalog(
             spec, connect_timeout=connect_timeout, call_timeout=call_timeout, own_api=own_api
         ) as catalog:
             yield LocalChannel(catalog)
         return
+    # The HTTP transports (aiohttp) load with the first remote upstream: `wrap` of a stdio server needs none.
     if isinstance(spec, RemoteUpstream):
+        from mcpgate.upstream.detect import detect_transport
+
         transport = await detect_transport(spec.url, spec.headers, connect_timeout)
         fields = {"name": spec.name, "url": spec.url, "headers": spec.headers, "prefix": spec.prefix}
         spec = SSEUpstream(**fields) if transport == "sse" else StreamableHTTPUpstream(**fields)
@@ -43,8 +45,12 @@ async def open_channel(
         async with open_stdio(spec) as stdio:
             yield stdio
     elif isinstance(spec, SSEUpstream):
+        from mcpgate.upstream.sse import open_sse
+
         async with open_sse(spec, connect_timeout) as sse:
             yield sse
     else:
+        from mcpgate.upstream.streamable_http import open_streamable_http
+
         async with open_streamable_http(spec, connect_timeout) as http:
             yield http

@@ -9,9 +9,8 @@ document at registration, before anything is stored).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio
 import httpx
@@ -21,34 +20,12 @@ from mcpgate.catalogs.openapi.calls import APIClient
 from mcpgate.catalogs.openapi.document import Document, SpecError, check, load_document
 from mcpgate.catalogs.openapi.operations import Operations, describe_scheme
 from mcpgate.catalogs.openapi.server import OpenAPICatalogServer
+from mcpgate.catalogs.own_api import OwnAPI
 from mcpgate.settings import NEVER_PASSED_THROUGH, OpenAPICatalogUpstream
 
 __all__ = ["OwnAPI", "SpecError", "load_openapi_catalog", "open_openapi_catalog"]
 
 _OWN_BASE_URL = "http://mcpgate.internal"
-
-
-class OwnAPI:
-    """This gateway's management API, for catalogs whose `spec` is "self": its document, and a
-    transport that answers calls in-process, as the caller (the app passed in puts the caller's
-    principal into the request, and the access guard judges it like any other request).
-
-    The app exists only after the hub has started its upstreams, hence `serve` later and `wait`."""
-
-    def __init__(self) -> None:
-        self._ready = anyio.Event()
-        self._document: Callable[[], dict[str, Any]] | None = None
-        self._transport: httpx.AsyncBaseTransport | None = None
-
-    def serve(self, app: Any, document: Callable[[], dict[str, Any]]) -> None:
-        self._transport = httpx.ASGITransport(app=app)
-        self._document = document
-        self._ready.set()
-
-    async def wait(self) -> tuple[dict[str, Any], httpx.AsyncBaseTransport]:
-        await self._ready.wait()
-        assert self._document is not None and self._transport is not None
-        return self._document(), self._transport
 
 
 async def load_openapi_catalog(
@@ -108,7 +85,7 @@ async def open_openapi_catalog(
 
 
 def _index(document: Document, guides_folder: str | None) -> tuple[Operations, Guides | None]:
-    """The CPU-bound part (search indexes), off the event loop."""
+    """The CPU-bound part, off the event loop (their search indexes wait for the first search)."""
     return Operations.of(document), Guides.load(guides_folder) if guides_folder else None
 
 

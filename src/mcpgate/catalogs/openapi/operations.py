@@ -8,7 +8,7 @@
 
 A service is a tag (an operation with several tags is in each); untagged operations are
 grouped by the first segment of their path. Search is the tool-search engine
-(`hub/search`: BM25 + static embeddings) over method, path, summary, description,
+(`search`: BM25 + static embeddings) over method, path, summary, description,
 parameters and tags.
 """
 
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcpgate.catalogs.openapi.document import Document
-from mcpgate.hub.search import Document as SearchDocument
-from mcpgate.hub.search import SearchIndex
-from mcpgate.hub.search.text import split_name
+from mcpgate.search import DeferredIndex
+from mcpgate.search import Document as SearchDocument
+from mcpgate.search.text import split_name
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TOOL_NAME = re.compile(r"[^A-Za-z0-9_-]+")
@@ -64,7 +64,7 @@ class Operation:
 
 
 class Operations:
-    def __init__(self, document: Document, operations: list[Operation], index: SearchIndex) -> None:
+    def __init__(self, document: Document, operations: list[Operation], index: DeferredIndex) -> None:
         self.document = document
         self.all = operations
         self.by_id = {operation.id: operation for operation in operations}
@@ -73,12 +73,7 @@ class Operations:
     @classmethod
     def of(cls, document: Document) -> Operations:
         operations = _read_operations(document)
-        index = SearchIndex()
-        index.update(
-            SearchDocument(op.id, f"{op.method.lower()} {split_name(op.id)} {_path_words(op.path)}", _search_text(op))
-            for op in operations
-        )
-        return cls(document, operations, index)
+        return cls(document, operations, DeferredIndex(lambda: map(_search_document, operations)))
 
     def __len__(self) -> int:
         return len(self.all)
@@ -198,6 +193,10 @@ class Operations:
         if required:
             schema["required"] = required
         return schema
+
+
+def _search_document(op: Operation) -> SearchDocument:
+    return SearchDocument(op.id, f"{op.method.lower()} {split_name(op.id)} {_path_words(op.path)}", _search_text(op))
 
 
 def _read_operations(document: Document) -> list[Operation]:

@@ -15,7 +15,10 @@ send and the ways to supply it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
+
+import anyio
 
 from mcpgate.catalogs.guides import Guides
 from mcpgate.catalogs.openapi.calls import APIClient, ArgumentError
@@ -112,13 +115,14 @@ class OpenAPICatalogServer:
         return _result({"api": self.document.title, "endpoints": len(self.operations), "services": services})
 
     async def _search_endpoints(self, arguments: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
-        query = _text(arguments, "query")
-        found = self.operations.search(
-            query,
+        search = partial(
+            self.operations.search,
+            _text(arguments, "query"),
             service=_optional_text(arguments, "service"),
             method=_optional_text(arguments, "method"),
             limit=_limit(arguments),
         )
+        found = await anyio.to_thread.run_sync(search)  # the first one builds the index
         return _result(
             {
                 "endpoints": [
@@ -143,7 +147,8 @@ class OpenAPICatalogServer:
 
     async def _search_guides(self, arguments: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         assert self.guides is not None
-        return _result({"guides": self.guides.search(_text(arguments, "query"), _limit(arguments))})
+        search = partial(self.guides.search, _text(arguments, "query"), _limit(arguments))
+        return _result({"guides": await anyio.to_thread.run_sync(search)})  # the first one builds the index
 
     async def _read_guide(self, arguments: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         assert self.guides is not None

@@ -89,7 +89,7 @@ def _wordllama() -> StaticEmbeddings:
 
 @cache
 def _minilm() -> StaticEmbeddings:
-    folder = files("mcpgate.hub.search").joinpath("tables")
+    folder = files("mcpgate.search").joinpath("tables")
     table = load(folder.joinpath(_MINILM_TABLE[0]).read_bytes())[_MINILM_TABLE[1]]
     tokenizer = Tokenizer.from_str(folder.joinpath(_MINILM_TOKENIZER).read_text(encoding="utf-8"))
     return _loaded("minilm", table, tokenizer)

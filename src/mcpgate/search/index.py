@@ -19,26 +19,20 @@ documents are embedded, and the BM25 statistics (cheap) are recomputed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 
-from mcpgate.hub.search.embeddings import StaticEmbeddings, bundled_embeddings, limit_blas_threads
-from mcpgate.hub.search.text import content_words, terms
+from mcpgate.search.documents import Document, Hit
+from mcpgate.search.embeddings import StaticEmbeddings, bundled_embeddings, limit_blas_threads
+from mcpgate.search.text import content_words, terms
 
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    id: str
-    name: str  # as words (see text.split_name): both rankers read it
-    text: str  # description, and whatever else describes it (parameters…)
-    group: str | None = None  # what `search(groups=…)` filters on (a tool's upstream)
-
-    @property
-    def full_text(self) -> str:
-        return f"{self.name}: {self.text}" if self.text else self.name
+# bm25s sets its logger to DEBUG when imported, so its progress lines showed whatever the gateway's
+# --log-level; back to inheriting the gateway's level.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +41,6 @@ class _State:
     vectors: tuple[np.ndarray, ...]  # per embedding, one unit row per document (contiguous: one pass each)
     groups: np.ndarray
     bm25: bm25s.BM25 | None
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    id: str
-    score: float
 
 
 class SearchIndex:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcpgate.hub.search import Document, SearchIndex
-from mcpgate.hub.search.embeddings import StaticEmbeddings, bundled_embeddings
-from mcpgate.hub.search.text import content_words, split_name, terms
+from mcpgate.search import Document, SearchIndex
+from mcpgate.search.embeddings import StaticEmbeddings, bundled_embeddings
+from mcpgate.search.text import content_words, split_name, terms
 
 TOOLS = [
     Document("github_search_code", split_name("github_search_code"), "Search code in repositories.", "github"),
