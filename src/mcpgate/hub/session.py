@@ -71,6 +71,7 @@ class ClientSession:
     # (notifications/cancelled, or the client going away) stops the upstream call too.
     in_flight: dict[str | int, anyio.CancelScope] = field(default_factory=dict)
     closed: anyio.Event = field(default_factory=anyio.Event)
+    on_close: Callable[[], None] | None = None  # a stream's own way to end at once (SSE)
     open_streams: int = 0  # SSE streams currently attached; a session with one is never idle
     # Requests the gateway sent this client (sampling, elicitation, roots…) awaiting its answer.
     _asked: dict[int, _Answer] = field(default_factory=dict)
@@ -107,6 +108,8 @@ class ClientSession:
         for answer in self._asked.values():
             answer.give_up("the client session ended")
         self.closed.set()
+        if self.on_close is not None:
+            self.on_close()
 
     async def ask(
         self,
