@@ -162,6 +162,7 @@ def _tune_garbage_collector() -> None:
     ~0.8 s and stalls whatever runs then (a broadcast: docs/benchmarks.md). What start-up built
     lives as long as the process, so it leaves the collector's view (`freeze`), and the larger
     thresholds make full passes rare; reference counting still frees almost everything at once."""
+    gc.collect()  # start-up's garbage goes first, so what is frozen is what stays
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 
