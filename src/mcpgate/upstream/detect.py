@@ -17,7 +17,6 @@ from contextlib import suppress
 from typing import Literal
 from urllib.parse import urlsplit
 
-import aiohttp
 import anyio
 import orjson
 
@@ -25,8 +24,11 @@ from mcpgate import __version__
 from mcpgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from mcpgate.protocol.spec import LATEST_HANDSHAKE_VERSION
 from mcpgate.upstream.event_stream import describe_client_error
+from mcpgate.upstream.http_client import HTTPClient, HTTPClientError, HTTPConnectionError
 
 logger = logging.getLogger(__name__)
+
+MAX_PROBE_BYTES = 1 << 20  # an initialize reply is small; a page that answers is not read further
 
 Transport = Literal["streamable_http", "sse"]
 
@@ -55,10 +57,9 @@ async def detect_transport(url: str, headers: Mapping[str, str], timeout: float)
     if urlsplit(url).path.rstrip("/").endswith("/sse"):
         order = ("sse", "streamable_http")
     answers: list[str] = []
-    client_timeout = aiohttp.ClientTimeout(total=None, connect=timeout, sock_connect=timeout, sock_read=timeout)
     try:
         with anyio.fail_after(timeout):
-            async with aiohttp.ClientSession(headers=dict(headers), timeout=client_timeout) as http:
+            async with HTTPClient(headers, connect_timeout=timeout) as http:
                 for transport in order:
                     probe = _probe_streamable if transport == "streamable_http" else _probe_sse
                     verdict = await probe(http, url)
@@ -68,35 +69,35 @@ async def detect_transport(url: str, headers: Mapping[str, str], timeout: float)
                     answers.append(verdict)
     except TimeoutError:
         raise UpstreamTimeout(f"{shown} did not answer within {timeout:g}s") from None
-    except aiohttp.ClientConnectionError as exc:
+    except HTTPConnectionError as exc:
         raise UpstreamUnavailable(f"cannot reach {shown}: {describe_client_error(exc)}") from None
-    except aiohttp.ClientError as exc:
+    except HTTPClientError as exc:
         raise UpstreamError(f"{shown}: {describe_client_error(exc)}") from None
     raise NotMCP(f"{shown} is not an MCP server: {'; '.join(answers)}")
 
 
-async def _probe_streamable(http: aiohttp.ClientSession, url: str) -> str | None:
+async def _probe_streamable(http: HTTPClient, url: str) -> str | None:
     """None if `url` answered initialize as Streamable HTTP does; else what it answered."""
     headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-    async with http.post(url, data=_INITIALIZE, headers=headers) as resp:
-        session_id = resp.headers.get("Mcp-Session-Id")
+    async with http.request("POST", url, headers=headers, body=_INITIALIZE) as resp:
+        session_id = resp.headers.get("mcp-session-id")
         kind = resp.content_type
         status = resp.status
         is_mcp = status < 300 and kind in ("application/json", "text/event-stream")
         if is_mcp and kind == "application/json":
-            body = await resp.read()
+            body = await resp.read(limit=MAX_PROBE_BYTES)
             with suppress(orjson.JSONDecodeError):
                 reply = orjson.loads(body)
                 is_mcp = isinstance(reply, dict) and reply.get("jsonrpc") == "2.0"
     if session_id:  # end the session the probe opened
-        with suppress(aiohttp.ClientError), anyio.move_on_after(2):
-            async with http.delete(url, headers={"Mcp-Session-Id": session_id}):
+        with suppress(HTTPClientError), anyio.move_on_after(2):
+            async with http.request("DELETE", url, headers={"Mcp-Session-Id": session_id}):
                 pass
     return None if is_mcp else f"POST initialize answered HTTP {status} ({kind or 'no content type'})"
 
 
-async def _probe_sse(http: aiohttp.ClientSession, url: str) -> str | None:
-    async with http.get(url, headers={"Accept": "text/event-stream"}) as resp:
+async def _probe_sse(http: HTTPClient, url: str) -> str | None:
+    async with http.request("GET", url, headers={"Accept": "text/event-stream"}) as resp:
         if resp.status == 200 and resp.content_type == "text/event-stream":
             return None
         return f"GET answered HTTP {resp.status} ({resp.content_type or 'no content type'})"

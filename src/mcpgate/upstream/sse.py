@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from urllib.parse import urljoin, urlsplit
 
-import aiohttp
 import anyio
 import orjson
 from anyio.abc import TaskStatus
@@ -22,6 +21,7 @@ from anyio.abc import TaskStatus
 from mcpgate.errors import UpstreamError, UpstreamUnavailable
 from mcpgate.settings import SSEUpstream
 from mcpgate.upstream.event_stream import ServerSentEvent, describe_client_error, read_events
+from mcpgate.upstream.http_client import HTTPClient, HTTPClientError, HTTPConnectionError
 from mcpgate.upstream.peer import MAX_MESSAGE_BYTES, Exchange, Message, Peer
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 class SSEChannel:
     carries_stateless = False
 
-    def __init__(self, http: aiohttp.ClientSession, name: str, endpoint: str, events: AsyncIterator[ServerSentEvent]):
+    def __init__(self, http: HTTPClient, name: str, endpoint: str, events: AsyncIterator[ServerSentEvent]):
         self.http = http
         self.name = name
         self.endpoint = endpoint
@@ -49,7 +49,7 @@ class SSEChannel:
                     continue
                 if isinstance(message, dict):
                     await peer.receive(message)
-        except aiohttp.ClientError as exc:
+        except HTTPClientError as exc:
             reason = describe_client_error(exc)
             raise UpstreamUnavailable(f"upstream {self.name!r}: event stream lost: {reason}") from None
 
@@ -58,34 +58,41 @@ class SSEChannel:
 
     async def send(self, message: Message, headers: Mapping[str, str]) -> None:
         try:
-            async with self.http.post(
-                self.endpoint, data=orjson.dumps(message), headers={"Content-Type": "application/json", **headers}
+            post_headers = {"Content-Type": "application/json", **headers}
+            async with self.http.request(
+                "POST", self.endpoint, headers=post_headers, body=orjson.dumps(message)
             ) as resp:
                 if resp.status >= 300:
                     raise UpstreamError(f"upstream {self.name!r} refused a message with HTTP {resp.status}")
-                await resp.read()
-        except aiohttp.ClientConnectionError as exc:
+                await resp.read(limit=MAX_MESSAGE_BYTES)
+        except HTTPConnectionError as exc:
             reason = describe_client_error(exc)
             raise UpstreamUnavailable(f"upstream {self.name!r}: cannot reach it: {reason}") from None
-        except aiohttp.ClientError as exc:
+        except HTTPClientError as exc:
             raise UpstreamError(f"upstream {self.name!r}: {describe_client_error(exc)}") from None
 
 
 @asynccontextmanager
 async def open_sse(spec: SSEUpstream, connect_timeout: float) -> AsyncIterator[SSEChannel]:
-    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
-    async with aiohttp.ClientSession(headers=spec.headers, timeout=timeout) as http:
+    shown = spec.url.split("?", 1)[0]
+    try:
+        http = HTTPClient(spec.headers, connect_timeout=connect_timeout)
+    except HTTPClientError as exc:
+        raise UpstreamError(f"upstream {spec.name!r}: {exc}") from None
+    async with http:
         try:
-            async with http.get(spec.url, headers={"Accept": "text/event-stream"}) as resp:
+            async with http.request("GET", spec.url, headers={"Accept": "text/event-stream"}) as resp:
                 if resp.status != 200 or resp.content_type != "text/event-stream":
-                    raise UpstreamError(f"{spec.url.split('?', 1)[0]} is not an SSE endpoint (HTTP {resp.status})")
-                events = read_events(resp.content, max_line_bytes=MAX_MESSAGE_BYTES)
+                    raise UpstreamError(f"{shown} is not an SSE endpoint (HTTP {resp.status})")
+                events = read_events(resp, max_line_bytes=MAX_MESSAGE_BYTES)
                 with anyio.fail_after(connect_timeout):
                     endpoint = await _endpoint(spec.url, events)
                 yield SSEChannel(http, spec.name, endpoint, events)
-        except aiohttp.ClientConnectionError as exc:
+        except HTTPConnectionError as exc:
             reason = describe_client_error(exc)
-            raise UpstreamUnavailable(f"cannot reach {spec.url.split('?', 1)[0]}: {reason}") from None
+            raise UpstreamUnavailable(f"cannot reach {shown}: {reason}") from None
+        except HTTPClientError as exc:
+            raise UpstreamError(f"{shown}: {describe_client_error(exc)}") from None
 
 
 async def _endpoint(url: str, events: AsyncIterator[ServerSentEvent]) -> str:

@@ -7,8 +7,9 @@ in the caller's own task, is what lets the peer route them to the right client s
 without guessing. Once the session is initialised, a GET stream (when the server offers
 one) carries the messages that belong to no request: list changes, resource updates.
 
-aiohttp rather than the SDK's httpx-based client: on this path the HTTP client's own
-CPU cost was most of the gateway's added latency (see docs/benchmarks.md).
+Our own lean HTTP client (upstream/http_client.py) rather than the SDK's httpx-based one or
+aiohttp: on this path the HTTP client's own CPU was most of the gateway's added latency
+(see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-import aiohttp
 import anyio
 import orjson
 from anyio.abc import TaskStatus
@@ -26,11 +26,13 @@ from anyio.abc import TaskStatus
 from mcpgate.errors import UpstreamError, UpstreamUnavailable
 from mcpgate.settings import StreamableHTTPUpstream
 from mcpgate.upstream.event_stream import describe_client_error, read_events
+from mcpgate.upstream.http_client import HTTPClient, HTTPClientError, HTTPConnectionError, Response
 from mcpgate.upstream.peer import MAX_MESSAGE_BYTES, Exchange, Message, Peer
 
 logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "Mcp-Session-Id"
+_SESSION_FIELD = SESSION_HEADER.lower()  # how the client keys response headers
 _ACCEPT = "application/json, text/event-stream"
 _DRAIN_SECONDS = 1.0  # after the reply, let the server end its stream so the connection is reused
 _CLOSE_SECONDS = 2.0
@@ -40,9 +42,10 @@ _LISTEN_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 class StreamableHTTPChannel:
     carries_stateless = True
 
-    def __init__(self, http: aiohttp.ClientSession, spec: StreamableHTTPUpstream) -> None:
+    def __init__(self, http: HTTPClient, spec: StreamableHTTPUpstream) -> None:
         self.http = http
         self.url = spec.url
+        self.shown_url = spec.url.split("?", 1)[0]
         self.name = spec.name
         self.session_id: str | None = None
         self._peer: Peer | None = None
@@ -74,8 +77,8 @@ class StreamableHTTPChannel:
         if self.session_id is None:
             return
         with anyio.CancelScope(shield=True), anyio.move_on_after(_CLOSE_SECONDS):
-            with suppress(aiohttp.ClientError, OSError):
-                async with self.http.delete(self.url, headers={SESSION_HEADER: self.session_id}):
+            with suppress(HTTPClientError):
+                async with self.http.request("DELETE", self.url, headers={SESSION_HEADER: self.session_id}):
                     pass
 
     # -- sending ---------------------------------------------------------------------
@@ -100,9 +103,10 @@ class StreamableHTTPChannel:
         stateless = exchange is not None and exchange.stateless
         try:
             post_headers = self._headers(headers, stateless)
-            async with self.http.post(self.url, data=orjson.dumps(message), headers=post_headers) as resp:
-                if self.session_id is None and not stateless and SESSION_HEADER in resp.headers:
-                    self.session_id = resp.headers[SESSION_HEADER]
+            body = orjson.dumps(message)
+            async with self.http.request("POST", self.url, headers=post_headers, body=body) as resp:
+                if self.session_id is None and not stateless:
+                    self.session_id = resp.headers.get(_SESSION_FIELD)
                 if resp.status == 202:
                     return
                 if resp.status == 404 and self.session_id is not None and not stateless:
@@ -111,26 +115,26 @@ class StreamableHTTPChannel:
                 if resp.status < 300 and content_type == "text/event-stream":
                     await self._read_reply_stream(resp, exchange)
                     return
-                body = await resp.read()
-                if content_type == "application/json" and body:
-                    await self._deliver(body, exchange)  # a reply, or a JSON-RPC error for a refused message
+                reply = await resp.read(limit=MAX_MESSAGE_BYTES)
+                if content_type == "application/json" and reply:
+                    await self._deliver(reply, exchange)  # a reply, or a JSON-RPC error for a refused message
                 if resp.status >= 300 and not (exchange is not None and exchange.answered):
                     raise UpstreamError(
                         f"upstream {self.name!r} answered {message.get('method', 'a message')} "
                         f"with HTTP {resp.status} {resp.reason or ''}".rstrip()
                     )
-        except aiohttp.ClientConnectionError as exc:
-            raise self._give_up(f"cannot reach {self.url}: {describe_client_error(exc)}") from None
-        except aiohttp.ClientError as exc:
+        except HTTPConnectionError as exc:
+            raise self._give_up(f"cannot reach {self.shown_url}: {describe_client_error(exc)}") from None
+        except HTTPClientError as exc:
             raise UpstreamError(f"upstream {self.name!r}: {describe_client_error(exc)}") from None
 
-    async def _read_reply_stream(self, resp: aiohttp.ClientResponse, exchange: Exchange | None) -> None:
-        async for event in read_events(resp.content, max_line_bytes=MAX_MESSAGE_BYTES):
+    async def _read_reply_stream(self, resp: Response, exchange: Exchange | None) -> None:
+        async for event in read_events(resp, max_line_bytes=MAX_MESSAGE_BYTES):
             if event.event == "message" and event.data:
                 await self._deliver(event.data.encode(), exchange)
             if exchange is not None and exchange.answered:
                 with anyio.move_on_after(_DRAIN_SECONDS):
-                    while await resp.content.readany():
+                    while await resp.next_chunk():
                         pass
                 return
 
@@ -159,7 +163,7 @@ class StreamableHTTPChannel:
                 headers["Last-Event-ID"] = last_event_id
             retry_ms: int | None = None
             try:
-                async with self.http.get(self.url, headers=headers) as resp:
+                async with self.http.request("GET", self.url, headers=headers) as resp:
                     if resp.status == 405:
                         logger.debug("upstream %s offers no GET stream", self.name)
                         return
@@ -170,15 +174,15 @@ class StreamableHTTPChannel:
                         logger.warning("upstream %s: GET stream refused with HTTP %d", self.name, resp.status)
                         return
                     failures = 0
-                    async for event in read_events(resp.content, max_line_bytes=MAX_MESSAGE_BYTES):
+                    async for event in read_events(resp, max_line_bytes=MAX_MESSAGE_BYTES):
                         last_event_id = event.id or last_event_id
                         retry_ms = event.retry_ms or retry_ms
                         if event.event == "message" and event.data:
                             await self._deliver(event.data.encode(), None)
-            except aiohttp.ClientConnectionError as exc:
+            except HTTPConnectionError as exc:
                 self._give_up(f"GET stream lost: {describe_client_error(exc)}")
                 return
-            except (aiohttp.ClientError, UpstreamError) as exc:
+            except (HTTPClientError, UpstreamError) as exc:
                 logger.warning("upstream %s: GET stream: %s", self.name, describe_client_error(exc))
             backoff = _LISTEN_RETRY_SECONDS[min(failures, len(_LISTEN_RETRY_SECONDS) - 1)]
             delay = retry_ms / 1000 if retry_ms else backoff
@@ -190,9 +194,11 @@ class StreamableHTTPChannel:
 async def open_streamable_http(
     spec: StreamableHTTPUpstream, connect_timeout: float
 ) -> AsyncIterator[StreamableHTTPChannel]:
-    timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_connect=connect_timeout)
-    connector = aiohttp.TCPConnector(limit=256, limit_per_host=256)
-    async with aiohttp.ClientSession(headers=spec.headers, timeout=timeout, connector=connector) as http:
+    try:
+        http = HTTPClient(spec.headers, connect_timeout=connect_timeout)
+    except HTTPClientError as exc:
+        raise UpstreamError(f"upstream {spec.name!r}: {exc}") from None
+    async with http:
         channel = StreamableHTTPChannel(http, spec)
         try:
             yield channel
