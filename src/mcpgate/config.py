@@ -34,6 +34,7 @@ _SSE_TYPES = {"sse"}
 _STREAMABLE_TYPES = {"http", "streamable-http", "streamable_http", "streamablehttp", "mcp"}
 _STDIO_TYPES = {"stdio"}
 _OPENAPI_TYPES = {"openapi"}
+_COLLECTION_TYPES = {"collection"}
 
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -110,6 +111,9 @@ def upstream_from_claude(name: str, spec: Any, source: str = "config") -> dict[s
     if declared in _OPENAPI_TYPES or ("spec" in entry and not declared):
         entry["kind"] = "openapi"
         return _relative_to_file(entry, source)
+    if declared in _COLLECTION_TYPES or ("location" in entry and not declared):
+        entry["kind"] = "collection"
+        return _relative_to_file(entry, source)
     if declared in _STDIO_TYPES or ("command" in entry and not declared):
         entry["kind"] = "stdio"
     elif declared in _SSE_TYPES:
@@ -118,24 +122,27 @@ def upstream_from_claude(name: str, spec: Any, source: str = "config") -> dict[s
         entry["kind"] = "streamable_http"
     elif declared:
         raise ConfigError(
-            f"{source}: mcpServers.{name}.type {declared!r} is unknown; use stdio, sse, streamable-http or openapi"
+            f"{source}: mcpServers.{name}.type {declared!r} is unknown; "
+            "use stdio, sse, streamable-http, openapi or collection"
         )
     elif "url" in entry:
         # Claude-style configs often omit the type: a path ending in /sse is the legacy transport.
         entry["kind"] = "sse" if str(entry["url"]).rstrip("/").endswith("/sse") else "streamable_http"
     else:
         raise ConfigError(
-            f"{source}: mcpServers.{name} needs `command` (stdio), `url` (remote) or `spec` (an OpenAPI catalog)"
+            f"{source}: mcpServers.{name} needs `command` (stdio), `url` (remote), `spec` (an OpenAPI catalog) "
+            "or `location` (a collection of records)"
         )
     return entry
 
 
 def _relative_to_file(entry: dict[str, Any], source: str) -> dict[str, Any]:
-    """An OpenAPI catalog's `spec` and `guides` paths, when relative, are relative to the config file."""
-    if entry.get("kind") != "openapi" or not Path(source).is_file():
+    """Paths an OpenAPI catalog (`spec`, `guides`) or a collection (`location`) names, when relative,
+    are relative to the config file."""
+    if entry.get("kind") not in ("openapi", "collection") or not Path(source).is_file():
         return entry
     folder = Path(source).resolve().parent
-    for key in ("spec", "guides"):
+    for key in ("spec", "guides", "location"):
         value = entry.get(key)
         if isinstance(value, str) and value and value != "self" and "://" not in value:
             path = Path(value).expanduser()

@@ -4,6 +4,7 @@
     mcpgate upstreams add NAME -- CMD ARGS…      mcpgate servers create NAME [--mode NORMAL --tools a,b]
     mcpgate upstreams add NAME --url URL         mcpgate servers config ID|NAME
     mcpgate upstreams add NAME --openapi SPEC [--base-url URL] [--guides DIR] [--live-tools operations]
+    mcpgate upstreams add NAME --collection FILE|DIR|URL [--record "workflow node"] [--id-field F] …
     mcpgate upstreams enable|disable|remove NAME mcpgate servers delete ID|NAME
     mcpgate preview URL [--header 'K: V']        mcpgate import claude_desktop_config.json
     mcpgate keys create NAME [--scopes a,b]      mcpgate keys list | revoke ID
@@ -42,6 +43,7 @@ from mcpgate.hub.servers import VirtualServer
 from mcpgate.settings import (
     UPSTREAM_NAME,
     UPSTREAM_NAME_RULE,
+    CollectionUpstream,
     GatewaySettings,
     OpenAPICatalogUpstream,
     UpstreamSettings,
@@ -187,6 +189,10 @@ class DatabaseBackend:
             raise CommandError(f"invalid upstream: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from None
         if not UPSTREAM_NAME.match(spec.name):
             raise CommandError(f"upstream name {spec.name!r} must be {UPSTREAM_NAME_RULE}")
+        if isinstance(spec, CollectionUpstream):
+            from mcpgate.catalogs.collections import load_collection  # only for collections
+
+            await load_collection(spec, fetch_seconds=self.settings.timeouts.connect)  # as the API does
         if isinstance(spec, OpenAPICatalogUpstream) and not spec.is_own_api:
             # As the API does: a document that cannot be served is refused before it is stored.
             timeouts = self.settings.timeouts
@@ -251,6 +257,9 @@ def _upstream_view(spec: Any) -> dict[str, Any]:
         return {**view, "command": " ".join([spec.command, *spec.args]), "env": mask(spec.env)}
     if spec.kind == "openapi":
         return {**view, "spec": mask_url(spec.spec) if "://" in spec.spec else spec.spec, "headers": mask(spec.headers)}
+    if spec.kind == "collection":
+        location = mask_url(spec.location) if "://" in spec.location else spec.location
+        return {**view, "location": location, "record": spec.record}
     return {**view, "url": mask_url(spec.url), "headers": mask(spec.headers)}
 
 
@@ -385,10 +394,28 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
     return 0
 
 
+def _collection_body(args: argparse.Namespace) -> dict[str, Any]:
+    location = args.collection
+    if "://" not in location:
+        location = str(Path(location).expanduser().resolve())  # the gateway may run elsewhere than this shell
+    body: dict[str, Any] = {"name": args.name, "kind": "collection", "location": location}
+    optional = {
+        "record": args.record,
+        "idField": args.id_field,
+        "titleField": args.title_field,
+        "categoryField": args.category_field,
+        "textFields": args.text_field,
+        "headers": _headers(args.header) or None,
+    }
+    return body | {key: value for key, value in optional.items() if value is not None}
+
+
 def _upstream_body(args: argparse.Namespace) -> dict[str, Any]:
     command = args.server_command[1:] if args.server_command[:1] == ["--"] else args.server_command
-    if sum(map(bool, (command, args.upstream_url, args.openapi))) != 1:
-        raise CommandError("give one of: the server's command after `--`, --url, or --openapi")
+    if sum(map(bool, (command, args.upstream_url, args.openapi, args.collection))) != 1:
+        raise CommandError("give one of: the server's command after `--`, --url, --openapi or --collection")
+    if args.collection:
+        return _collection_body(args)
     if args.openapi:
         spec = args.openapi
         if "://" not in spec and spec != "self":

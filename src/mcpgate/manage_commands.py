@@ -40,6 +40,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     add.add_argument(
         "--live-tools", choices=["none", "endpoint", "operations"], help="the catalog's live tools (default endpoint)"
     )
+    add.add_argument(
+        "--collection", metavar="LOCATION", help="reference records: a JSON/JSONL/YAML file, folder or URL"
+    )
+    add.add_argument("--record", help="what one record of the collection is, e.g. 'workflow node'")
+    add.add_argument("--id-field", help="the collection's id field (default: inferred)")
+    add.add_argument("--title-field", help="the collection's title field (default: inferred)")
+    add.add_argument("--category-field", help="the collection's category field (default: inferred)")
+    add.add_argument("--text-field", action="append", default=None, help="a field search reads (repeatable)")
     add.add_argument("--passthrough", action="append", default=None, help="a caller header passed on (repeatable)")
     add.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")
     add.add_argument("--env", action="append", default=[], help="KEY=VALUE for a stdio server (repeatable)")

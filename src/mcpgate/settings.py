@@ -181,8 +181,41 @@ class OpenAPICatalogUpstream(_UpstreamBase):
         return value
 
 
+# A collection's name is also its records' URI scheme (`nodes://slack.sendMessage`) and starts its tools' names.
+COLLECTION_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9.-]{0,63}$")
+
+
+class CollectionUpstream(_UpstreamBase):
+    """Reference records — workflow nodes, events, integration guides — served as read-only tools
+    (categories, search, get) and as resources `<name>://<id>`, with no credentials (see `catalogs/`)."""
+
+    kind: Literal["collection"] = "collection"
+    prefix: bool | str = False  # the tools are named `<collection>_search` etc. already
+    # A JSON, JSONL or YAML file of records, a folder of them, or an http(s) URL of one.
+    location: str = Field(min_length=1)
+    # What one record is, in words ("workflow node", "event"): it names the records in tool descriptions.
+    record: str = Field("record", min_length=1, max_length=80)
+    # Unset: inferred (the id from id, key, slug, name, type…; the title from title, displayName,
+    # label, summary, name; the category from category, group, kind…); text: every string in a record.
+    id_field: str | None = Field(None, min_length=1, validation_alias=_alias("id_field", "idField"))
+    title_field: str | None = Field(None, min_length=1, validation_alias=_alias("title_field", "titleField"))
+    category_field: str | None = Field(None, min_length=1, validation_alias=_alias("category_field", "categoryField"))
+    text_fields: list[str] | None = Field(None, min_length=1, validation_alias=_alias("text_fields", "textFields"))
+    headers: dict[str, str] = Field(default_factory=dict)  # sent when `location` is a URL
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_scheme(cls, name: str) -> str:
+        if name and not COLLECTION_NAME.match(name):
+            raise ValueError(
+                f"{name!r} cannot name a collection: its records' URIs are <name>://<id>, so use 1-64 letters, "
+                "digits, '-' or '.', starting with a letter"
+            )
+        return name
+
+
 UpstreamSettings = Annotated[
-    StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream | OpenAPICatalogUpstream,
+    StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream | OpenAPICatalogUpstream | CollectionUpstream,
     Field(discriminator="kind"),
 ]
 

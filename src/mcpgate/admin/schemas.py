@@ -51,7 +51,7 @@ class ToolSummary(BaseModel):
 
 class UpstreamOut(BaseModel):
     name: str
-    kind: Literal["stdio", "sse", "streamable_http", "remote", "openapi"]
+    kind: Literal["stdio", "sse", "streamable_http", "remote", "openapi", "collection"]
     source: Literal["config", "api"]
     enabled: bool
     state: str = Field(description="connecting, ready, down or disabled")
@@ -72,6 +72,13 @@ class UpstreamOut(BaseModel):
     guides: str | None = None
     liveTools: str | None = None
     maxResponseChars: int | None = None
+    location: str | None = None
+    record: str | None = None
+    idField: str | None = None
+    titleField: str | None = None
+    categoryField: str | None = None
+    textFields: list[str] | None = None
+    records: int | None = Field(None, description="A collection's number of records, once loaded.")
     tools: list[ToolSummary] = Field(default_factory=list, description="As the upstream lists them (its own names).")
     exposedAs: str = Field(description="How its tool names appear to clients.")
     createdAt: datetime | None = None
@@ -154,8 +161,26 @@ class OpenAPICatalogIn(_UpstreamIn):
     maxResponseChars: int = Field(50_000, ge=1_000, description="Longer response bodies are cut, with a marker.")
 
 
+class CollectionIn(_UpstreamIn):
+    """Reference records (workflow nodes, events, guides…) served as read-only tools — categories,
+    search, get — and as resources `<name>://<id>`, with no credentials. Refused at registration
+    (422, naming the record) when the records cannot be read, lack the id or repeat one."""
+
+    kind: Literal["collection"]
+    prefix: bool | str = Field(False, description="Its tools are named '<name>_search' etc. already.")
+    location: str = Field(
+        min_length=1, max_length=4096, description="A JSON, JSONL or YAML file of records, a folder, or an http(s) URL."
+    )
+    record: str = Field("record", min_length=1, max_length=80, description="What one record is: 'workflow node'.")
+    idField: str | None = Field(None, min_length=1, description="Default: inferred (id, key, slug, name, type…).")
+    titleField: str | None = Field(None, min_length=1, description="Default: inferred (title, displayName, label…).")
+    categoryField: str | None = Field(None, min_length=1, description="Default: inferred (category, group, kind…).")
+    textFields: list[str] | None = Field(None, min_length=1, description="Default: every string in a record.")
+    headers: dict[str, str] = Field(default_factory=dict, description="Sent when fetching a URL; stored encrypted.")
+
+
 UpstreamIn = Annotated[
-    StdioUpstreamIn | SSEUpstreamIn | StreamableHTTPUpstreamIn | RemoteUpstreamIn | OpenAPICatalogIn,
+    StdioUpstreamIn | SSEUpstreamIn | StreamableHTTPUpstreamIn | RemoteUpstreamIn | OpenAPICatalogIn | CollectionIn,
     Field(discriminator="kind"),
 ]
 
@@ -180,6 +205,12 @@ class UpstreamPatch(_Wire):
     guides: str | None = None
     liveTools: Literal["none", "endpoint", "operations"] | None = None
     maxResponseChars: int | None = Field(None, ge=1_000)
+    location: str | None = Field(None, min_length=1, max_length=4096)
+    record: str | None = Field(None, min_length=1, max_length=80)
+    idField: str | None = Field(None, min_length=1)
+    titleField: str | None = Field(None, min_length=1)
+    categoryField: str | None = Field(None, min_length=1)
+    textFields: list[str] | None = Field(None, min_length=1)
 
 
 # -- virtual servers ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from mcpgate.admin.context import Admin
 from mcpgate.admin.schemas import ERRORS, ToolSummary, UpstreamIn, UpstreamList, UpstreamOut, UpstreamPatch
 from mcpgate.errors import ConfigError, Conflict, NotFound, ReadOnly, Unprocessable
-from mcpgate.settings import OpenAPICatalogUpstream, UpstreamSettings
+from mcpgate.settings import CollectionUpstream, OpenAPICatalogUpstream, UpstreamSettings
 from mcpgate.store.crypto import mask, mask_url, unmask
 from mcpgate.store.registry import RegisteredUpstream
 from mcpgate.upstream.connection import UpstreamConnection
@@ -32,6 +32,10 @@ _CAMEL = {
     "baseUrl": "base_url",
     "liveTools": "live_tools",
     "maxResponseChars": "max_response_chars",
+    "idField": "id_field",
+    "titleField": "title_field",
+    "categoryField": "category_field",
+    "textFields": "text_fields",
 }
 
 
@@ -110,8 +114,15 @@ def _validated(data: dict[str, Any], name: str) -> UpstreamSpec:
 
 
 async def _readable(admin: Admin, spec: UpstreamSpec) -> None:
-    """A catalog whose document cannot be served is refused now (422 saying why), before anything
-    is stored — not registered to fail on every connect."""
+    """A catalog whose document, or a collection whose records, cannot be served is refused now
+    (422 saying why), before anything is stored — not registered to fail on every connect."""
+    if isinstance(spec, CollectionUpstream) and spec.enabled:
+        from mcpgate.catalogs.collections import load_collection  # only when registering one
+
+        try:
+            await load_collection(spec, fetch_seconds=admin.settings.timeouts.connect)
+        except ConfigError as exc:
+            raise Unprocessable(f"upstream {spec.name!r}: {exc.message}") from None
     if isinstance(spec, OpenAPICatalogUpstream) and spec.enabled:
         try:
             from mcpgate.catalogs.openapi import load_openapi_catalog  # httpx, YAML: only when registering one
@@ -178,6 +189,17 @@ def _out(admin: Admin, connection: UpstreamConnection, record: RegisteredUpstrea
             "guides": spec.guides,
             "liveTools": spec.live_tools,
             "maxResponseChars": spec.max_response_chars,
+        }
+    elif spec.kind == "collection":
+        fields = {
+            "location": mask_url(spec.location) if spec.location.startswith(("http://", "https://")) else spec.location,
+            "record": spec.record,
+            "idField": spec.id_field,
+            "titleField": spec.title_field,
+            "categoryField": spec.category_field,
+            "textFields": spec.text_fields,
+            "headers": mask(spec.headers),
+            "records": len(connection.lists["resources"]) if connection.lists["resources"] else None,
         }
     else:
         fields = {

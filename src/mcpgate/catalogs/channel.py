@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 class LocalServer(Protocol):
     name: str
+    passthrough_headers: list[str]  # the caller's headers the hub passes on to each call
+    needs_credentials: bool  # whether calls fail without them
+    # The tool that reads what the resources hold: a virtual server selecting it shows the resources too.
+    resource_tool: str | None
 
     def capabilities(self) -> dict[str, Any]: ...
     def instructions(self) -> str: ...

@@ -64,6 +64,10 @@ class UpstreamListing:
     resources: tuple[Mapping[str, Any], ...] = ()
     templates: tuple[Mapping[str, Any], ...] = ()
     serves_resources: bool = False
+    # The tool (its own name) that reads what the resources hold; a virtual server that selects it
+    # shows the resources as well (they reveal nothing the tool does not). None: resources stay
+    # at the default endpoint, as a virtual server is a curated tool set.
+    resource_tool: str | None = None
 
 
 @dataclass

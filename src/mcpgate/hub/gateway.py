@@ -236,6 +236,11 @@ class Hub:
         view = self.views[server.id] = self._build_view(server)
         if before is not None and listed_tools(before) != listed_tools(view):
             await self.broadcast(notification("notifications/tools/list_changed"), server=server.id)
+        if before is not None and (before.catalog.resources, before.catalog.templates) != (
+            view.catalog.resources,
+            view.catalog.templates,
+        ):
+            await self.broadcast(notification("notifications/resources/list_changed"), server=server.id)
 
     def find_server(self, ident: str) -> VirtualServer | None:
         """A virtual server by id or by name."""
@@ -560,6 +565,7 @@ def _listing(connection: UpstreamConnection) -> UpstreamListing:
         resources=tuple(lists["resources"]),
         templates=tuple(lists["templates"]),
         serves_resources="resources" in connection.capabilities,
+        resource_tool=connection.resource_tool,
     )
 
 

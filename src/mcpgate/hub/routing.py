@@ -172,9 +172,13 @@ class RequestRouter:
         Nothing no upstream has is claimed, nothing one has is hidden. `listChanged` is
         the gateway's own promise: it re-lists and notifies whenever a merged list changes
         (an upstream restarting is enough), so it holds for every list it offers. A
-        virtual server is a tool set: tools are all it offers.
+        virtual server is a tool set: tools are what it offers, and resources where a selected
+        tool reads them (see `build_view`).
         """
         if server is not None:
+            view = self.hub.views.get(server)
+            if view is not None and (view.catalog.resources or view.catalog.templates):
+                return {"tools": {"listChanged": True}, "resources": {"listChanged": True}}
             return {"tools": {"listChanged": True}}
         offered: dict[str, Any] = {}
         for connection in self.hub.upstreams.values():

@@ -118,9 +118,11 @@ def build_view(
 ) -> View:
     """The catalog of `server`: its selection of the hub's `listings` plus its own external servers.
 
-    Only tools: a virtual server is a curated tool set. Names are those of the default
-    endpoint, so a tool is `github_search` everywhere; external servers' tools are
-    prefixed with the external config's name.
+    Tools, and the resources of an upstream only where it names a tool that reads them
+    (`resource_tool`, e.g. a collection's `<name>_get`) and that tool is selected: a virtual
+    server is a curated tool set, and such resources reveal nothing the tool does not. Names
+    are those of the default endpoint, so a tool is `github_search` everywhere; external
+    servers' tools are prefixed with the external config's name.
     """
     everything = server.mode == "SMART" and not server.selected_tools
     wanted = set(server.selected_tools)
@@ -133,7 +135,11 @@ def build_view(
             if everything or exposed in wanted:
                 tools.append(tool)
                 found.add(exposed)
-        if tools:
+        reads = listing.resource_tool is not None and any(t["name"] == listing.resource_tool for t in tools)
+        if reads:
+            resources = {"resources": listing.resources, "templates": listing.templates, "serves_resources": True}
+            chosen.append(UpstreamListing(listing.upstream, listing.prefix, tools=tuple(tools), **resources))
+        elif tools:
             chosen.append(UpstreamListing(listing.upstream, listing.prefix, tools=tuple(tools)))
     for config in server.external:
         listing = external.get(external_upstream_key(server.id, config.name))

@@ -143,6 +143,7 @@ class UpstreamConnection:
         # as configured, or (catalogs) as the API's own document declares once it is read.
         self.passthrough_headers: list[str] = list(getattr(spec, "passthrough_headers", None) or [])
         self.needs_credentials = bool(getattr(spec, "credentials_required", False))
+        self.resource_tool: str | None = None  # see catalogs.channel.LocalServer
         # Whether the upstream also takes self-contained 2026-07-28 requests (probed over
         # HTTP): then requests of 2026 clients go to it as such, input_required and all.
         self.modern = False
@@ -201,6 +202,7 @@ class UpstreamConnection:
             if server is not None:
                 self.passthrough_headers = list(server.passthrough_headers)
                 self.needs_credentials = server.needs_credentials
+                self.resource_tool = server.resource_tool
             peer = Peer(channel, tg, name=self.name, on_request=self._on_request, on_notification=self._on_notify)
             await tg.start(self._read, channel, peer, tg)
             try:

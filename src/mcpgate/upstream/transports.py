@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from mcpgate.catalogs.channel import LocalChannel
 from mcpgate.catalogs.own_api import OwnAPI
 from mcpgate.settings import (
+    CollectionUpstream,
     OpenAPICatalogUpstream,
     RemoteUpstream,
     SSEUpstream,
@@ -19,7 +20,9 @@ from mcpgate.upstream.stdio import open_stdio
 
 __all__ = ["OwnAPI", "UpstreamSpec", "open_channel"]
 
-UpstreamSpec = StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream | OpenAPICatalogUpstream
+UpstreamSpec = (
+    StdioUpstream | SSEUpstream | StreamableHTTPUpstream | RemoteUpstream | OpenAPICatalogUpstream | CollectionUpstream
+)
 
 
 @asynccontextmanager
@@ -34,7 +37,13 @@ async def open_channel(
         ) as catalog:
             yield LocalChannel(catalog)
         return
-    # The HTTP transports (aiohttp) load with the first remote upstream: `wrap` of a stdio server needs none.
+    if isinstance(spec, CollectionUpstream):
+        from mcpgate.catalogs.collections import open_collection  # YAML, httpx: with the first collection only
+
+        async with open_collection(spec, fetch_seconds=connect_timeout) as collection:
+            yield LocalChannel(collection)
+        return
+    # The HTTP transports (our HTTP client) load with the first remote upstream: `wrap` of a stdio server needs none.
     if isinstance(spec, RemoteUpstream):
         from mcpgate.upstream.detect import detect_transport
 

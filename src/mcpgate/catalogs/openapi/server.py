@@ -56,6 +56,7 @@ class OpenAPICatalogServer:
             and any(op.security and all(op.security) for op in operations.all)
         )
         self.document = document
+        self.resource_tool = "read_guide" if guides is not None else None  # reads a guide, as its resource does
         self.operations = operations
         self.api = api
         self.guides = guides
