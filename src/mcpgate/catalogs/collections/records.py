@@ -70,8 +70,10 @@ def _parse(data: bytes, source: str) -> Any:
         return _json_lines(data, source)  # JSON Lines under another name
     import yaml  # with the first YAML collection only
 
+    from mcpgate.catalogs.collections.yaml_lists import load_yaml
+
     try:
-        return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return load_yaml(data)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""

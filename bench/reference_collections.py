@@ -1,7 +1,7 @@
 """Reference collections at scale (issue #10): load 10,000 records, build their search index, search.
 
-    .venv/bin/python bench/collections.py                 # 10,000 records, JSON and YAML
-    .venv/bin/python bench/collections.py --records 50000 --formats json
+    .venv/bin/python bench/reference_collections.py        # 10,000 records: JSON, JSON Lines, YAML
+    .venv/bin/python bench/reference_collections.py --records 50000 --formats json
 
 Records are synthetic but shaped like real reference data (an id, a title, a category, a one-line
 description and a few typed fields), written to a temporary file; the figures are the gateway's
@@ -99,7 +99,7 @@ async def measure(path: Path, queries: list[str]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--formats", default="json,yaml")
+    parser.add_argument("--formats", default="json,jsonl,yaml")
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
     data = records(args.records)
@@ -112,6 +112,8 @@ def main() -> None:
             path = Path(folder) / f"records.{fmt}"
             if fmt == "yaml":
                 path.write_text(yaml.safe_dump(data, sort_keys=False))
+            elif fmt == "jsonl":
+                path.write_text("\n".join(json.dumps(record) for record in data))
             else:
                 path.write_text(json.dumps(data))
             figures = asyncio.run(measure(path, queries))
