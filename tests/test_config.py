@@ -74,7 +74,10 @@ mcpServers:
     [
         ({"mcpServers": {"a": {"url": "${MISSING_VAR}"}}}, "environment variable MISSING_VAR is not set"),
         ({"mcpServers": {"a": {"command": "x", "colour": "red"}}}, "mcpServers.a.colour: Extra inputs"),
-        ({"mcpServers": {"a": {"args": ["x"]}}}, "mcpServers.a needs `command` (stdio), `url` (remote) or `spec`"),
+        (
+            {"mcpServers": {"a": {"args": ["x"]}}},
+            "mcpServers.a needs `command` (stdio), `url` (remote), `spec` (an OpenAPI catalog) or `location`",
+        ),
         ({"mcpServers": {"a": {"url": "http://x", "type": "carrier-pigeon"}}}, "type 'carrier-pigeon' is unknown"),
         ({"mcpServers": {"bad name!": {"command": "x"}}}, "upstream name 'bad name!'"),
         ({"port": 99999}, "port: Input should be less than or equal to 65535"),

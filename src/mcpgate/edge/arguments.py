@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, SchemaError, ValidationError
-from jsonschema.exceptions import best_match
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
-from referencing.exceptions import Unresolvable
+if TYPE_CHECKING:  # jsonschema (~3 MB with its deps) loads with the first REST call that is checked
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +38,9 @@ class ArgumentChecker:
         validator = self._validator(schema)
         if validator is None:
             return []
+        from jsonschema.exceptions import best_match
+        from referencing.exceptions import Unresolvable
+
         try:
             errors = list(validator.iter_errors(arguments))
         except Unresolvable as exc:
@@ -57,6 +58,9 @@ class ArgumentChecker:
         cached = self._validators.get(id(schema))
         if cached is not None and cached[0] is schema:
             return cached[1]
+        from jsonschema import Draft202012Validator, SchemaError
+        from jsonschema.validators import validator_for
+
         validator: Validator | None
         try:
             cls = validator_for(schema, default=Draft202012Validator)

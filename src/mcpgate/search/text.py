@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-
-import Stemmer
+from typing import Any
 
 _ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")  # "PDFReader" → "PDF Reader"
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")  # "createIssue" → "create Issue"
@@ -34,7 +33,7 @@ STOPWORDS = frozenset(
     """.split()
 )
 
-_stemmer = Stemmer.Stemmer("english")
+_stemmers: list[Any] = []  # PyStemmer's, made at the first use: a gateway that never searches needs none
 
 
 def split_name(name: str) -> str:
@@ -45,7 +44,11 @@ def split_name(name: str) -> str:
 
 def terms(text: str) -> list[str]:
     """BM25's view of a text: lowercase alphanumeric words, stopwords out, Snowball-stemmed."""
-    return _stemmer.stemWords([w for w in _TERM.findall(text.lower()) if w not in STOPWORDS])
+    if not _stemmers:
+        import Stemmer
+
+        _stemmers.append(Stemmer.Stemmer("english"))
+    return _stemmers[0].stemWords([w for w in _TERM.findall(text.lower()) if w not in STOPWORDS])
 
 
 @lru_cache(maxsize=4096)
