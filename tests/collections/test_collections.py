@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
 from mcpgate.config import load_config
@@ -45,53 +46,56 @@ async def test_collections_answer_on_a_public_server_without_any_key(transport: 
         write_collection(tmp_path / "events.yaml", events_file, "yaml"),
     )
     async with running_gateway(cfg) as gateway, gateway.client(transport, server="reference") as client:
-        assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
+        with anyio.fail_after(90):  # a hang fails here, at the call that waits, not in the runner
+            assert {tool.name for tool in (await client.list_tools()).tools} == TOOLS
 
-        listed = (await client.call_tool("nodes_categories", {})).structured_content
-        assert listed["total"] == len(nodes) and listed["record"] == "workflow node"
-        assert listed["categoryField"] == "group"  # inferred: no field was named
-        expected = Counter(node["group"] for node in nodes)
-        assert {c["category"]: c["count"] for c in listed["categories"]} == expected
-        assert [c["count"] for c in listed["categories"]] == sorted(expected.values(), reverse=True)
-        by_family = (await client.call_tool("events_categories", {})).structured_content
-        assert by_family["categories"][0] == {
-            "category": "ticket",
-            "count": Counter(e["category"] for e in events_file)["ticket"],
-        }
+            listed = (await client.call_tool("nodes_categories", {})).structured_content
+            assert listed["total"] == len(nodes) and listed["record"] == "workflow node"
+            assert listed["categoryField"] == "group"  # inferred: no field was named
+            expected = Counter(node["group"] for node in nodes)
+            assert {c["category"]: c["count"] for c in listed["categories"]} == expected
+            assert [c["count"] for c in listed["categories"]] == sorted(expected.values(), reverse=True)
+            by_family = (await client.call_tool("events_categories", {})).structured_content
+            assert by_family["categories"][0] == {
+                "category": "ticket",
+                "count": Counter(e["category"] for e in events_file)["ticket"],
+            }
 
-        # Needs in a user's own words find the record that answers them, in the first three.
-        misses = []
-        for collection, query, wanted in PARAPHRASED_QUERIES:
-            found = (await client.call_tool(f"{collection}_search", {"query": query, "limit": 3})).structured_content
-            if wanted not in [hit["id"] for hit in found["results"]]:
-                misses.append((query, wanted, [hit["id"] for hit in found["results"]]))
-        assert len(misses) <= len(PARAPHRASED_QUERIES) // 8, misses
-        slack = (
-            await client.call_tool("nodes_search", {"query": "post a message into a Slack channel"})
-        ).structured_content
-        top = next(hit for hit in slack["results"][:3] if hit["id"] == "slack.sendMessage")
-        assert top["uri"] == "nodes://slack.sendMessage" and top["category"] == "action"
-        assert top["title"] and top["snippet"]
+            # Needs in a user's own words find the record that answers them, in the first three.
+            misses = []
+            for collection, query, wanted in PARAPHRASED_QUERIES:
+                found = (
+                    await client.call_tool(f"{collection}_search", {"query": query, "limit": 3})
+                ).structured_content
+                if wanted not in [hit["id"] for hit in found["results"]]:
+                    misses.append((query, wanted, [hit["id"] for hit in found["results"]]))
+            assert len(misses) <= len(PARAPHRASED_QUERIES) // 8, misses
+            slack = (
+                await client.call_tool("nodes_search", {"query": "post a message into a Slack channel"})
+            ).structured_content
+            top = next(hit for hit in slack["results"][:3] if hit["id"] == "slack.sendMessage")
+            assert top["uri"] == "nodes://slack.sendMessage" and top["category"] == "action"
+            assert top["title"] and top["snippet"]
 
-        # Within one category only; an unknown category names the real ones.
-        triggers = (
-            await client.call_tool("nodes_search", {"query": "slack", "category": "trigger", "limit": 20})
-        ).structured_content
-        assert triggers["results"] and {hit["category"] for hit in triggers["results"]} == {"trigger"}
-        wrong = await client.call_tool("events_search", {"query": "paid", "category": "nonsense"})
-        assert wrong.is_error
+            # Within one category only; an unknown category names the real ones.
+            triggers = (
+                await client.call_tool("nodes_search", {"query": "slack", "category": "trigger", "limit": 20})
+            ).structured_content
+            assert triggers["results"] and {hit["category"] for hit in triggers["results"]} == {"trigger"}
+            wrong = await client.call_tool("events_search", {"query": "paid", "category": "nonsense"})
+            assert wrong.is_error
 
-        # In full, by id; an unknown id suggests close ones.
-        record = (await client.call_tool("events_get", {"id": "contact.updated"})).structured_content
-        assert record["record"] == next(e for e in events_file if e["name"] == "contact.updated")
-        missing = await client.call_tool("events_get", {"id": "contact.updatd"})
-        assert missing.is_error and "'contact.updated'" in missing.content[0].text
+            # In full, by id; an unknown id suggests close ones.
+            record = (await client.call_tool("events_get", {"id": "contact.updated"})).structured_content
+            assert record["record"] == next(e for e in events_file if e["name"] == "contact.updated")
+            missing = await client.call_tool("events_get", {"id": "contact.updatd"})
+            assert missing.is_error and "'contact.updated'" in missing.content[0].text
 
-        # Every record is a resource <collection>://<id>.
-        resources = (await client.list_resources()).resources
-        assert len(resources) == len(nodes) + len(events_file)
-        read = await client.read_resource("nodes://slack.sendMessage")
-        assert json.loads(read.contents[0].text) == next(n for n in nodes if n["type"] == "slack.sendMessage")
+            # Every record is a resource <collection>://<id>.
+            resources = (await client.list_resources()).resources
+            assert len(resources) == len(nodes) + len(events_file)
+            read = await client.read_resource("nodes://slack.sendMessage")
+            assert json.loads(read.contents[0].text) == next(n for n in nodes if n["type"] == "slack.sendMessage")
 
 
 async def test_folders_json_lines_and_named_fields(tmp_path: Path) -> None:
