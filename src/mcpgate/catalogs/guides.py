@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mcpgate.catalogs.openapi.document import SpecError
+from mcpgate.catalogs.tool_results import snippet
 from mcpgate.search import DeferredIndex, Document
 
 SCHEME = "guide"
@@ -85,7 +86,7 @@ class Guides:
                     "uri": section.guide.uri,
                     "guide": section.guide.title,
                     "section": section.heading,
-                    "snippet": _snippet(section.text),
+                    "snippet": snippet(section.text, _SNIPPET_CHARS),
                 }
             )
         return found
@@ -105,8 +106,3 @@ def _sections(guide: Guide) -> list[Section]:
         if body:
             sections.append(Section(guide, mark.group(2), body))
     return sections
-
-
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _SNIPPET_CHARS else flat[: _SNIPPET_CHARS - 1] + "…"

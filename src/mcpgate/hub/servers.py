@@ -135,12 +135,18 @@ def build_view(
             if everything or exposed in wanted:
                 tools.append(tool)
                 found.add(exposed)
-        reads = listing.resource_tool is not None and any(t["name"] == listing.resource_tool for t in tools)
-        if reads:
-            resources = {"resources": listing.resources, "templates": listing.templates, "serves_resources": True}
-            chosen.append(UpstreamListing(listing.upstream, listing.prefix, tools=tuple(tools), **resources))
-        elif tools:
-            chosen.append(UpstreamListing(listing.upstream, listing.prefix, tools=tuple(tools)))
+        if tools:
+            reads = listing.resource_tool in {t["name"] for t in tools}
+            chosen.append(
+                UpstreamListing(
+                    listing.upstream,
+                    listing.prefix,
+                    tools=tuple(tools),
+                    resources=listing.resources if reads else (),
+                    templates=listing.templates if reads else (),
+                    serves_resources=reads,
+                )
+            )
     for config in server.external:
         listing = external.get(external_upstream_key(server.id, config.name))
         if listing is None:

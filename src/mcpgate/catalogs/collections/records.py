@@ -106,6 +106,10 @@ class Fields:
     category: str | None
     text: tuple[str, ...] | None
 
+    def category_of(self, item: Mapping[str, Any]) -> str | None:
+        value = item.get(self.category) if self.category is not None else None
+        return None if value in (None, "") else str(value)[:_MAX_CATEGORY_CHARS]
+
 
 @dataclass(frozen=True, slots=True)
 class Collection:
@@ -142,7 +146,7 @@ class Collection:
                         f"record {position}: its category field {category!r} is {_kind(value)}, not a single value"
                     )
         fields = Fields(ident, title, category, tuple(text_fields) if text_fields else None)
-        counts = Counter(c for c in (category_of(r, fields) for r in records) if c is not None)
+        counts = Counter(c for c in map(fields.category_of, records) if c is not None)
         return cls(record, fields, by_id, dict(counts.most_common()))
 
     def __len__(self) -> int:
@@ -153,7 +157,7 @@ class Collection:
         return str(value) if value not in (None, "") else str(item[self.fields.id])
 
     def category_of(self, item: Mapping[str, Any]) -> str | None:
-        return category_of(item, self.fields)
+        return self.fields.category_of(item)
 
     def text_of(self, item: Mapping[str, Any]) -> str:
         """What search reads besides the title: the text fields, else every string in the record."""
@@ -164,13 +168,6 @@ class Collection:
             skip = {fields.id, fields.title, fields.category}
             parts = [_flat(value) for key, value in item.items() if key not in skip]
         return " ".join(p for p in parts if p)[:_MAX_TEXT_CHARS]
-
-
-def category_of(item: Mapping[str, Any], fields: Fields) -> str | None:
-    if fields.category is None:
-        return None
-    value = item.get(fields.category)
-    return None if value in (None, "") else str(value)[:_MAX_CATEGORY_CHARS]
 
 
 def _indexed(records: Sequence[dict[str, Any]], ident: str) -> dict[str, dict[str, Any]]:

@@ -25,18 +25,14 @@ import anyio
 import orjson
 
 from mcpgate.catalogs.collections.records import Collection
+from mcpgate.catalogs.tool_results import MAX_LIMIT, ArgumentError, error, limit, result, snippet
 from mcpgate.errors import UnknownName
 from mcpgate.search import DeferredIndex, Document
 from mcpgate.search.text import split_name
 
 _READ_ONLY = {"readOnlyHint": True, "openWorldHint": False}
 _SNIPPET_CHARS = 240
-_MAX_LIMIT = 50
 _ENUM_CATEGORIES = 100  # up to this many, the search tool's `category` lists them
-
-
-class ArgumentError(ValueError):
-    """A tool argument the caller can fix; answered as a tool error, not a protocol one."""
 
 
 class CollectionServer:
@@ -96,7 +92,7 @@ class CollectionServer:
         try:
             return await handler(arguments)
         except ArgumentError as exc:
-            return {"content": [{"type": "text", "text": str(exc)}], "isError": True}
+            return error(str(exc))
 
     def uri(self, key: str) -> str:
         return f"{self.scheme}://{quote(key, safe='')}"
@@ -105,7 +101,7 @@ class CollectionServer:
 
     async def _categories(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         collection = self.collection
-        return _result(
+        return result(
             {
                 "collection": self.name,
                 "record": collection.record,
@@ -127,9 +123,9 @@ class CollectionServer:
         else:
             known = ", ".join(list(self.collection.categories)[:30])
             raise ArgumentError(f"no category {category!r} in {self.name}; the categories are: {known}")
-        limit = _limit(arguments)
+        count = limit(arguments)
         # In a worker thread: the first search may still be waiting for the index to be built.
-        hits = await anyio.to_thread.run_sync(lambda: self._index.search(query, limit, groups))
+        hits = await anyio.to_thread.run_sync(lambda: self._index.search(query, count, groups))
         collection = self.collection
         results = []
         for hit in hits:
@@ -140,10 +136,10 @@ class CollectionServer:
                     "title": collection.title_of(item),
                     "category": collection.category_of(item),
                     "uri": self.uri(hit.id),
-                    "snippet": _snippet(collection.text_of(item)),
+                    "snippet": snippet(collection.text_of(item), _SNIPPET_CHARS),
                 }
             )
-        return _result({"query": query, "category": category or None, "results": results})
+        return result({"query": query, "category": category or None, "results": results})
 
     async def _get(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         key = arguments.get("id")
@@ -156,7 +152,7 @@ class CollectionServer:
             close = difflib.get_close_matches(key, self.collection.by_id.keys(), n=3, cutoff=0.6)
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else f"; try {self.name}_search"
             raise ArgumentError(f"no {self.collection.record} with id {key!r} in {self.name}{hint}")
-        return _result({"id": key, "uri": self.uri(key), "record": item})
+        return result({"id": key, "uri": self.uri(key), "record": item})
 
     # -- building -------------------------------------------------------------------------
 
@@ -180,7 +176,7 @@ class CollectionServer:
             category["enum"] = list(collection.categories)
         search_properties: dict[str, Any] = {
             "query": {"type": "string", "description": f"What you need, in your own words: finds the {record}."},
-            "limit": {"type": "integer", "minimum": 1, "maximum": _MAX_LIMIT, "description": "How many (default 10)."},
+            "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "description": "How many (default 10)."},
         }
         if collection.categories:
             search_properties["category"] = category
@@ -211,19 +207,3 @@ def _tool(name: str, description: str, properties: dict[str, Any], required: lis
     if required:
         schema["required"] = required
     return {"name": name, "description": description, "inputSchema": schema, "annotations": _READ_ONLY}
-
-
-def _result(value: dict[str, Any]) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": orjson.dumps(value).decode()}], "structuredContent": value}
-
-
-def _limit(arguments: Mapping[str, Any]) -> int:
-    value = arguments.get("limit", 10)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_LIMIT:
-        raise ArgumentError(f"`limit` must be an integer from 1 to {_MAX_LIMIT}")
-    return value
-
-
-def _snippet(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _SNIPPET_CHARS else flat[: _SNIPPET_CHARS - 1] + "…"

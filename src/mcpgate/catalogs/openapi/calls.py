@@ -24,12 +24,9 @@ import httpx
 import orjson
 
 from mcpgate.catalogs.openapi.operations import Operation
+from mcpgate.catalogs.tool_results import ArgumentError
 
 _TEMPLATE_HEADERS = {"accept": "application/json, */*;q=0.5", "user-agent": "mcpgate"}
-
-
-class ArgumentError(ValueError):
-    """The call's arguments do not fit the operation; the message says which and how."""
 
 
 class APIClient:

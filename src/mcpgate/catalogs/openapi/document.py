@@ -235,7 +235,3 @@ def _as_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
         elif schema.get(bound) is False:
             del schema[bound]
     return schema
-
-
-def dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()

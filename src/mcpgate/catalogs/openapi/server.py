@@ -21,9 +21,10 @@ from typing import Any
 import anyio
 
 from mcpgate.catalogs.guides import Guides
-from mcpgate.catalogs.openapi.calls import APIClient, ArgumentError
-from mcpgate.catalogs.openapi.document import Document, dumps
+from mcpgate.catalogs.openapi.calls import APIClient
+from mcpgate.catalogs.openapi.document import Document
 from mcpgate.catalogs.openapi.operations import METHODS, EndpointNotFound, Operation, Operations, describe_scheme
+from mcpgate.catalogs.tool_results import ArgumentError, error, limit, result
 from mcpgate.errors import UnknownName
 
 _READ_ONLY = {"readOnlyHint": True, "openWorldHint": False}
@@ -107,13 +108,13 @@ class OpenAPICatalogServer:
                 raise UnknownName(f"Unknown tool: {name}")
             return await self._call_operation(operation, arguments, headers)
         except (ArgumentError, EndpointNotFound) as exc:
-            return _error(str(exc))
+            return error(str(exc))
 
     # -- reference tools ------------------------------------------------------------
 
     async def _list_services(self, arguments: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         services = self.operations.services()
-        return _result({"api": self.document.title, "endpoints": len(self.operations), "services": services})
+        return result({"api": self.document.title, "endpoints": len(self.operations), "services": services})
 
     async def _search_endpoints(self, arguments: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         search = partial(
@@ -121,10 +122,10 @@ class OpenAPICatalogServer:
             _text(arguments, "query"),
             service=_optional_text(arguments, "service"),
             method=_optional_text(arguments, "method"),
-            limit=_limit(arguments),
+            limit=limit(arguments),
         )
         found = await anyio.to_thread.run_sync(search)  # the first one builds the index
-        return _result(
+        return result(
             {
                 "endpoints": [
                     {
@@ -144,12 +145,12 @@ class OpenAPICatalogServer:
         detail = self.operations.details(operation)
         if self.api is not None:
             detail["url"] = self.api.base_url + operation.path
-        return _result(detail)
+        return result(detail)
 
     async def _search_guides(self, arguments: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         assert self.guides is not None
-        search = partial(self.guides.search, _text(arguments, "query"), _limit(arguments))
-        return _result({"guides": await anyio.to_thread.run_sync(search)})  # the first one builds the index
+        search = partial(self.guides.search, _text(arguments, "query"), limit(arguments))
+        return result({"guides": await anyio.to_thread.run_sync(search)})  # the first one builds the index
 
     async def _read_guide(self, arguments: Mapping[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         assert self.guides is not None
@@ -205,7 +206,7 @@ class OpenAPICatalogServer:
         if self.checks_credentials:
             missing = self._missing_credentials(operation, {**self.api.static_headers, **credentials})
             if missing is not None:
-                return _error(missing)
+                return error(missing)
         return await self.api.call(operation, path_params, query, body, extra_headers, credentials)
 
     def _missing_credentials(self, operation: Operation, present: Mapping[str, str]) -> str | None:
@@ -332,14 +333,6 @@ def _credentials(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in headers.items() if not name.lower().startswith(_HOP_HEADERS)}
 
 
-def _result(value: dict[str, Any]) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": dumps(value)}], "structuredContent": value}
-
-
-def _error(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": text}], "isError": True}
-
-
 def _text(arguments: Mapping[str, Any], name: str) -> str:
     value = arguments.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -362,11 +355,4 @@ def _object(arguments: Mapping[str, Any], name: str) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise ArgumentError(f"`{name}` must be an object")
-    return value
-
-
-def _limit(arguments: Mapping[str, Any]) -> int:
-    value = arguments.get("limit", 10)
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 50:
-        raise ArgumentError("`limit` must be an integer from 1 to 50")
     return value
