@@ -87,7 +87,10 @@ class AuditTrail:
         while True:
             await anyio.sleep(_FLUSH_SECONDS)  # batching, not a wait for an event
             if self._buffer:
-                await self.flush()
+                # Not cut off by a stop: a write cancelled mid-transaction strands its pooled
+                # connection, and closing that one later can hang the event loop's shutdown.
+                with anyio.CancelScope(shield=True):
+                    await self.flush()
 
     async def __aenter__(self) -> AuditTrail:
         self._task_group = anyio.create_task_group()

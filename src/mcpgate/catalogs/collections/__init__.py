@@ -49,7 +49,7 @@ async def load_collection(spec: CollectionUpstream, *, fetch_seconds: float) -> 
 
 async def _warm(server: CollectionServer) -> None:
     try:
-        await anyio.to_thread.run_sync(server.warm, abandon_on_cancel=True)
+        await anyio.to_thread.run_sync(server.warm)  # a stop waits for it (≤ 2 s): no thread outlives its loop
     except Exception:  # searches build it again, and say what fails
         logger.exception("collection %s: building its search index failed", server.name)
 
