@@ -28,6 +28,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcpgate.access.authentication import Authenticator
 from mcpgate.app import create_app, open_services
 from mcpgate.config import settings_from_mapping
+from mcpgate.edge.http_server import server_config
 from mcpgate.hub.gateway import Hub
 from mcpgate.settings import GatewaySettings
 from mcpgate.store.registry import Registry
@@ -58,7 +59,7 @@ def stdio_echo(label: str = "echo", **extra: Any) -> dict[str, Any]:
 @asynccontextmanager
 async def serve_asgi(app: Any) -> AsyncIterator[str]:
     """Serve an ASGI app on 127.0.0.1:<free port>; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    config = server_config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
     async with anyio.create_task_group() as tg:
@@ -136,7 +137,7 @@ def threaded_gateway(settings: GatewaySettings) -> Iterator[str]:
     async def main() -> None:
         async with open_services(settings) as services:
             app = create_app(settings, services)
-            server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+            server = uvicorn.Server(server_config(app, host="127.0.0.1", port=0, log_level="warning"))
             box["server"] = server
             async with anyio.create_task_group() as tg:
                 tg.start_soon(server.serve)

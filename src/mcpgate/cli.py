@@ -26,6 +26,7 @@ import uvicorn
 from mcpgate import __version__
 from mcpgate.app import create_app, open_services
 from mcpgate.config import load_config, settings_from_mapping
+from mcpgate.edge.http_server import server_config
 from mcpgate.errors import ConfigError
 from mcpgate.manage_commands import add_parsers
 from mcpgate.settings import GatewaySettings
@@ -112,7 +113,7 @@ async def serve(settings: GatewaySettings) -> None:
         for name, connection in services.hub.upstreams.items():
             if not connection.is_ready:
                 logger.warning("upstream %s is not available yet: %s", name, connection.status.error or "connecting")
-        config = uvicorn.Config(
+        config = server_config(
             create_app(settings, services),
             host=settings.host,
             port=settings.port,
