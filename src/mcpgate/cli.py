@@ -118,6 +118,8 @@ async def serve(settings: GatewaySettings) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
+            # Above INFO the access log shows nothing, yet uvicorn would format each line anyway.
+            access_log=settings.log_level.upper() in ("TRACE", "DEBUG", "INFO"),
             lifespan="on",
             timeout_graceful_shutdown=3,
         )

@@ -200,6 +200,33 @@ async def test_a_header_that_could_split_the_request_is_refused(headers: dict[st
         HTTPClient(headers)
 
 
+async def test_each_request_carries_one_of_each_header_and_a_refused_one_stays_refused() -> None:
+    async with serve(echo) as server, HTTPClient({"Authorization": "Bearer configured", "X-Static": "1"}) as client:
+        url_with_user = server.url.replace("http://", "http://user:pw@") + "/mcp"
+        for headers in ({}, {"x-static": "2"}, {"Authorization": "Bearer per-call"}):
+            for url in (server.url + "/mcp", url_with_user):
+                async with client.request("POST", url, headers=headers, body=b"{}") as resp:
+                    await resp.read()
+                for _ in range(2):  # the second time the same fields are remembered as safe: still refused
+                    with pytest.raises(HTTPClientError, match="header"):
+                        async with client.request("POST", url, headers={**headers, "X-Evil": "a\r\nX-Injected: 1"}):
+                            pass
+    sent = [
+        (r.header("authorization"), r.header("x-static"), r.head.lower().count("\r\nauthorization:"))
+        for r in server.requests
+    ]
+    basic = "Basic dXNlcjpwdw=="
+    assert sent == [
+        ("Bearer configured", "1", 1),
+        (basic, "1", 1),  # credentials in the URL take the configured Authorization's place
+        ("Bearer configured", "2", 1),
+        (basic, "2", 1),
+        ("Bearer per-call", "1", 1),  # the call's own header has the last word
+        ("Bearer per-call", "1", 1),
+    ]
+    assert all(r.head.lower().count("\r\nx-static:") == 1 and "injected" not in r.head.lower() for r in server.requests)
+
+
 async def test_same_origin_redirects_are_followed_with_the_body_and_others_refused() -> None:
     async def redirect(request: Request, writer: asyncio.StreamWriter, _: int) -> bool:
         if request.line.startswith("POST /mcp "):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -52,10 +53,23 @@ class Metrics:
         )
         self.auth_failures = Counter("mcpgate_auth_failures", "Failed authentications", registry=self.registry)
         self.registry.register(_HubState(hub))
+        # Each labelled child, found once: `labels()` costs more than the increment it leads to.
+        self._request_counters: dict[tuple[str, int], Any] = {}
+        self._outcome_counters: dict[str, Any] = {}
 
     def tool_call(self, call: ToolCall) -> None:
-        self.tool_calls.labels(call.outcome).inc()
+        counter = self._outcome_counters.get(call.outcome)
+        if counter is None:
+            counter = self._outcome_counters[call.outcome] = self.tool_calls.labels(call.outcome)
+        counter.inc()
         self.tool_seconds.observe(call.seconds)
+
+    def _count_request(self, endpoint: str, status: int) -> None:
+        key = (endpoint, status)
+        counter = self._request_counters.get(key)
+        if counter is None:
+            counter = self._request_counters[key] = self.requests.labels(endpoint, str(status))
+        counter.inc()
 
     def auth_failure(self) -> None:
         self.auth_failures.inc()
@@ -71,7 +85,7 @@ class Metrics:
 
             async def watch(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    self.requests.labels(endpoint, str(message["status"])).inc()
+                    self._count_request(endpoint, message["status"])
                 await send(message)
 
             await app(scope, receive, watch)

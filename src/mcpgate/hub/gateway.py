@@ -395,7 +395,7 @@ class Hub:
             credential = self.credentials.for_user(session.user, upstream)
             if credential is not None and credential.env:
                 return await self._user_child(upstream, session.user, shared, dict(credential.env))
-        if not getattr(shared.spec, "per_session", False) or session.ephemeral:
+        if not shared.per_session or session.ephemeral:
             return shared
         key = (session.id, upstream)
         if key not in self._session_children:

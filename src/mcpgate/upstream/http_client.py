@@ -37,6 +37,7 @@ _MAX_HEADER_BYTES = 256 * 1024
 _MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _MAX_IDLE_PER_ORIGIN = 64
+_MAX_REMEMBERED = 1024  # URLs split and header fields checked, per client
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 field names
 _UNSAFE_VALUE = re.compile(r"[\r\n\0]")
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding", "connection"})  # ours to write
@@ -302,6 +303,10 @@ class HTTPClient:
         self._slots: dict[_Origin, asyncio.Semaphore] = {}
         self._open: set[_Connection] = set()
         self._tls: ssl.SSLContext | None = None
+        # Per call these would be most of the client's own work: a channel posts to one URL
+        # with the same few headers again and again.
+        self._split_urls: dict[str, tuple[_Origin, str, str | None]] = {}
+        self._checked_fields: set[tuple[str, str]] = set()
 
     async def __aenter__(self) -> HTTPClient:
         return self
@@ -321,7 +326,7 @@ class HTTPClient:
         """The response, its status and headers read; the connection goes back to the pool on exit."""
         first_origin = None
         for _ in range(_MAX_REDIRECTS + 1):
-            origin, target, credentials = _split(url)
+            origin, target, credentials = self._split(url)
             if first_origin is None:
                 first_origin = origin
             elif origin != first_origin:
@@ -393,6 +398,15 @@ class HTTPClient:
         else:
             connection.close()
 
+    def _split(self, url: str) -> tuple[_Origin, str, str | None]:
+        split = self._split_urls.get(url)
+        if split is None:
+            split = _split(url)
+            if len(self._split_urls) >= _MAX_REMEMBERED:
+                self._split_urls.clear()
+            self._split_urls[url] = split
+        return split
+
     def _head(
         self,
         origin: _Origin,
@@ -402,19 +416,31 @@ class HTTPClient:
         body: bytes | None,
         credentials: str | None,
     ) -> bytes:
-        fields = dict(self._defaults)
-        if credentials is not None:
-            fields["authorization"] = ("Authorization", credentials)
-        fields.update(_fields(headers))
-        host = (
-            origin.label if origin.port != (443 if origin.scheme == "https" else 80) else origin.label.rsplit(":", 1)[0]
-        )
-        lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
-        lines.extend(f"{name}: {value}" for key, (name, value) in fields.items() if key not in _FRAMING)
+        given = self._safe_fields(headers)
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {origin.host_field}"]
+        if credentials is not None and "authorization" not in given:
+            lines.append(f"Authorization: {credentials}")
+        for key, (name, value) in self._defaults.items():  # the client's own, unless this request sets them
+            if key not in given and key not in _FRAMING and not (key == "authorization" and credentials is not None):
+                lines.append(f"{name}: {value}")
+        lines.extend(f"{name}: {value}" for key, (name, value) in given.items() if key not in _FRAMING)
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"Content-Length: {len(body or b'')}")
         lines.append("\r\n")
         return "\r\n".join(lines).encode()
+
+    def _safe_fields(self, headers: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+        """`_fields`, remembering the fields already found safe."""
+        checked = self._checked_fields
+        fields = {}
+        for name, value in headers.items():
+            if (name, value) not in checked:
+                _fields({name: value})  # raises for a field that could split the request
+                if len(checked) >= _MAX_REMEMBERED:
+                    checked.clear()
+                checked.add((name, value))
+            fields[name.lower()] = (name, value)
+        return fields
 
 
 def _fields(headers: Mapping[str, str]) -> dict[str, tuple[str, str]]:
