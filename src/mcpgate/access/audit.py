@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,25 +36,19 @@ class AuditTrail:
     def __init__(self, store: AuditStore, auth: Authenticator) -> None:
         self.store = store
         self.auth = auth
-        self._buffer: list[AuditEvent] = []
+        self._buffer: list[AuditEvent | _LateToolCall] = []
         self._task_group: anyio.abc.TaskGroup | None = None
 
     def tool_call(self, call: ToolCall) -> None:
-        session = call.session
-        self._record(
-            AuditEvent(
-                at=datetime.now(UTC),
-                kind="tool_call",
-                outcome=call.outcome,
-                key_id=session.owner if session.owner not in ("open", "anonymous") else None,
-                key_name=self.auth.name_of(session.owner),
-                user=session.user,
-                server=session.server,
-                tool=call.tool if isinstance(call.tool, str) else None,
-                duration_ms=round(call.seconds * 1000, 3),
-                arguments_digest=_digest(call.arguments),
-            )
-        )
+        owner = call.session.owner
+        key_id = owner if owner not in ("open", "anonymous") else None
+        late = _LateToolCall(call, time.time(), key_id, self.auth.name_of(key_id) if key_id else None)
+        if logger.isEnabledFor(logging.INFO):
+            self._record(late.event())  # its log line is written now, so the row is built now
+        else:
+            # Built at the next flush: the digest and the row cost more than the rest of the
+            # call's bookkeeping, and the next request would wait behind them (docs/benchmarks.md).
+            self._record(late)
 
     def auth_failure(self, scope: dict[str, Any], reason: str) -> None:
         client = scope.get("client")
@@ -66,8 +62,8 @@ class AuditTrail:
             )
         )
 
-    def _record(self, event: AuditEvent) -> None:
-        if logger.isEnabledFor(logging.INFO):  # the line is built only when someone reads it
+    def _record(self, event: AuditEvent | _LateToolCall) -> None:
+        if isinstance(event, AuditEvent) and logger.isEnabledFor(logging.INFO):  # built only when someone reads it
             fields = event.present()
             fields["at"] = event.at.isoformat()
             logger.info("%s", orjson.dumps(fields).decode())
@@ -76,7 +72,8 @@ class AuditTrail:
         self._buffer.append(event)
 
     async def flush(self) -> None:
-        events, self._buffer = self._buffer, []
+        events = [event if isinstance(event, AuditEvent) else event.event() for event in self._buffer]
+        self._buffer = []
         try:
             await self.store.write(events)
         except Exception:  # the database may be briefly away: keep the rows for the next flush
@@ -104,6 +101,31 @@ class AuditTrail:
         await self._task_group.__aexit__(None, None, None)
         with anyio.CancelScope(shield=True):
             await self.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class _LateToolCall:
+    """A tool call's row, to be built when it is written."""
+
+    call: ToolCall
+    at: float  # time.time()
+    key_id: str | None
+    key_name: str | None
+
+    def event(self) -> AuditEvent:
+        call, session = self.call, self.call.session
+        return AuditEvent(
+            at=datetime.fromtimestamp(self.at, UTC),
+            kind="tool_call",
+            outcome=call.outcome,
+            key_id=self.key_id,
+            key_name=self.key_name,
+            user=session.user,
+            server=session.server,
+            tool=call.tool if isinstance(call.tool, str) else None,
+            duration_ms=round(call.seconds * 1000, 3),
+            arguments_digest=_digest(call.arguments),
+        )
 
 
 def _digest(arguments: Any) -> str | None:

@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
 _OUTBOX_LIMIT = 4096
+_WATCH_AFTER_SECONDS = 0.05  # a call still running after this starts watching for its client to hang up
 
 
 async def _nowhere(message: Message) -> None:
@@ -449,8 +450,10 @@ class _DeferredResponse:
 class _ClientWatcher:
     """Cancel `scope` when the client hangs up; keep a silent stream alive meanwhile.
 
-    A bare asyncio task and timer rather than an anyio task group: per POST, the task
-    group cost more than the rest of the edge together (see docs/benchmarks.md).
+    Bare asyncio timers and a task rather than an anyio task group: per POST, the task group
+    cost more than the rest of the edge together (see docs/benchmarks.md). The watching task
+    starts only once the call has taken `_WATCH_AFTER_SECONDS`: most calls are answered
+    sooner, and a client that hangs up before then is still noticed at that moment.
     """
 
     def __init__(
@@ -461,9 +464,13 @@ class _ClientWatcher:
         self._response = response
         self._keepalive_seconds = keepalive_seconds
         self._loop = asyncio.get_running_loop()
-        self._task = self._loop.create_task(self._watch())
+        self._task: asyncio.Task[None] | None = None
+        self._watch_timer = self._loop.call_later(_WATCH_AFTER_SECONDS, self._start_watching)
         self._timer = self._loop.call_later(keepalive_seconds, self._tick)
         self._keepalive: asyncio.Task[None] | None = None
+
+    def _start_watching(self) -> None:
+        self._task = self._loop.create_task(self._watch())
 
     async def _watch(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":
@@ -480,8 +487,10 @@ class _ClientWatcher:
             await self._response.keepalive()
 
     def stop(self) -> None:
+        self._watch_timer.cancel()
         self._timer.cancel()
-        self._task.cancel()
+        if self._task is not None:
+            self._task.cancel()
         if self._keepalive is not None:
             self._keepalive.cancel()
 
