@@ -22,14 +22,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
 from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.edge.docs_page import MANAGEMENT_DOCS
-from mcpgate.edge.http import GATEWAY_KEY_IN_AUTHORIZATION, IN_PROCESS_CALLER, PRINCIPAL_KEY, USER_KEY, send_json
+from mcpgate.edge.http import (
+    GATEWAY_KEY_IN_AUTHORIZATION,
+    IN_PROCESS_CALLER,
+    PRINCIPAL_KEY,
+    USER_KEY,
+    request_headers,
+    send_json,
+)
 from mcpgate.edge.rest import is_rest
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, split_path
 from mcpgate.errors import Forbidden, GatewayError, TooManyRequests, Unauthorized
@@ -83,12 +89,12 @@ class Guard:
         scope[PRINCIPAL_KEY] = principal
         if user is not None:
             scope[USER_KEY] = user
-        if self.auth.enforcing and self.auth.carries_gateway_key(Headers(scope=scope)):
+        if self.auth.enforcing and self.auth.carries_gateway_key(request_headers(scope)):
             scope[GATEWAY_KEY_IN_AUTHORIZATION] = True
         await self.app(scope, receive, send)
 
     def _admit(self, scope: Scope) -> tuple[Principal, str | None]:
-        headers = Headers(scope=scope)
+        headers = request_headers(scope)
         path: str = scope["path"]
         user = headers.get("x-username")
         if user is not None and not USERNAME.match(user):

@@ -7,10 +7,9 @@ to the request (progress, logs) should go. What comes back is the response to se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import anyio
-from starlette.datastructures import Headers
 from starlette.types import Receive, Send
 
 from mcpgate.edge.http import read_body, send_json
@@ -21,7 +20,7 @@ from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, error_response
 
 
 async def read_messages(
-    receive: Receive, send: Send, headers: Headers, limit: int
+    receive: Receive, send: Send, headers: Mapping[str, str], limit: int
 ) -> tuple[list[Envelope | Rejected], bool] | None:
     """The POST body as classified messages and whether it was a batch; or None, after
     answering a body that is too large (413) or not JSON at all (400, -32700)."""

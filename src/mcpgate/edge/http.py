@@ -13,7 +13,6 @@ from urllib.parse import parse_qs
 
 import anyio
 import orjson
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from mcpgate.errors import PayloadTooLarge
@@ -41,6 +40,20 @@ GATEWAY_KEY_IN_AUTHORIZATION = "mcpgate.gateway_key_in_authorization"
 # Set only on requests made inside the process (a catalog of the gateway's own API calling it for
 # a tool call): the principal of that tool call, which the guard then judges like any other.
 IN_PROCESS_CALLER = "mcpgate.in_process_caller"
+HEADERS_KEY = "mcpgate.headers"  # see request_headers
+
+
+def request_headers(scope: Scope) -> Mapping[str, str]:
+    """The request's headers by lower-case name (the first of a repeated one), decoded once per
+    request and kept in its scope: Starlette's `Headers` decodes and scans them on every lookup,
+    and a POST to /mcp looks up about eight."""
+    headers: dict[str, str] | None = scope.get(HEADERS_KEY)
+    if headers is None:
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in reversed(scope["headers"])
+        }
+        scope[HEADERS_KEY] = headers
+    return headers
 
 
 def server_of(scope: Scope) -> str | None:
@@ -111,7 +124,7 @@ def owner_of(scope: Scope) -> str:
     return principal.id if principal is not None else "open"
 
 
-async def read_body(receive: Receive, headers: Headers, limit: int) -> bytes:
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
     """The whole request body, or `PayloadTooLarge` as soon as it exceeds `limit` bytes."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:

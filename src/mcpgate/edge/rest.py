@@ -31,7 +31,6 @@ from typing import Any
 
 import anyio
 import orjson
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from mcpgate import __version__
@@ -44,6 +43,7 @@ from mcpgate.edge.http import (
     owner_of,
     query_param,
     read_body,
+    request_headers,
     send_json,
     server_of,
 )
@@ -121,7 +121,7 @@ class RESTEndpoints:
             # A static page (it fetches what it shows, with the key typed into it): served without one.
             await send_html(send, docs_page(f"{scope.get('root_path', '')}{base}/openapi.json"))
             return
-        headers = Headers(scope=scope)
+        headers = request_headers(scope)
         if (refusal := self.policy.violation(headers)) is not None:
             await send_json(send, refusal[0], error_body("forbidden", refusal[1]))
             return
@@ -333,7 +333,7 @@ class RESTEndpoints:
         return result
 
     async def _body(self, receive: Receive, scope: Scope, empty: Any) -> Any:
-        raw = await read_body(receive, Headers(scope=scope), self.settings.max_body_bytes)
+        raw = await read_body(receive, request_headers(scope), self.settings.max_body_bytes)
         if not raw.strip():
             if empty is None:
                 raise BadRequest("the request needs a JSON body")
@@ -363,7 +363,7 @@ def _field(name: str, message: str) -> dict[str, str]:
 
 def _origin(scope: Scope) -> str:
     """The scheme and host the caller used, so the document's server URL works from where it was fetched."""
-    host = Headers(scope=scope).get("host")
+    host = request_headers(scope).get("host")
     if not host:
         server = scope.get("server") or ("127.0.0.1", 80)
         host = f"{server[0]}:{server[1]}"

@@ -11,10 +11,9 @@ Listening on a public address, the Host check is off unless hosts are configured
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-from starlette.datastructures import Headers
 
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -53,7 +52,7 @@ class OriginPolicy:
             allow_any_origin="*" in allowed_origins,
         )
 
-    def violation(self, headers: Headers) -> tuple[int, str] | None:
+    def violation(self, headers: Mapping[str, str]) -> tuple[int, str] | None:
         """`(status, reason)` when the request must be refused, else None."""
         if self.check_host:
             host = headers.get("host", "")

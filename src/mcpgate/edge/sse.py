@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from mcpgate.edge.exchange import answer_all, read_messages
@@ -35,6 +34,7 @@ from mcpgate.edge.http import (
     foreign,
     owner_of,
     query_param,
+    request_headers,
     send_json,
     server_of,
     sse_event,
@@ -111,7 +111,7 @@ class SSETransport:
 
     async def handle_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         """GET: open a session and stream its messages until either side goes away."""
-        if (refusal := self.policy.violation(Headers(scope=scope))) is not None:
+        if (refusal := self.policy.violation(request_headers(scope))) is not None:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
             return
         outbox = _Outbox()
@@ -174,7 +174,7 @@ class SSETransport:
                 [(b"allow", b"POST")],
             )
             return
-        headers = Headers(scope=scope)
+        headers = request_headers(scope)
         if (refusal := self.policy.violation(headers)) is not None:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
             return

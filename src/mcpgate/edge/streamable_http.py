@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from collections.abc import Mapping
 from contextlib import suppress
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from mcpgate.edge.http import (
     foreign,
     owner_of,
     pump_events,
+    request_headers,
     send_empty,
     send_json,
     server_of,
@@ -80,7 +82,7 @@ class StreamableHTTPTransport:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         CALLER_HEADERS.set(caller_headers(scope))  # this request's task: its own headers only
-        headers = Headers(scope=scope)
+        headers = request_headers(scope)
         if (refusal := self.policy.violation(headers)) is not None:
             await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
             return
@@ -103,7 +105,7 @@ class StreamableHTTPTransport:
 
     # -- POST ------------------------------------------------------------------------
 
-    async def _post(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+    async def _post(self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str]) -> None:
         parsed = await read_messages(receive, send, headers, self.settings.max_body_bytes)
         if parsed is None:
             return
@@ -140,7 +142,7 @@ class StreamableHTTPTransport:
         await self._respond(session, items, is_batch, receive, send, extra_headers, self._stream_mode(headers))
 
     def _session_for(
-        self, items: list[Envelope | Rejected], headers: Headers, scope: Scope
+        self, items: list[Envelope | Rejected], headers: Mapping[str, str], scope: Scope
     ) -> tuple[ClientSession | tuple[int, Message], list[tuple[bytes, bytes]]]:
         """The session a POST belongs to, creating it for `initialize`; or an error to answer."""
         session_id = headers.get(SESSION_HEADER)
@@ -180,7 +182,7 @@ class StreamableHTTPTransport:
             return None
         return session
 
-    def _stream_mode(self, headers: Headers) -> str:
+    def _stream_mode(self, headers: Mapping[str, str]) -> str:
         """ "never" (client takes only JSON), "always" (SSE only, or `responseMode: sse`), or "deferred"."""
         accept = headers.get("accept", "")
         if "text/event-stream" not in accept:
@@ -232,7 +234,7 @@ class StreamableHTTPTransport:
 
     # -- 2026-07-28: one self-contained request per POST --------------------------------
 
-    async def _modern(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+    async def _modern(self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str]) -> None:
         """The stateless revision: no handshake and no session; the envelope travels in `_meta`."""
         if scope["method"] != "POST":
             await send_json(
@@ -251,7 +253,7 @@ class StreamableHTTPTransport:
         scope: Scope,
         receive: Receive,
         send: Send,
-        headers: Headers,
+        headers: Mapping[str, str],
         items: list[Envelope | Rejected],
         is_batch: bool,
     ) -> None:
@@ -275,7 +277,7 @@ class StreamableHTTPTransport:
         )
         server = server_of(scope)
         if not isinstance(route, inbound.InboundLadderRejection) and item.method == "tools/call":
-            route = self._check_param_headers(inbound, item, headers, server) or route
+            route = self._check_param_headers(inbound, item, scope, server) or route
         if isinstance(route, inbound.InboundLadderRejection):
             response = error_response(item.id, route.code, route.message, route.data)
             await send_json(send, inbound.ERROR_CODE_HTTP_STATUS.get(route.code, 400), response)
@@ -299,7 +301,7 @@ class StreamableHTTPTransport:
         await self._respond(session, [item], False, receive, send, [], self._stream_mode(headers))
 
     def _check_param_headers(
-        self, inbound: ModuleType, item: Envelope, headers: Headers, server: str | None
+        self, inbound: ModuleType, item: Envelope, scope: Scope, server: str | None
     ) -> InboundLadderRejection | None:
         """2026-07-28 `Mcp-Param-*` headers must agree with the arguments they mirror (intermediaries route on them)."""
         name, arguments = item.params.get("name"), item.params.get("arguments")
@@ -312,12 +314,12 @@ class StreamableHTTPTransport:
             return None
         # Starlette's Headers keep repeated headers, which the check must see.
         return inbound.validate_mcp_param_headers(
-            tool["inputSchema"], arguments if isinstance(arguments, dict) else {}, headers
+            tool["inputSchema"], arguments if isinstance(arguments, dict) else {}, Headers(raw=scope["headers"])
         )
 
     # -- GET / DELETE ----------------------------------------------------------------
 
-    async def _get(self, scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+    async def _get(self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str]) -> None:
         if "text/event-stream" not in headers.get("accept", ""):
             await send_json(
                 send,
@@ -371,7 +373,7 @@ class StreamableHTTPTransport:
             session.open_streams -= 1
             session.touch()
 
-    async def _delete(self, scope: Scope, send: Send, headers: Headers) -> None:
+    async def _delete(self, scope: Scope, send: Send, headers: Mapping[str, str]) -> None:
         session_id = headers.get(SESSION_HEADER)
         if not session_id:
             await send_json(
