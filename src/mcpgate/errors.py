@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 # JSON-RPC 2.0 error codes (spec §5.1) and the MCP-specific ones we emit.
 PARSE_ERROR = -32700
@@ -147,3 +148,11 @@ def error_body(kind: str, message: str, details: Any = None) -> dict[str, Any]:
     if details is not None:
         body["details"] = details
     return {"error": body}
+
+
+def shown_url(url: str) -> str:
+    """`url` as an error or a log line may show it: without user info, query string or fragment,
+    any of which may hold a secret (`https://user:pw@host/x?token=…` → `https://host/x`)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) if parts.scheme else url.split("?", 1)[0]

@@ -15,6 +15,7 @@ import yaml
 
 from mcpgate.catalogs.openapi.document import Document, SpecError, load_document
 from mcpgate.catalogs.openapi.operations import Operations
+from tests.conftest import serve_asgi
 from tests.upstreams.big_openapi import SERVICES, big_spec, operation_count
 from tests.upstreams.pets_api import document as pets_document
 
@@ -113,3 +114,33 @@ def test_a_thousand_operations_are_read_grouped_and_searched() -> None:
     detail = operations.details(found)
     assert detail["security"][0]["allOf"][0]["scopes"] == ["invoices.readonly"]
     assert detail["parameters"][0]["name"] == "locationId" and detail["parameters"][0]["required"] is True
+
+
+async def _documents(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """`/bad.json`: a document with a dangling `$ref`; anything else: 404."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/bad.json":
+        dangling = {"get": {"parameters": [{"$ref": "#/x"}]}}
+        status, body = 200, json.dumps({"openapi": "3.1.0", "paths": {"/a": dangling}})
+    else:
+        status, body = 404, "{}"
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+async def test_a_documents_url_is_named_without_its_user_info_or_query_string() -> None:
+    async with serve_asgi(_documents) as base:
+        secret_url = base.replace("http://", "http://user:pw-s3cret@")
+        with pytest.raises(SpecError) as missing:
+            await load_document(f"{secret_url}/gone.json?token=s3cret", timeout=5)
+        with pytest.raises(SpecError) as dangling:
+            await load_document(f"{secret_url}/bad.json?token=s3cret", timeout=5)
+    with pytest.raises(SpecError) as unreachable:
+        await load_document(f"{secret_url}/spec.json?token=s3cret", timeout=5)  # the server is gone
+    assert str(missing.value) == f"cannot fetch the OpenAPI document at {base}/gone.json: HTTP 404"
+    assert str(dangling.value).startswith(f"{base}/bad.json: ") and "$ref '#/x' points at nothing" in str(
+        dangling.value
+    )
+    assert str(unreachable.value).startswith(f"cannot fetch the OpenAPI document at {base}/spec.json: ConnectError")
+    assert not [e for e in (missing, dangling, unreachable) if "s3cret" in str(e.value)]

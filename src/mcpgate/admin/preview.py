@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import orjson
 
-from mcpgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable, shown_url
 from mcpgate.settings import SSEUpstream, StreamableHTTPUpstream
 from mcpgate.upstream.connection import UpstreamConnection
 from mcpgate.upstream.detect import Transport, detect_transport
@@ -52,7 +52,7 @@ class ToolPreview:
         return preview, False
 
     async def _fetch(self, url: str, headers: dict[str, str]) -> Preview:
-        shown = url.split("?", 1)[0]
+        shown = shown_url(url)
         try:
             transport = await detect_transport(url, headers, self.timeout)
         except UpstreamUnavailable as exc:

@@ -21,7 +21,7 @@ import anyio
 import orjson
 
 from mcpgate import __version__
-from mcpgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable, shown_url
 from mcpgate.protocol.spec import LATEST_HANDSHAKE_VERSION
 from mcpgate.upstream.event_stream import describe_client_error
 from mcpgate.upstream.http_client import HTTPClient, HTTPClientError, HTTPConnectionError
@@ -52,7 +52,7 @@ class NotMCP(UpstreamError):
 
 async def detect_transport(url: str, headers: Mapping[str, str], timeout: float) -> Transport:  # noqa: ASYNC109
     """The transport `url` speaks; `UpstreamUnavailable` if unreachable, `NotMCP`, or `UpstreamTimeout`."""
-    shown = url.split("?", 1)[0]
+    shown = shown_url(url)
     order: tuple[Transport, ...] = ("streamable_http", "sse")
     if urlsplit(url).path.rstrip("/").endswith("/sse"):
         order = ("sse", "streamable_http")

@@ -18,7 +18,7 @@ import anyio
 import orjson
 from anyio.abc import TaskStatus
 
-from mcpgate.errors import UpstreamError, UpstreamUnavailable
+from mcpgate.errors import UpstreamError, UpstreamUnavailable, shown_url
 from mcpgate.settings import SSEUpstream
 from mcpgate.upstream.event_stream import ServerSentEvent, describe_client_error, read_events
 from mcpgate.upstream.http_client import HTTPClient, HTTPClientError, HTTPConnectionError
@@ -74,7 +74,7 @@ class SSEChannel:
 
 @asynccontextmanager
 async def open_sse(spec: SSEUpstream, connect_timeout: float) -> AsyncIterator[SSEChannel]:
-    shown = spec.url.split("?", 1)[0]
+    shown = shown_url(spec.url)
     try:
         http = HTTPClient(spec.headers, connect_timeout=connect_timeout)
     except HTTPClientError as exc:

@@ -23,7 +23,7 @@ import anyio
 import orjson
 from anyio.abc import TaskStatus
 
-from mcpgate.errors import UpstreamError, UpstreamUnavailable
+from mcpgate.errors import UpstreamError, UpstreamUnavailable, shown_url
 from mcpgate.settings import StreamableHTTPUpstream
 from mcpgate.upstream.event_stream import describe_client_error, read_events
 from mcpgate.upstream.http_client import HTTPClient, HTTPClientError, HTTPConnectionError, Response
@@ -45,7 +45,7 @@ class StreamableHTTPChannel:
     def __init__(self, http: HTTPClient, spec: StreamableHTTPUpstream) -> None:
         self.http = http
         self.url = spec.url
-        self.shown_url = spec.url.split("?", 1)[0]
+        self.shown_url = shown_url(spec.url)
         self.name = spec.name
         self.session_id: str | None = None
         self._peer: Peer | None = None

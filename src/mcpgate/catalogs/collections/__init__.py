@@ -18,6 +18,7 @@ import anyio
 from mcpgate.catalogs.collections.records import Collection, CollectionError
 from mcpgate.catalogs.collections.server import CollectionServer
 from mcpgate.catalogs.collections.sources import fetch_records
+from mcpgate.errors import shown_url
 from mcpgate.settings import CollectionUpstream
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ async def load_collection(spec: CollectionUpstream, *, fetch_seconds: float) -> 
     try:
         collection = await anyio.to_thread.run_sync(described)
     except CollectionError as exc:
-        shown = spec.location.split("?", 1)[0]
+        shown = shown_url(spec.location)
         raise CollectionError(f"{shown}: {exc.message}") from None
     return CollectionServer(spec.name, collection)
 

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from mcpgate.catalogs.collections.records import CollectionError, read_records
+from mcpgate.errors import shown_url
 
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".yaml", ".yml")
 MAX_SOURCE_BYTES = 256 * 1024 * 1024
@@ -26,7 +27,7 @@ async def fetch_records(
 ) -> list[dict[str, Any]]:
     if source.startswith(("http://", "https://")):
         data = await _download(source, fetch_seconds, headers or {})
-        return await anyio.to_thread.run_sync(read_records, data, source.split("?", 1)[0])
+        return await anyio.to_thread.run_sync(read_records, data, shown_url(source))
     return await anyio.to_thread.run_sync(_read_path, source)
 
 
@@ -56,7 +57,7 @@ def _read_file(path: Path, shown: str) -> bytes:
 async def _download(url: str, seconds: float, headers: Mapping[str, str]) -> bytes:
     import httpx  # with the first collection fetched by URL only
 
-    shown = url.split("?", 1)[0]  # a query string may hold a token
+    shown = shown_url(url)
     try:
         async with httpx.AsyncClient(timeout=seconds, follow_redirects=True, headers=dict(headers)) as client:
             async with client.stream("GET", url, headers={"accept": "application/json, application/yaml, */*"}) as r:
@@ -69,6 +70,6 @@ async def _download(url: str, seconds: float, headers: Mapping[str, str]) -> byt
                         raise CollectionError(f"{shown} is larger than {MAX_SOURCE_BYTES // 2**20} MB")
                     chunks.append(chunk)
     except httpx.HTTPError as exc:
-        reason = str(exc).split("?", 1)[0] or type(exc).__name__
+        reason = str(exc).replace(url, shown).split("?", 1)[0] or type(exc).__name__
         raise CollectionError(f"cannot fetch {shown}: {type(exc).__name__}: {reason}") from None
     return b"".join(chunks)

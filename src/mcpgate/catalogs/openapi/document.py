@@ -26,7 +26,7 @@ import httpx
 import orjson
 import yaml
 
-from mcpgate.errors import ConfigError
+from mcpgate.errors import ConfigError, shown_url
 
 _INLINE_DEPTH = 24  # a guard against pathological nesting; real schemas are far shallower
 _MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
@@ -126,20 +126,31 @@ async def load_document(source: str, *, timeout: float) -> Document:  # noqa: AS
     else:
         text = await anyio.to_thread.run_sync(_read_file, source)
     # Parsing a large YAML document takes a good part of a second: not on the event loop.
-    document = Document(await anyio.to_thread.run_sync(parse_document, text, source), source)
+    shown = shown_url(source)  # named in messages, and the base of relative server URLs
+    document = Document(await anyio.to_thread.run_sync(parse_document, text, shown), shown)
     check(document)
     return document
 
 
 async def _fetch(url: str, timeout: float) -> bytes:  # noqa: ASYNC109
+    shown = shown_url(url)
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
-            response = await client.get(url, headers={"accept": "application/json, application/yaml, */*"})
+            accept = {"accept": "application/json, application/yaml, */*"}
+            async with client.stream("GET", url, headers=accept) as response:
+                if response.status_code != 200:
+                    raise SpecError(f"cannot fetch the OpenAPI document at {shown}: HTTP {response.status_code}")
+                chunks, size = [], 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > _MAX_DOCUMENT_BYTES:
+                        raise SpecError(f"{shown} is larger than {_MAX_DOCUMENT_BYTES // 2**20} MB")
+                    chunks.append(chunk)
     except httpx.HTTPError as exc:
-        raise SpecError(f"cannot fetch the OpenAPI document at {url}: {type(exc).__name__} {exc}".strip()) from None
-    if response.status_code != 200:
-        raise SpecError(f"cannot fetch the OpenAPI document at {url}: HTTP {response.status_code}")
-    return response.content
+        # httpx's own message may name the URL (a redirect's, say) with its query string.
+        reason = f"{type(exc).__name__} {str(exc).replace(url, shown).split('?', 1)[0]}".strip()
+        raise SpecError(f"cannot fetch the OpenAPI document at {shown}: {reason}") from None
+    return b"".join(chunks)
 
 
 def _read_file(path: str) -> bytes:
