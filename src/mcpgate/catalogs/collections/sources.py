@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from mcpgate.catalogs.collections.records import CollectionError, read_records
+from mcpgate.catalogs.downloads import DownloadError, download
 from mcpgate.errors import shown_url
 
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".yaml", ".yml")
@@ -26,7 +27,10 @@ async def fetch_records(
     source: str, *, fetch_seconds: float, headers: Mapping[str, str] | None = None
 ) -> list[dict[str, Any]]:
     if source.startswith(("http://", "https://")):
-        data = await _download(source, fetch_seconds, headers or {})
+        try:
+            data = await download(source, seconds=fetch_seconds, limit=MAX_SOURCE_BYTES, headers=headers)
+        except DownloadError as exc:
+            raise CollectionError(f"cannot fetch {exc}") from None
         return await anyio.to_thread.run_sync(read_records, data, shown_url(source))
     return await anyio.to_thread.run_sync(_read_path, source)
 
@@ -52,24 +56,3 @@ def _read_file(path: Path, shown: str) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise CollectionError(f"cannot read {shown}: {exc.strerror or exc}") from None
-
-
-async def _download(url: str, seconds: float, headers: Mapping[str, str]) -> bytes:
-    import httpx  # with the first collection fetched by URL only
-
-    shown = shown_url(url)
-    try:
-        async with httpx.AsyncClient(timeout=seconds, follow_redirects=True, headers=dict(headers)) as client:
-            async with client.stream("GET", url, headers={"accept": "application/json, application/yaml, */*"}) as r:
-                if r.status_code != 200:
-                    raise CollectionError(f"cannot fetch {shown}: HTTP {r.status_code}")
-                chunks, size = [], 0
-                async for chunk in r.aiter_bytes():
-                    size += len(chunk)
-                    if size > MAX_SOURCE_BYTES:
-                        raise CollectionError(f"{shown} is larger than {MAX_SOURCE_BYTES // 2**20} MB")
-                    chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        reason = str(exc).replace(url, shown).split("?", 1)[0] or type(exc).__name__
-        raise CollectionError(f"cannot fetch {shown}: {type(exc).__name__}: {reason}") from None
-    return b"".join(chunks)

@@ -22,10 +22,10 @@ from typing import Any
 from urllib.parse import unquote, urljoin
 
 import anyio
-import httpx
 import orjson
 import yaml
 
+from mcpgate.catalogs.downloads import DownloadError, download
 from mcpgate.errors import ConfigError, shown_url
 
 _INLINE_DEPTH = 24  # a guard against pathological nesting; real schemas are far shallower
@@ -133,24 +133,10 @@ async def load_document(source: str, *, timeout: float) -> Document:  # noqa: AS
 
 
 async def _fetch(url: str, timeout: float) -> bytes:  # noqa: ASYNC109
-    shown = shown_url(url)
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
-            accept = {"accept": "application/json, application/yaml, */*"}
-            async with client.stream("GET", url, headers=accept) as response:
-                if response.status_code != 200:
-                    raise SpecError(f"cannot fetch the OpenAPI document at {shown}: HTTP {response.status_code}")
-                chunks, size = [], 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > _MAX_DOCUMENT_BYTES:
-                        raise SpecError(f"{shown} is larger than {_MAX_DOCUMENT_BYTES // 2**20} MB")
-                    chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        # httpx's own message may name the URL (a redirect's, say) with its query string.
-        reason = f"{type(exc).__name__} {str(exc).replace(url, shown).split('?', 1)[0]}".strip()
-        raise SpecError(f"cannot fetch the OpenAPI document at {shown}: {reason}") from None
-    return b"".join(chunks)
+        return await download(url, seconds=timeout, limit=_MAX_DOCUMENT_BYTES)
+    except DownloadError as exc:
+        raise SpecError(f"cannot fetch the OpenAPI document at {exc}") from None
 
 
 def _read_file(path: str) -> bytes:
