@@ -63,7 +63,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "mcpgate" / "hub" / "search" / "tables"
+OUT = Path(__file__).resolve().parents[1] / "src" / "mcpgate" / "search" / "tables"
 TABLE = "minilm_l6_static.safetensors"
 TOKENIZER = "minilm_l6_tokenizer.json"
 SOURCE = "sentence-transformers/all-MiniLM-L6-v2"
