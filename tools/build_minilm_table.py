@@ -39,8 +39,8 @@ How to rerun (dev time only; torch never goes into the project's venv):
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false \
         /tmp/distill-venv/bin/python tools/build_minilm_table.py
 
-One thread throughout (no pools); about 30 s without refining, ~30 minutes with (125k sentences). Deterministic — the
-same files, byte for byte, from the same interpreter and packages: the model runs in eval mode, the
+One thread throughout (no pools); about 30 s without refining, ~30 minutes with (125k sentences).
+Deterministic — the same files, byte for byte, from the same interpreter and packages: the model runs in eval mode, the
 sentences are sorted then shuffled with a fixed seed, training is seeded and single-threaded, PCA
 is an exact SVD with each component's sign fixed. The sha256s of the table and of the sentence
 list are printed (and the latter written to NOTICE); the sentences depend on the installed
@@ -63,6 +63,7 @@ import hashlib  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import sysconfig  # noqa: E402
 import textwrap  # noqa: E402
@@ -220,14 +221,20 @@ def _split_name(name: str) -> str:
 
 def refining_sentences(corpus: str) -> tuple[list[str], dict[str, int]]:
     """The sentences of each `source:count` in `corpus`, in that order, and how many each gave."""
-    builders = {"docstrings": docstring_sentences, "wordnet": wordnet_sentences, "debian": debian_sentences}
-    builders["man"] = manpage_sentences
+    builders = {
+        "docstrings": docstring_sentences,
+        "wordnet": wordnet_sentences,
+        "debian": debian_sentences,
+        "man": manpage_sentences,
+    }
     sentences: list[str] = []
     used: dict[str, int] = {}
     for part in corpus.split(","):
         name, _, count = part.partition(":")
         if name not in builders:
             sys.exit(f"unknown corpus source {name!r}: choose from {', '.join(builders)}")
+        if not count.isdigit():
+            sys.exit(f"corpus source {name!r} needs a count of sentences, as in {name}:10000")
         found = builders[name](int(count))
         if not found:
             print(f"corpus source {name}: nothing found on this machine, left out", flush=True)
@@ -275,8 +282,6 @@ def wordnet_sentences(limit: int) -> list[str]:
 
 def debian_sentences(limit: int) -> list[str]:
     """Every package in apt's lists as "package name as words: its short description"."""
-    import subprocess
-
     lists = sorted(Path("/var/lib/apt/lists").glob("*_Packages*"))
     found: dict[str, str] = {}
     for path in lists:
@@ -287,13 +292,11 @@ def debian_sentences(limit: int) -> list[str]:
             description = re.search(r"^Description: (.+)", block, re.M)
             if package and description:
                 found[package.group(1)] = f"{re.sub(r'[-.+]', ' ', package.group(1))}: {description.group(1).strip()}"
-    return _shuffled([found[name] for name in sorted(found)], limit)
+    return _shuffled(list(found.values()), limit)
 
 
 def manpage_sentences(limit: int) -> list[str]:
     """The installed manual pages' one-line summaries, as "name as words: summary"."""
-    import subprocess
-
     try:
         listing = subprocess.run(["man", "-k", "."], capture_output=True, text=True, check=False).stdout
     except FileNotFoundError:
@@ -310,7 +313,7 @@ def docstring_sentences(limit: int) -> list[str]:
     """'name as words: first sentence of its docstring' for the public functions and classes of the
     standard library and the installed packages (tests left out), as a tool is indexed: deduplicated,
     sorted, shuffled with a fixed seed, the first `limit` kept."""
-    found: dict[str, str] = {}
+    sentences = []
     for path in _sources():
         try:
             tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
@@ -324,11 +327,8 @@ def docstring_sentences(limit: int) -> list[str]:
                 continue
             first = " ".join(_FIRST_SENTENCE.split(docstring.strip(), maxsplit=1)[0].split())
             if 4 <= len(first.split()) <= 40 and not any(c in first for c in "`>{}=[]|\\"):
-                sentence = f"{_split_name(node.name)}: {first}"
-                found.setdefault(sentence.lower(), sentence)
-    sentences = sorted(found.values())
-    random.Random(SEED).shuffle(sentences)
-    return sentences[:limit]
+                sentences.append(f"{_split_name(node.name)}: {first}")
+    return _shuffled(sentences, limit)
 
 
 def _sources() -> list[Path]:
