@@ -42,7 +42,7 @@ def quality(data: Path) -> None:
     rankers = {
         "BM25 (stemmed, stopwords out)": SearchIndex([]),
         "wordllama table (256d)": SearchIndex(wordllama, lexical_weight=0),
-        "minilm table (128d)": SearchIndex(minilm, lexical_weight=0),
+        "minilm attention-pooled tables (128d)": SearchIndex(minilm, lexical_weight=0),
         "wordllama + BM25 1.0 (the old default)": SearchIndex(wordllama, lexical_weight=1.0),
         "wordllama + minilm": SearchIndex(lexical_weight=0),
         "wordllama + minilm + BM25 1.0": SearchIndex(lexical_weight=1.0),

