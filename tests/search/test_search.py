@@ -96,7 +96,7 @@ def test_minilm_tables_pool_tokens_by_attention() -> None:
 def test_many_texts_embed_as_each_alone() -> None:
     """An index build embeds in padded batches of similar lengths; a query alone: the same vectors."""
     for embeddings in bundled_embeddings():
-        texts = [d.full_text for d in TOOLS] * 3 + ["", "a much longer text " * 40, "x"]
+        texts = [d.full_text for d in TOOLS] * 3 + ["", "a much longer text " * 40, "x", "beyond one window " * 200]
         together = embeddings.embed(texts)
         alone = np.stack([embeddings.embed_one(text) for text in texts])
         assert np.allclose(together, alone, atol=1e-5), embeddings.name

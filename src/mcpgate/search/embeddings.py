@@ -38,6 +38,7 @@ _WORDLLAMA_TABLE = ("weights/l2_supercat_256.safetensors", "embedding.weight")
 _WORDLLAMA_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
 _MINILM_TABLE = "minilm_l6_attention.safetensors"
 _MINILM_TOKENIZER = "minilm_l6_tokenizer.json"
+_WINDOW = 256  # tokens that attend to each other: a longer text is pooled window by window
 _BATCH_SCORES = 2_000_000  # attention scores held at once when embedding many texts (8 MB)
 
 
@@ -90,7 +91,8 @@ class AttentionPooledEmbeddings(StaticEmbeddings):
         v = Σᵢ rows[i] + Σⱼ (Σᵢ wᵢ Aᵢⱼ) context[j]
 
     Everything per token is a table row, so a text of n tokens costs an n × n product of 32-dim
-    vectors and two gathers: microseconds, like a plain mean.
+    vectors and two gathers: microseconds, like a plain mean. Tokens attend within windows of 256
+    (a text is at most 64 tokens in training), so a long description costs linear time and memory.
     """
 
     def __init__(
@@ -117,12 +119,20 @@ class AttentionPooledEmbeddings(StaticEmbeddings):
         if len(texts) < 8:
             return super().vectors(texts)
         vectors = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        order = sorted((i for i, ids in enumerate(texts) if ids), key=lambda i: len(texts[i]))
+        for i, ids in enumerate(texts):
+            if len(ids) > _WINDOW:
+                vectors[i] = self.vector(ids)
+        order = sorted((i for i, ids in enumerate(texts) if 0 < len(ids) <= _WINDOW), key=lambda i: len(texts[i]))
         start = 0
         while start < len(order):
-            width = len(texts[order[start]])
-            size = max(1, min(256, _BATCH_SCORES // (width * width)))
-            batch = order[start : start + size]
+            end = start + 1  # grow the batch while its scores (texts × longest²) stay within the budget
+            while (
+                end < len(order)
+                and end - start < 256
+                and (end - start + 1) * len(texts[order[end]]) ** 2 <= _BATCH_SCORES
+            ):
+                end += 1
+            batch = order[start:end]
             width = len(texts[batch[-1]])
             ids = np.zeros((len(batch), width), dtype=np.intp)
             present = np.zeros((len(batch), width), dtype=bool)
@@ -137,10 +147,14 @@ class AttentionPooledEmbeddings(StaticEmbeddings):
             received = np.einsum("bi,bij->bj", self.weights[ids] * present, scores)
             own = (self.table[ids] * present[..., None]).sum(axis=1)
             vectors[batch] = own + np.einsum("bj,bjd->bd", received, self.context[ids])
-            start += len(batch)
+            start = end
         return vectors
 
     def vector(self, ids: list[int]) -> np.ndarray:
+        if len(ids) > _WINDOW:  # n × n scores for a long text would grow without bound
+            return sum(
+                (self.vector(ids[i : i + _WINDOW]) for i in range(0, len(ids), _WINDOW)), np.zeros(self.dimensions)
+            )
         scores = self.queries[ids] @ self.keys[ids].T
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)
