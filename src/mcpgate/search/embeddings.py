@@ -139,14 +139,7 @@ class AttentionPooledEmbeddings(StaticEmbeddings):
             for n, i in enumerate(batch):
                 ids[n, : len(texts[i])] = texts[i]
                 present[n, : len(texts[i])] = True
-            scores = self.queries[ids] @ self.keys[ids].transpose(0, 2, 1)
-            scores[~np.broadcast_to(present[:, None, :], scores.shape)] = -np.inf
-            scores -= scores.max(axis=2, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(axis=2, keepdims=True)
-            received = np.einsum("bi,bij->bj", self.weights[ids] * present, scores)
-            own = (self.table[ids] * present[..., None]).sum(axis=1)
-            vectors[batch] = own + np.einsum("bj,bjd->bd", received, self.context[ids])
+            vectors[batch] = self._pooled(ids, present)
             start = end
         return vectors
 
@@ -155,12 +148,21 @@ class AttentionPooledEmbeddings(StaticEmbeddings):
             return sum(
                 (self.vector(ids[i : i + _WINDOW]) for i in range(0, len(ids), _WINDOW)), np.zeros(self.dimensions)
             )
-        scores = self.queries[ids] @ self.keys[ids].T
-        scores -= scores.max(axis=1, keepdims=True)
+        batch = np.array([ids], dtype=np.intp)
+        return self._pooled(batch, np.ones(batch.shape, dtype=bool))[0]
+
+    def _pooled(self, ids: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Texts as rows of token ids, padded where `present` is False → one vector per text."""
+        scores = self.queries[ids] @ self.keys[ids].transpose(0, 2, 1)
+        if not present.all():  # padding attends and is attended to nowhere
+            scores[~np.broadcast_to(present[:, None, :], scores.shape)] = -np.inf
+        scores -= scores.max(axis=2, keepdims=True)
         np.exp(scores, out=scores)
-        scores /= scores.sum(axis=1, keepdims=True)
-        received = self.weights[ids] @ scores
-        return self.table[ids].sum(axis=0) + received @ self.context[ids]
+        scores /= scores.sum(axis=2, keepdims=True)
+        weights = self.weights[ids] * present
+        received = weights[:, None, :] @ scores  # Σᵢ wᵢ Aᵢⱼ, per text
+        own = (self.table[ids] * present[..., None]).sum(axis=1)
+        return own + (received @ self.context[ids])[:, 0]
 
 
 def bundled_embeddings() -> tuple[StaticEmbeddings, ...]:
