@@ -94,15 +94,15 @@ class SearchIndex:
         state = self._state
         if not state.documents or limit < 1 or not query.strip():
             return []
-        scores = np.zeros(len(state.documents))
+        scores = np.zeros(len(state.documents), dtype=np.float32)
         if self.semantic_weight:
             text = content_words(query)
             for embeddings, vectors in zip(self.embeddings, state.vectors, strict=True):
-                scores += self.semantic_weight * _standardised(vectors @ embeddings.embed_one(text))
+                _add_standardised(scores, vectors @ embeddings.embed_one(text), self.semantic_weight)
         if state.bm25 is not None and self.lexical_weight:
             query_terms = terms(query)
             if query_terms:
-                scores += self.lexical_weight * _standardised(state.bm25.get_scores(query_terms))
+                _add_standardised(scores, state.bm25.get_scores(query_terms), self.lexical_weight)
         if groups is not None:
             scores[~np.isin(state.groups, list(groups))] = -np.inf
         limit = min(limit, len(scores))
@@ -118,10 +118,14 @@ class SearchIndex:
         )
 
 
-def _standardised(scores: np.ndarray) -> np.ndarray:
-    """Zero mean, unit spread; all zeros when every document scores the same (nothing to say)."""
-    scores = scores.astype(np.float64)
-    spread = scores.std()
+def _add_standardised(total: np.ndarray, scores: np.ndarray, weight: float) -> None:
+    """total += weight × scores at zero mean and unit spread; nothing when every document scores the
+    same (nothing to say). In float32 and in place: at 10k documents each pass over the scores counts."""
+    spread = float(scores.std())
     if spread == 0:
-        return np.zeros_like(scores)
-    return (scores - scores.mean()) / spread
+        return
+    mean = float(scores.mean())
+    scores = np.asarray(scores, dtype=np.float32)
+    scores -= mean  # `scores` is always a fresh array here (a product's or BM25's result)
+    scores *= weight / spread
+    total += scores
