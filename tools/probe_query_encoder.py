@@ -40,7 +40,9 @@ import bm25s  # noqa: E402
 import numpy as np  # noqa: E402
 from refining_corpus import refining_sentences  # noqa: E402
 
+from mcpgate.search import Document, SearchIndex  # noqa: E402
 from mcpgate.search.embeddings import bundled_embeddings  # noqa: E402
+from mcpgate.search.index import _add_standardised  # noqa: E402  (the index's own fusion step)
 from mcpgate.search.text import content_words, split_name, terms  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tool-retrieval" / "metatool"
@@ -57,7 +59,7 @@ def main() -> None:
     with (args.data / "all_clean_data.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
     names = list(tools)
-    texts = [f"{split_name(name)}: {description}" for name, description in tools.items()]  # as Document.full_text
+    texts = [Document(name, split_name(name), description).full_text for name, description in tools.items()]
     queries = [row["Query"] for row in rows]
     searched = [content_words(q) for q in queries]
     labels = np.array([names.index(row["Tool"]) for row in rows])
@@ -107,16 +109,19 @@ def bm25_scores(texts: list[str], queries: list[str]) -> np.ndarray:
     return np.stack([index.get_scores(terms(q)) if terms(q) else np.zeros(len(texts)) for q in queries])
 
 
-def standardised(scores: np.ndarray) -> np.ndarray:
-    spread = scores.std(axis=1, keepdims=True)
-    spread[spread == 0] = 1.0
-    return (scores - scores.mean(axis=1, keepdims=True)) / spread
-
-
 def fused(scores: dict[str, np.ndarray], third: np.ndarray | None = None) -> np.ndarray:
-    """The search index's fusion: z-scores added, each table 1.0, BM25 0.5."""
-    total = standardised(scores["wordllama"]) + standardised(scores["tables"]) + 0.5 * standardised(scores["bm25"])
-    return total if third is None else total + standardised(third)
+    """The search index's fusion, query by query with its own step and default weights (each table
+    `semantic_weight`, BM25 `lexical_weight`); `third` counts as one more table."""
+    defaults = SearchIndex(embeddings=())
+    weighted = [(scores["wordllama"], defaults.semantic_weight), (scores["tables"], defaults.semantic_weight)]
+    weighted += [(scores["bm25"], defaults.lexical_weight)] + (
+        [(third, defaults.semantic_weight)] if third is not None else []
+    )
+    total = np.zeros(scores["tables"].shape, dtype=np.float32)
+    for matrix, weight in weighted:
+        for row, query_scores in zip(total, matrix, strict=True):
+            _add_standardised(row, np.array(query_scores, dtype=np.float32), weight)
+    return total
 
 
 def report(label: str, scores: np.ndarray, labels: np.ndarray) -> None:
