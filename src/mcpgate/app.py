@@ -39,7 +39,7 @@ from mcpgate.edge.http import IN_PROCESS_CALLER, caller_principal, send_json
 from mcpgate.edge.metrics import Metrics
 from mcpgate.edge.openapi import Security
 from mcpgate.edge.rest import RESTEndpoints, is_rest
-from mcpgate.edge.security import OriginPolicy
+from mcpgate.edge.security import HostOriginCheck, OriginPolicy
 from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, VirtualServerEndpoints
 from mcpgate.edge.sse import SSETransport
 from mcpgate.edge.streamable_http import StreamableHTTPTransport
@@ -249,9 +249,8 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
     hub = services.hub
     router = RequestRouter(hub)
     metrics = Metrics(hub)
-    policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins)
-    sse = SSETransport(router, policy, settings.edge)
-    streamable = StreamableHTTPTransport(router, policy, settings.edge)
+    sse = SSETransport(router, settings.edge)
+    streamable = StreamableHTTPTransport(router, settings.edge)
     auth = services.auth
 
     def security_of(server_id: str | None) -> Security:
@@ -261,7 +260,7 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         server = hub.servers.get(server_id) if server_id is not None else None
         return "optional" if server is not None and server.is_public else "required"
 
-    rest = RESTEndpoints(router, policy, settings.edge, security_of)
+    rest = RESTEndpoints(router, settings.edge, security_of)
 
     async def management_docs(scope: Scope, receive: Receive, send: Send) -> None:
         await send_html(send, docs_page(f"{scope.get('root_path', '')}{PREFIX}/openapi.json"))
@@ -287,8 +286,11 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         services.audit.auth_failure(scope, reason)
         metrics.auth_failure()
 
-    asgi = metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed))
-    hub.own_api.serve(_as_caller(asgi), management.document)
+    guarded = metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed))
+    # In-process calls of the gateway's own API come from no browser: they skip the Host/Origin check.
+    hub.own_api.serve(_as_caller(guarded), management.document)
+    policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins, settings.edge.allowed_hosts)
+    asgi = HostOriginCheck(guarded, policy)
     return App(asgi, management, gateway)
 
 

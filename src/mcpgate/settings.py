@@ -64,6 +64,13 @@ class TimeoutSettings(_Model):
     connect: float = Field(30.0, gt=0, description="Start/handshake of one upstream.")
     call: float = Field(60.0, gt=0, description="One request forwarded to an upstream.")
     list: float = Field(15.0, gt=0, validation_alias=_alias("list", "listTools", "list_tools"))
+    # Liveness: an upstream quiet this long (no message at all: any reply counts) gets an MCP
+    # ping; `missedPings` unanswered in a row and it is taken down and reconnected (a stdio child
+    # is killed and restarted). A frozen upstream is noticed within pingInterval + missedPings ×
+    # ping seconds (25 by default): before a call's own timeout. 0 turns pings off.
+    ping_interval: float = Field(15.0, ge=0, validation_alias=_alias("ping_interval", "pingInterval"))
+    ping: float = Field(5.0, gt=0, description="How long one ping's answer may take.")
+    missed_pings: int = Field(2, ge=1, validation_alias=_alias("missed_pings", "missedPings"))
 
 
 class _UpstreamBase(_Model):
@@ -294,11 +301,30 @@ class EdgeSettings(_Model):
     allowed_origins: list[str] = Field(
         default_factory=list, validation_alias=_alias("allowed_origins", "allowedOrigins")
     )
+    # Host names (or host:port) accepted besides loopback ones, on every route. Listening on a
+    # loopback address, or once any is set, a request with another Host is refused (421).
+    allowed_hosts: list[str] = Field(default_factory=list, validation_alias=_alias("allowed_hosts", "allowedHosts"))
     # "json" answers POST /mcp with a JSON body unless the request needs a stream
     # (progress); "sse" always streams.
     response_mode: Literal["json", "sse"] = Field("json", validation_alias=_alias("response_mode", "responseMode"))
     session_idle_seconds: float = Field(
         3600.0, gt=0, validation_alias=_alias("session_idle_seconds", "sessionIdleSeconds")
+    )
+    # A request's head (request line and headers) must arrive whole within this many seconds of
+    # the connection opening, or of its first byte on a kept-alive connection; else it is closed.
+    header_timeout_seconds: float = Field(
+        10.0, gt=0, validation_alias=_alias("header_timeout_seconds", "headerTimeoutSeconds")
+    )
+    # A kept-alive connection idle this long between requests is closed (behind a proxy that
+    # reuses connections, set it above the proxy's own idle timeout).
+    idle_timeout_seconds: float = Field(
+        5.0, gt=0, validation_alias=_alias("idle_timeout_seconds", "idleTimeoutSeconds")
+    )
+    # Client connections held at once; unset: the open-file limit less 8,192 (half of it when
+    # that is more). At the cap a new connection takes the place of the one that has waited
+    # longest for its request's head, or is refused when none is waiting.
+    max_connections: int | None = Field(
+        None, ge=1, validation_alias=_alias("max_connections", "maxConnections")
     )
 
 

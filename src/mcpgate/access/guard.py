@@ -37,14 +37,12 @@ from mcpgate.edge.http import (
     send_json,
 )
 from mcpgate.edge.rest import is_rest
-from mcpgate.edge.servers import BY_ID_PREFIX, NAMED_PREFIX, split_path
+from mcpgate.edge.servers import BY_ID_PREFIX, MCP_PATHS, NAMED_PREFIX, refusal_body, speaks_jsonrpc, split_path
 from mcpgate.errors import Forbidden, GatewayError, TooManyRequests, Unauthorized
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.servers import VirtualServer
-from mcpgate.protocol.jsonrpc import error_response
 
 OPEN_PATHS = frozenset({"/health"})
-MCP_PATHS = frozenset({"/mcp", "/mcp/", "/sse", "/messages", "/messages/", "/message"})
 ADMIN_ONLY = ("/api/v1/keys", "/api/v1/users", "/api/v1/audit")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNAUTHORIZED_CODE = -32001
@@ -157,14 +155,10 @@ class Guard:
         headers = [(b"www-authenticate", b'Bearer realm="mcpgate"')] if status == 401 else []
         if isinstance(exc, TooManyRequests):
             headers.append((b"retry-after", str(exc.retry_after).encode()))
+        label = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}.get(status, "Refused")
         path: str = scope["path"]
-        if path in MCP_PATHS or (path.startswith((NAMED_PREFIX, BY_ID_PREFIX)) and not is_rest(split_path(path)[2])):
-            label = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}.get(status, "Refused")
-            body = error_response(None, UNAUTHORIZED_CODE, f"{label}: {exc.message}")
-        else:
-            kind = {401: "unauthorized", 403: "forbidden", 429: "rate_limited"}.get(status, "refused")
-            body = {"error": {"type": kind, "message": exc.message}}
-        await send_json(send, status, body, headers)
+        message = f"{label}: {exc.message}" if speaks_jsonrpc(path) else exc.message
+        await send_json(send, status, refusal_body(path, status, message, UNAUTHORIZED_CODE), headers)
 
 
 def _server_ident(path: str) -> str:

@@ -48,7 +48,6 @@ from mcpgate.edge.http import (
     server_of,
 )
 from mcpgate.edge.openapi import RESTSurface, Security, rest_document
-from mcpgate.edge.security import OriginPolicy
 from mcpgate.edge.tool_formats import FORMATS, function_names, openai_responses_tools, openai_tools
 from mcpgate.errors import (
     INVALID_PARAMS,
@@ -103,13 +102,11 @@ class RESTEndpoints:
     def __init__(
         self,
         router: RequestRouter,
-        policy: OriginPolicy,
         settings: EdgeSettings,
         security_of: SecurityOf = lambda server: "none",
     ) -> None:
         self.router = router
         self.hub = router.hub
-        self.policy = policy
         self.settings = settings
         self.security_of = security_of
         self.arguments = ArgumentChecker()
@@ -120,10 +117,6 @@ class RESTEndpoints:
         if head == "docs" and not name:
             # A static page (it fetches what it shows, with the key typed into it): served without one.
             await send_html(send, docs_page(f"{scope.get('root_path', '')}{base}/openapi.json"))
-            return
-        headers = request_headers(scope)
-        if (refusal := self.policy.violation(headers)) is not None:
-            await send_json(send, refusal[0], error_body("forbidden", refusal[1]))
             return
         CALLER_HEADERS.set(caller_headers(scope))  # this request's task: its own headers only
         method = scope["method"]

@@ -1,11 +1,12 @@
-"""DNS-rebinding protection: the Host and Origin checks the MCP spec asks HTTP servers to make.
+"""DNS-rebinding protection: the Host and Origin checks the MCP spec asks HTTP servers to make,
+made once for every route by `HostOriginCheck`.
 
 A browser page on `evil.example` that resolves its name to 127.0.0.1 can reach a local
 gateway; it cannot forge the Host or Origin headers its requests carry. So when the
 gateway listens on a loopback address it accepts only loopback Host names, and from
 browsers only loopback Origins, plus whatever the operator allows explicitly.
 Listening on a public address, the Host check is off unless hosts are configured
-(a reverse proxy owns that), but the Origin check stays.
+(`edge.allowedHosts`; or a reverse proxy owns that), but the Origin check stays.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcpgate.edge.http import request_headers, send_json
+from mcpgate.edge.servers import refusal_body
 
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
@@ -69,3 +75,23 @@ class OriginPolicy:
         if origin != "null" and _is_loopback(hostname):
             return None
         return 403, f"Origin {origin!r} is not allowed; add it to edge.allowedOrigins to permit it"
+
+
+class HostOriginCheck:
+    """ASGI: the policy above, in front of every route — MCP, REST, the management API, its
+    docs, `/metrics` and `/health` — so no route can be reached by a rebound name.
+
+    A refusal is answered in the route's own error shape (JSON-RPC on MCP paths, the API's
+    `{"error": …}` elsewhere), before authentication: a foreign page never learns more.
+    """
+
+    def __init__(self, app: ASGIApp, policy: OriginPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (refusal := self.policy.violation(request_headers(scope))) is not None:
+            status, reason = refusal
+            await send_json(send, status, refusal_body(scope["path"], status, reason))
+            return
+        await self.app(scope, receive, send)

@@ -19,12 +19,15 @@ from mcpgate.edge.http import MESSAGES_PATH_KEY, SERVER_KEY, query_param, send_j
 from mcpgate.edge.rest import RESTEndpoints, is_rest
 from mcpgate.edge.sse import SSETransport
 from mcpgate.edge.streamable_http import SESSION_HEADER, StreamableHTTPTransport
-from mcpgate.errors import METHOD_NOT_FOUND, error_body
+from mcpgate.errors import INVALID_REQUEST, METHOD_NOT_FOUND, error_body
 from mcpgate.hub.gateway import Hub
 from mcpgate.protocol.jsonrpc import error_response
 
 NAMED_PREFIX = "/servers/"
 BY_ID_PREFIX = "/api/v1/mcp/"
+# The default endpoint's MCP paths (its REST face is `rest.is_rest`).
+MCP_PATHS = frozenset({"/mcp", "/mcp/", "/sse", "/messages", "/messages/", "/message"})
+_ERROR_KINDS = {401: "unauthorized", 403: "forbidden", 421: "misdirected_request", 429: "rate_limited"}
 
 
 def split_path(path: str) -> tuple[str, str | None, str]:
@@ -35,6 +38,20 @@ def split_path(path: str) -> tuple[str, str | None, str]:
             ident, _, tail = path[len(prefix) :].partition("/")
             return prefix + ident, ident, tail.rstrip("/")
     return "", None, path[1:].rstrip("/")
+
+
+def speaks_jsonrpc(path: str) -> bool:
+    """Whether errors on `path` are JSON-RPC errors (MCP endpoints) rather than the API's error body."""
+    if path in MCP_PATHS:
+        return True
+    return path.startswith((NAMED_PREFIX, BY_ID_PREFIX)) and not is_rest(split_path(path)[2])
+
+
+def refusal_body(path: str, status: int, message: str, code: int = INVALID_REQUEST) -> dict[str, object]:
+    """The body refusing a request before it reaches its route, in that route's error shape."""
+    if speaks_jsonrpc(path):
+        return error_response(None, code, message)
+    return error_body(_ERROR_KINDS.get(status, "refused"), message)
 
 
 class VirtualServerEndpoints:

@@ -39,7 +39,6 @@ from mcpgate.edge.http import (
     server_of,
     sse_event,
 )
-from mcpgate.edge.security import OriginPolicy
 from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession
@@ -99,21 +98,15 @@ class _Stream:
 
 
 class SSETransport:
-    def __init__(
-        self, router: RequestRouter, policy: OriginPolicy, settings: EdgeSettings, messages_path: str = "/messages"
-    ) -> None:
+    def __init__(self, router: RequestRouter, settings: EdgeSettings, messages_path: str = "/messages") -> None:
         self.router = router
         self.sessions = router.hub.sessions
-        self.policy = policy
         self.settings = settings
         self.messages_path = messages_path
         self._streams: dict[str, _Stream] = {}
 
     async def handle_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         """GET: open a session and stream its messages until either side goes away."""
-        if (refusal := self.policy.violation(request_headers(scope))) is not None:
-            await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
-            return
         outbox = _Outbox()
         session = ClientSession(
             "sse",
@@ -175,9 +168,6 @@ class SSETransport:
             )
             return
         headers = request_headers(scope)
-        if (refusal := self.policy.violation(headers)) is not None:
-            await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
-            return
         session_id = query_param(scope, "sessionId", "session_id")
         if not session_id:
             await send_json(

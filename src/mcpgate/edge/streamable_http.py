@@ -43,7 +43,6 @@ from mcpgate.edge.http import (
     sse_event,
 )
 from mcpgate.edge.listen import serve_listen
-from mcpgate.edge.security import OriginPolicy
 from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
@@ -73,19 +72,15 @@ async def _nowhere(message: Message) -> None:
 
 
 class StreamableHTTPTransport:
-    def __init__(self, router: RequestRouter, policy: OriginPolicy, settings: EdgeSettings) -> None:
+    def __init__(self, router: RequestRouter, settings: EdgeSettings) -> None:
         self.router = router
         self.sessions = router.hub.sessions
-        self.policy = policy
         self.settings = settings
         self._get_streams: set[str] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         CALLER_HEADERS.set(caller_headers(scope))  # this request's task: its own headers only
         headers = request_headers(scope)
-        if (refusal := self.policy.violation(headers)) is not None:
-            await send_json(send, refusal[0], error_response(None, INVALID_REQUEST, refusal[1]))
-            return
         method = scope["method"]
         if headers.get(VERSION_HEADER) in MODERN_PROTOCOL_VERSIONS:
             await self._modern(scope, receive, send, headers)
