@@ -310,6 +310,11 @@ class EdgeSettings(_Model):
     session_idle_seconds: float = Field(
         3600.0, gt=0, validation_alias=_alias("session_idle_seconds", "sessionIdleSeconds")
     )
+    # What one client's event stream (an SSE session, a GET or listen stream) may have queued and
+    # unread; past it the client has stopped reading, and that stream is ended (never another's).
+    max_queued_bytes: int = Field(
+        8 * 1024 * 1024, ge=64 * 1024, validation_alias=_alias("max_queued_bytes", "maxQueuedBytes")
+    )
     # A request's head (request line and headers) must arrive whole within this many seconds of
     # the connection opening, or of its first byte on a kept-alive connection; else it is closed.
     header_timeout_seconds: float = Field(

@@ -184,15 +184,3 @@ async def cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> No
 async def cancel_when_set(event: anyio.Event, scope: anyio.CancelScope) -> None:
     await event.wait()
     scope.cancel()
-
-
-async def pump_events(inbox: Any, send: Send, keepalive_seconds: float) -> None:
-    """Write queued SSE chunks to the client, a keep-alive comment when idle, until the queue closes."""
-    while True:
-        chunk = KEEPALIVE_COMMENT
-        with anyio.move_on_after(keepalive_seconds):
-            try:
-                chunk = await inbox.receive()
-            except anyio.EndOfStream:
-                return
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -16,7 +16,8 @@ from typing import Any
 import anyio
 from starlette.types import Receive, Send
 
-from mcpgate.edge.http import SSE_HEADERS, cancel_on_disconnect, cancel_when_set, pump_events, sse_event
+from mcpgate.edge.http import SSE_HEADERS, cancel_on_disconnect, cancel_when_set, sse_event
+from mcpgate.edge.outbox import Outbox, pump
 from mcpgate.errors import GatewayError
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import ClientSession
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
 # subscriptions/listen filter key → the list it is about
 _LISTEN_KINDS = {"toolsListChanged": "tools", "promptsListChanged": "prompts", "resourcesListChanged": "resources"}
-_OUTBOX_LIMIT = 4096
+_CLOSING_WRITE_SECONDS = 5.0
 
 
 async def _nowhere(message: Message) -> None:
@@ -41,6 +42,7 @@ async def serve_listen(
     receive: Receive,
     send: Send,
     keepalive_seconds: float,
+    max_queued_bytes: int,
 ) -> None:
     """Answer one `subscriptions/listen` request with its stream, until the client or the server ends it."""
     sessions = router.hub.sessions
@@ -52,7 +54,8 @@ async def serve_listen(
     }
     methods = {f"notifications/{_LISTEN_KINDS[key]}/list_changed" for key in agreed}
     subscription = {SUBSCRIPTION_ID_META_KEY: item.id}
-    outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
+    outbox = Outbox(max_queued_bytes)
+    ending = anyio.CancelScope()
 
     def frame(message: Message) -> bytes:
         params = dict(message.get("params") or {})
@@ -61,11 +64,11 @@ async def serve_listen(
 
     async def push(message: Message) -> None:
         method = message.get("method")
-        if method in methods or method == "notifications/resources/updated":
-            try:
-                outbox.send_nowait(frame(message))
-            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                logger.debug("listen stream %s full or closed; dropped a notification", item.id)
+        if (method in methods or method == "notifications/resources/updated") and not ending.cancel_called:
+            if not outbox.offer(frame(message)):
+                logger.warning("listen stream %s is not being read; closing it", item.id)
+                outbox.clear()
+                ending.cancel()
 
     listener = ClientSession(
         "listen",
@@ -92,18 +95,20 @@ async def serve_listen(
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         ack = notification("notifications/subscriptions/acknowledged", {"notifications": agreed})
         await send({"type": "http.response.body", "body": frame(ack), "more_body": True})
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
-            tg.start_soon(cancel_when_set, listener.closed, tg.cancel_scope)
-            async with inbox:
-                await pump_events(inbox, send, keepalive_seconds)
-        if listener.closed.is_set():
-            # Torn down by the server (shutting down): the listen request gets its result.
-            final = result_response(item.id, {"resultType": "complete", "_meta": subscription})
-            await send({"type": "http.response.body", "body": sse_event(dumps(final), "message"), "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+        with ending:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(cancel_on_disconnect, receive, ending)
+                tg.start_soon(cancel_when_set, listener.closed, ending)
+                await pump(outbox, send, keepalive_seconds)
+        with anyio.move_on_after(_CLOSING_WRITE_SECONDS):  # a client that stopped reading may never take it
+            if listener.closed.is_set():
+                # Torn down by the server (shutting down): the listen request gets its result.
+                final = result_response(item.id, {"resultType": "complete", "_meta": subscription})
+                body = sse_event(dumps(final), "message")
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
     except OSError:
         pass
     finally:
-        outbox.close()
+        outbox.clear()
         sessions.remove(listener.id)

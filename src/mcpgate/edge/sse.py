@@ -9,14 +9,15 @@ of the session whose POST asked for it and nowhere else (the bug that makes one 
 bridge deliver replies to the wrong client is broadcasting one child's stdout to every
 stream). Handlers run in tasks that end with the stream, so a client that disconnects
 cancels its in-flight upstream calls. Idle streams get a comment line every
-`keepalive_seconds` so proxies don't cut them. An idle stream is kept small (see `_Outbox`).
+`keepalive_seconds` so proxies don't cut them. What a session has queued is bounded
+(`edge.maxQueuedBytes`, see `outbox.py`): a client that stops reading loses its session,
+and nobody else notices.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,6 @@ from starlette.types import Receive, Scope, Send
 
 from mcpgate.edge.exchange import answer_all, read_messages
 from mcpgate.edge.http import (
-    KEEPALIVE_COMMENT,
     MESSAGES_PATH_KEY,
     SSE_HEADERS,
     USER_KEY,
@@ -39,6 +39,7 @@ from mcpgate.edge.http import (
     server_of,
     sse_event,
 )
+from mcpgate.edge.outbox import Outbox
 from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession
@@ -47,48 +48,7 @@ from mcpgate.settings import EdgeSettings
 
 logger = logging.getLogger(__name__)
 
-# Messages a session may have queued before we decide its client stopped reading.
-_OUTBOX_LIMIT = 4096
-
-
-class _Outbox:
-    """A session's queued SSE chunks: a deque and, while the stream waits, one future.
-
-    Idle sessions are the many (10,000 on one process is a target): this holds what an anyio
-    memory stream, a timeout scope per wait and two watcher tasks held before, in a few hundred
-    bytes instead of ~12 KB, and with far fewer objects for the garbage collector to walk."""
-
-    __slots__ = ("_chunks", "_waiter")
-
-    def __init__(self) -> None:
-        self._chunks: deque[bytes] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-
-    def offer(self, chunk: bytes) -> bool:
-        """Queue `chunk`; False when the client has stopped reading (the queue is full)."""
-        if len(self._chunks) >= _OUTBOX_LIMIT:
-            return False
-        self._chunks.append(chunk)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-        return True
-
-    async def take(self, keepalive_seconds: float) -> bytes:
-        """The next chunk, or a keep-alive comment after `keepalive_seconds` of silence."""
-        if not self._chunks:
-            loop = asyncio.get_running_loop()
-            self._waiter = loop.create_future()
-            timer = loop.call_later(keepalive_seconds, self._wake)
-            try:
-                await self._waiter
-            finally:
-                timer.cancel()
-                self._waiter = None
-        return self._chunks.popleft() if self._chunks else KEEPALIVE_COMMENT
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+_CLOSING_WRITE_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -107,7 +67,7 @@ class SSETransport:
 
     async def handle_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         """GET: open a session and stream its messages until either side goes away."""
-        outbox = _Outbox()
+        outbox = Outbox(self.settings.max_queued_bytes)
         session = ClientSession(
             "sse",
             server=server_of(scope),
@@ -117,8 +77,13 @@ class SSETransport:
         )
 
         async def push(message: Message) -> None:
-            if not outbox.offer(sse_event(dumps(message), "message")):
-                logger.warning("SSE session %s is not reading its stream; closing it", session.id)
+            if not outbox.offer(sse_event(dumps(message), "message")) and not session.closed.is_set():
+                logger.warning(
+                    "SSE session %s is not reading its stream (%d bytes unread); closing it",
+                    session.id,
+                    outbox.queued_bytes,
+                )
+                outbox.clear()
                 self.sessions.remove(session.id)
 
         session.push = push
@@ -144,7 +109,8 @@ class SSETransport:
                     chunk = await outbox.take(self.settings.keepalive_seconds)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             if session.closed.is_set():  # ended by the gateway (deleted server, revoked key): end the body cleanly
-                await send({"type": "http.response.body", "body": b""})
+                with anyio.move_on_after(_CLOSING_WRITE_SECONDS):  # unless the client stopped reading
+                    await send({"type": "http.response.body", "body": b""})
         except OSError:
             pass  # the client went away mid-write
         finally:
@@ -180,7 +146,8 @@ class SSETransport:
         if stream is not None and (refusal := foreign(stream.session, scope)) is not None:
             await send_json(send, 403, error_response(None, INVALID_REQUEST, refusal))
             return
-        if stream is None or stream.session.server != server_of(scope):  # a session is reached only where it began
+        # A session is reached only where it began, and not once it has ended (its stream may still be closing).
+        if stream is None or stream.session.server != server_of(scope) or stream.session.closed.is_set():
             await send_json(
                 send,
                 404,

@@ -35,7 +35,6 @@ from mcpgate.edge.http import (
     cancel_when_set,
     foreign,
     owner_of,
-    pump_events,
     request_headers,
     send_empty,
     send_json,
@@ -43,6 +42,7 @@ from mcpgate.edge.http import (
     sse_event,
 )
 from mcpgate.edge.listen import serve_listen
+from mcpgate.edge.outbox import Outbox, pump
 from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
@@ -63,7 +63,7 @@ logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
-_OUTBOX_LIMIT = 4096
+_CLOSING_WRITE_SECONDS = 5.0
 _WATCH_AFTER_SECONDS = 0.05  # a call still running after this starts watching for its client to hang up
 
 
@@ -291,7 +291,8 @@ class StreamableHTTPTransport:
         if isinstance(level, str):
             session.log_level = level
         if item.method == "subscriptions/listen":
-            await serve_listen(self.router, session, item, receive, send, self.settings.keepalive_seconds)
+            edge = self.settings
+            await serve_listen(self.router, session, item, receive, send, edge.keepalive_seconds, edge.max_queued_bytes)
             return
         await self._respond(session, [item], False, receive, send, [], self._stream_mode(headers))
 
@@ -340,29 +341,36 @@ class StreamableHTTPTransport:
                 send, 409, error_response(None, INVALID_REQUEST, "Conflict: this session already has a GET stream open")
             )
             return
-        outbox, inbox = anyio.create_memory_object_stream[bytes](_OUTBOX_LIMIT)
+        outbox = Outbox(self.settings.max_queued_bytes)
+        ending = anyio.CancelScope()
 
         async def push(message: Message) -> None:
-            try:
-                outbox.send_nowait(sse_event(dumps(message), "message"))
-            except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                logger.debug("session %s: GET stream full or closed; dropped a message", session.id)
+            if not outbox.offer(sse_event(dumps(message), "message")) and not ending.cancel_called:
+                # The client stopped reading: end this stream (it may open another), not the session.
+                logger.warning(
+                    "session %s is not reading its GET stream (%d bytes unread); closing the stream",
+                    session.id,
+                    outbox.queued_bytes,
+                )
+                outbox.clear()
+                ending.cancel()
 
         self._get_streams.add(session.id)
         session.push = push
         session.open_streams += 1
         await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(cancel_on_disconnect, receive, tg.cancel_scope)
-                tg.start_soon(cancel_when_set, session.closed, tg.cancel_scope)
-                async with inbox:
-                    await pump_events(inbox, send, self.settings.keepalive_seconds)
-            await send({"type": "http.response.body", "body": b""})
+            with ending:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(cancel_on_disconnect, receive, ending)
+                    tg.start_soon(cancel_when_set, session.closed, ending)
+                    await pump(outbox, send, self.settings.keepalive_seconds)
+            with anyio.move_on_after(_CLOSING_WRITE_SECONDS):  # a client that stopped reading may never take it
+                await send({"type": "http.response.body", "body": b""})
         except OSError:
             pass
         finally:
-            outbox.close()
+            outbox.clear()
             self._get_streams.discard(session.id)
             session.push = _nowhere
             session.open_streams -= 1
