@@ -247,3 +247,27 @@ async def test_a_server_that_never_answers_is_a_504_not_a_hang() -> None:
         assert response.status_code == 504
         assert "did not answer within 3s" in response.json()["error"]["message"]
         tg.cancel_scope.cancel()
+
+
+async def test_a_bare_request_at_the_runtime_endpoint_is_answered_without_a_session() -> None:
+    """Seed-era clients POST `tools/list` or `tools/call` to /api/v1/mcp/<id> with no initialize:
+    each is answered on its own, and leaves no session behind."""
+    async with running_gateway(CONFIG) as gateway, gateway.http() as http:
+        server = await create(gateway, name="curated", mode="NORMAL", selectedTools=["demo_echo"])
+        url = f"/api/v1/mcp/{server['id']}"
+        accept = {"accept": "application/json, text/event-stream"}
+        listed = await http.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=accept)
+        assert listed.status_code == 200, listed.text
+        assert "mcp-session-id" not in listed.headers
+        assert [tool["name"] for tool in listed.json()["result"]["tools"]] == ["demo_echo"]
+        arguments = {"name": "demo_echo", "arguments": {"text": "hi"}}
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": arguments}
+        called = await http.post(url, json=call, headers={"accept": "application/json"})
+        assert called.status_code == 200 and "hi" in called.json()["result"]["content"][0]["text"]
+        outside = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "other_whoami"}}
+        refused = await http.post(url, json=outside, headers=accept)
+        assert refused.json()["error"]["code"] == -32602  # not this server's tool: an error, not a session error
+        assert len(gateway.hub.sessions) == 0
+        # The named endpoint keeps the Streamable HTTP rule: a request without a session is told to initialize.
+        bare = await http.post("/servers/curated/mcp", json={"jsonrpc": "2.0", "id": 4, "method": "tools/list"})
+        assert bare.status_code == 400 and "initialize" in bare.json()["error"]["message"]

@@ -32,6 +32,9 @@ KEEPALIVE_COMMENT = b": keep-alive\n\n"
 # (absent: the default endpoint), and where that server's legacy SSE clients POST.
 SERVER_KEY = "mcpgate.server"
 MESSAGES_PATH_KEY = "mcpgate.messages_path"
+# Set where a request without a session is answered on its own (/api/v1/mcp/<id>, as older
+# management APIs' runtime endpoints did) instead of being told to initialize first.
+SESSIONLESS_KEY = "mcpgate.sessionless"
 # Set by the access guard: who the request is from, and the end user it acts for.
 PRINCIPAL_KEY = "mcpgate.principal"
 USER_KEY = "mcpgate.user"

@@ -4,7 +4,8 @@
     /servers/<name>/messages  POST: legacy SSE messages
     /servers/<name>/mcp       Streamable HTTP (POST, GET, DELETE)
     /api/v1/mcp/<id>          GET without Mcp-Session-Id: legacy SSE (POST back here with
-                              ?sessionId=); otherwise Streamable HTTP
+                              ?sessionId=); otherwise Streamable HTTP, where a bare request
+                              (no initialize, no session) is also answered, on its own
     <either base>/tools, /call-tool, /openapi.json, …   the REST face (see `rest.py`)
 
 The server is resolved per request and named in the ASGI scope; the transports give its
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from starlette.types import Receive, Scope, Send
 
-from mcpgate.edge.http import MESSAGES_PATH_KEY, SERVER_KEY, query_param, send_json
+from mcpgate.edge.http import MESSAGES_PATH_KEY, SERVER_KEY, SESSIONLESS_KEY, query_param, send_json
 from mcpgate.edge.rest import RESTEndpoints, is_rest
 from mcpgate.edge.sse import SSETransport
 from mcpgate.edge.streamable_http import SESSION_HEADER, StreamableHTTPTransport
@@ -95,6 +96,7 @@ class VirtualServerEndpoints:
         elif scope["method"] == "POST" and query_param(scope, "sessionId", "session_id"):
             await self.sse.handle_message(scope, receive, send)
         else:
+            scope[SESSIONLESS_KEY] = True
             await self.streamable(scope, receive, send)
 
 

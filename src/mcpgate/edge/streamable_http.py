@@ -28,6 +28,7 @@ from starlette.types import Receive, Scope, Send
 from mcpgate.edge.exchange import answer_all, has_requests, read_messages
 from mcpgate.edge.http import (
     KEEPALIVE_COMMENT,
+    SESSIONLESS_KEY,
     SSE_HEADERS,
     USER_KEY,
     caller_headers,
@@ -50,6 +51,7 @@ from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_r
 from mcpgate.protocol.param_headers import declares_param_headers
 from mcpgate.protocol.spec import (
     KNOWN_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
     LOG_LEVEL_META_KEY,
     MODERN_PROTOCOL_VERSIONS,
     PROTOCOL_VERSION_META_KEY,
@@ -156,6 +158,17 @@ class StreamableHTTPTransport:
             )
             logger.debug("streamable HTTP session %s opened", session.id)
             return session, [(SESSION_HEADER.encode(), session.id.encode())]
+        if not session_id and scope.get(SESSIONLESS_KEY):
+            # A bare request where seed-era clients send one: answered alone, as if just initialized.
+            oneshot = ClientSession(
+                "oneshot",
+                server=server_of(scope),
+                owner=owner_of(scope),
+                user=scope.get(USER_KEY),
+                protocol_version=LATEST_HANDSHAKE_VERSION,
+                initialized=True,
+            )
+            return oneshot, []
         if not session_id:
             return (
                 400,
@@ -203,7 +216,7 @@ class StreamableHTTPTransport:
         at that moment; one that just answers gets a plain JSON body. A client that hangs
         up cancels the work it asked for.
         """
-        response = _DeferredResponse(send, extra_headers, mode, session.transport == "stateless")
+        response = _DeferredResponse(send, extra_headers, mode, session.transport in ("stateless", "oneshot"))
         responses: list[Message] | None = None
         try:
             with anyio.CancelScope() as scope:
@@ -420,8 +433,8 @@ class _DeferredResponse:
 
     async def notify(self, message: Message) -> None:
         if "id" in message and (self.mode == "never" or self.stateless):
-            # Stateless 2026-07-28 has no way back for the client's answer; a JSON-only client can't read it.
-            why = "stateless 2026-07-28" if self.stateless else "it accepts only application/json"
+            # A request without a session has no way back for the client's answer; a JSON-only client can't read it.
+            why = "it has no session" if self.stateless else "it accepts only application/json"
             raise Undeliverable(f"the client cannot receive requests on this exchange ({why})")
         if self.mode == "never":
             return  # this client reads only a JSON answer: nowhere to put a notification

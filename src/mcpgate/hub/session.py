@@ -49,7 +49,9 @@ def new_session_id() -> str:
 
 @dataclass(eq=False)
 class ClientSession:
-    transport: str  # "sse" | "streamable_http" | "stateless" | "rest"
+    # "sse" | "streamable_http" | "stateless" (2026-07-28) | "oneshot" (a handshake-era request
+    # sent without a session, answered alone) | "rest"
+    transport: str
     server: str | None = None  # the virtual server it is connected to; None = the default endpoint
     owner: str = "open"  # the principal (key id, "static", "anonymous") that opened it; only it may use it
     user: str | None = None  # the end user (x-username) it acts for
@@ -80,7 +82,7 @@ class ClientSession:
     @property
     def ephemeral(self) -> bool:
         """One exchange, no session behind it (2026-07-28 stateless, REST): nothing outlives the request."""
-        return self.transport in ("stateless", "rest")
+        return self.transport in ("stateless", "oneshot", "rest")
 
     @property
     def speaks_http(self) -> bool:
