@@ -1,7 +1,9 @@
-"""uvicorn, with each response's head and the body chunk that follows it sent in one write.
+"""uvicorn, with each response's head and the body chunk that follows it sent in one write, and
+with a bound on connections and on the time a request's head may take.
 
-    config = server_config(app, host="127.0.0.1", port=8000)
-    await uvicorn.Server(config).serve()
+    sockets = listening_sockets("127.0.0.1", 8000)      # OSError here: the port is taken
+    config = server_config(app, EdgeSettings(), host="127.0.0.1", port=8000)
+    await GatewayServer(config).serve(sockets)
 
 uvicorn writes a response's status line and headers when the app sends `http.response.start`,
 and the body when it sends `http.response.body`: two writes, so two packets and two wake-ups of
@@ -9,30 +11,124 @@ the client for every JSON answer. The connection's transport here holds a respon
 the next write and sends both together; a head that nothing follows in the same turn of the event
 loop (a stream that waits for its first event) goes out on the loop's next turn. Measured at
 concurrency 1: 0.08 ms less per call (docs/benchmarks.md, "One write per response").
+
+The protocol also reports each connection to the server's `ConnectionLimits` (`connections.py`):
+opened, a request's head begun and complete, closed. uvicorn's own keep-alive timer still closes
+connections idle between requests (`edge.idleTimeoutSeconds`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
+import socket
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from mcpgate.edge.connections import ConnectionLimits, default_max_connections, open_file_limit
+from mcpgate.settings import EdgeSettings
+
+logger = logging.getLogger(__name__)
+
 _HEAD_START = b"HTTP/1."
 _HEAD_END = b"\r\n\r\n"
+_BACKLOG = 2048  # uvicorn's default
 
 
-def server_config(app: Any, **options: Any) -> uvicorn.Config:
-    """uvicorn's configuration for `app`, served by the coalescing protocol."""
-    return uvicorn.Config(app, http=CoalescingHttpToolsProtocol, **options)
+def server_config(app: Any, edge: EdgeSettings | None = None, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration for `app`, served by the coalescing protocol within `edge`'s limits
+    (defaults: `EdgeSettings()`, and a connection cap derived from the open-file limit)."""
+    edge = edge or EdgeSettings()
+    open_files = open_file_limit()
+    max_connections = edge.max_connections or default_max_connections(open_files)
+    limits = ConnectionLimits(max_connections, edge.header_timeout_seconds)
+    logger.info(
+        "at most %d client connections (open-file limit %d); a request's head must arrive within %g s",
+        max_connections,
+        open_files,
+        edge.header_timeout_seconds,
+    )
+    if max_connections >= open_files:
+        logger.warning(
+            "edge.maxConnections %d is not below the open-file limit %d: a flood of connections can exhaust "
+            "the process's files",
+            max_connections,
+            open_files,
+        )
+    options.setdefault("timeout_keep_alive", edge.idle_timeout_seconds)
+    # One turn of the accept loop takes up to `backlog` connections before any is counted: a
+    # burst that must fit in what the cap leaves of the open-file limit.
+    options.setdefault("backlog", max(16, min(_BACKLOG, (open_files - max_connections) // 4)))
+    protocol = functools.partial(CoalescingHttpToolsProtocol, limits=limits)
+    return uvicorn.Config(app, http=protocol, **options)  # type: ignore[arg-type]
+
+
+def listening_sockets(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to `host`:`port` (each address the name has), as asyncio's `create_server`
+    would bind them, for `GatewayServer.serve`: a port in use fails here, before anything starts.
+    Raises `OSError` (`socket.gaierror` for a host that does not resolve)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.setblocking(False)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server, saying where it listens also when handed its sockets (uvicorn leaves that
+    to the process that bound them, which here is this one)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if sockets is not None and self.started:
+            self._log_started_message(sockets)
 
 
 class CoalescingHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol writing through a `HeadHoldingTransport`."""
+    """uvicorn's httptools protocol writing through a `HeadHoldingTransport`, each connection
+    reported to the server's `ConnectionLimits`."""
+
+    def __init__(self, *args: Any, limits: ConnectionLimits, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = limits
+        self._between_requests = False  # a response ended and the next request has not begun
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(HeadHoldingTransport(transport))  # type: ignore[arg-type]
+        self._limits.opened(self.transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._limits.closed(self.transport)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._between_requests:  # the next request's first bytes: its head is now due
+            self._between_requests = False
+            self._limits.waiting(self.transport)
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._limits.received(self.transport)
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # uvicorn arms its keep-alive timer when nothing pipelined follows: idle until the next request
+        self._between_requests = self.timeout_keep_alive_task is not None
 
 
 class HeadHoldingTransport:
