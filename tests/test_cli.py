@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import anyio
+import httpx
 import mcp
 import pytest
 from anyio.abc import Process
@@ -24,9 +27,11 @@ _LISTENING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
 
 
 @asynccontextmanager
-async def mcpgate(*args: str, env: dict[str, str] | None = None) -> AsyncIterator[str]:
+async def mcpgate(
+    *args: str, env: dict[str, str] | None = None, command: Sequence[str] = MCPGATE
+) -> AsyncIterator[str]:
     """Run `mcpgate <args> --port 0` and yield its base URL once it listens."""
-    process: Process = await anyio.open_process([*MCPGATE, *args], stderr=subprocess.PIPE, env=env)
+    process: Process = await anyio.open_process([*command, *args], stderr=subprocess.PIPE, env=env)
     try:
         seen = ""
         with anyio.fail_after(30):
@@ -86,3 +91,86 @@ def test_bad_config_and_missing_wrap_command_exit_2_with_one_line():
     )
     result = _run("wrap", "--port", "0")
     assert result.returncode == 2 and "needs the server's command after `--`" in result.stderr
+
+
+def test_a_port_in_use_is_one_line_naming_it_and_exit_status_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in (["serve"], ["wrap", "--", sys.executable, "-m", "mcpgate.demo_server"]):
+            result = _run(*command[:1], "--port", str(port), *command[1:])
+            assert result.returncode == 1
+            assert result.stderr.splitlines() == [
+                f"mcpgate: error: cannot listen on 127.0.0.1:{port}: address already in use; "
+                "stop what uses it or choose another --port"
+            ]
+
+
+def test_an_unknown_log_level_is_one_line_naming_it_and_exit_status_2(tmp_path):
+    result = _run("serve", "--log-level", "bogus")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mcpgate: error: unknown log level 'bogus'; use one of critical, error, warning, info, debug, trace"
+    ]
+    config = tmp_path / "gateway.json"
+    config.write_text(json.dumps({"logLevel": "loud"}))
+    result = _run("wrap", "--config", str(config), "--", sys.executable, "-m", "mcpgate.demo_server")
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        "mcpgate: error: unknown log level 'loud'; use one of critical, error, warning, info, debug, trace"
+    ]
+
+
+async def test_wrap_takes_its_key_and_settings_from_a_config_file(tmp_path):
+    config = tmp_path / "gateway.json"
+    config.write_text(json.dumps({"api_key": "wrap-key-0123456789", "edge": {"maxConnections": 50}}))
+    demo = (sys.executable, "-m", "mcpgate.demo_server")
+    async with mcpgate("wrap", "--config", str(config), "--port", "0", "--", *demo) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
+            assert (await http.get("/tools")).status_code == 401
+            assert (await http.get("/health")).status_code == 200
+            answer = await http.get("/tools", headers={"Authorization": "Bearer wrap-key-0123456789"})
+            assert answer.status_code == 200
+            assert {"echo", "current_time", "calculate"} <= {tool["name"] for tool in answer.json()["tools"]}
+
+
+def test_wrap_refuses_a_config_file_with_upstreams_of_its_own(tmp_path):
+    config = tmp_path / "gateway.json"
+    config.write_text(json.dumps({"mcpServers": {"other": {"command": "other-server"}}}))
+    result = _run("wrap", "--config", str(config), "--", sys.executable, "-m", "mcpgate.demo_server")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"mcpgate: error: {config} declares upstreams ('other'), but `mcpgate wrap` serves only the command "
+        "after `--`; use `mcpgate serve --config` for several"
+    ]
+
+
+# `mcpgate` in a process whose open-file limit is 256, soft and hard: it cannot raise it.
+_AT_256_FILES = [
+    sys.executable,
+    "-c",
+    "import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256)); "
+    "sys.argv[0] = 'mcpgate'; runpy.run_module('mcpgate', run_name='__main__')",
+]
+
+
+async def test_at_the_open_file_limit_health_still_answers(tmp_path):
+    """More stalled half-requests than the process has files: the connection cap (derived from the
+    limit) keeps the accept loop clear of EMFILE, and newcomers take the stalled ones' places."""
+    config = tmp_path / "gateway.json"
+    config.write_text(json.dumps({"mcpServers": {}, "database_url": "sqlite+aiosqlite://"}))
+    async with mcpgate("serve", "--config", str(config), "--port", "0", command=_AT_256_FILES) as url:
+        port = int(url.rsplit(":", 1)[1])
+        stalled = []
+        try:
+            with anyio.fail_after(30):
+                for _ in range(300):
+                    _, writer = await asyncio.open_connection("127.0.0.1", port)
+                    writer.write(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+                    stalled.append(writer)
+            async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+                for _ in range(3):
+                    assert (await http.get("/health")).status_code == 200
+        finally:
+            for writer in stalled:
+                writer.close()

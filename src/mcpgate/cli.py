@@ -1,32 +1,37 @@
 """Command line: argv → settings → hub → uvicorn.
 
-    mcpgate serve [--config gateway.yaml] [--host H] [--port N]
-    mcpgate wrap [--host H] [--port N] [--name NAME] -- <command> [args…]
+    mcpgate serve [--config gateway.yaml] [--host H] [--port N] [--log-level L]
+    mcpgate wrap [--config gateway.yaml] [--host H] [--port N] [--name NAME] -- <command> [args…]
     mcpgate upstreams|servers|preview|import|db …   (see `manage.py`)
 
 Without `--config`, `serve` runs the embedded default: the bundled demo upstream and a
 catalog of mcpgate's own management API.
-Problems with the configuration are reported as one line and exit status 2, before
-any port is bound.
+Problems with the configuration (a bad file, an unknown log level) are reported as one line
+and exit status 2, before any port is bound; a port that cannot be listened on (in use, not
+permitted) as one line and exit status 1, before any upstream starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import logging
 import os
+import resource
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import anyio
-import uvicorn
+from uvicorn.config import LOG_LEVELS
 
 from mcpgate import __version__
 from mcpgate.app import create_app, open_services
 from mcpgate.config import load_config, settings_from_mapping
-from mcpgate.edge.http_server import server_config
+from mcpgate.edge.http_server import GatewayServer, listening_sockets, server_config
 from mcpgate.errors import ConfigError
 from mcpgate.manage_commands import add_parsers
 from mcpgate.settings import GatewaySettings
@@ -54,15 +59,39 @@ def default_settings() -> GatewaySettings:
 _DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def wrap_settings(command: Sequence[str], name: str) -> GatewaySettings:
-    return settings_from_mapping(
-        {
-            "mcpServers": {name: {"command": command[0], "args": list(command[1:]), "prefix": False}},
-            # One server, zero configuration: a registry in memory, never one shared with `serve`.
-            "database_url": "sqlite+aiosqlite://",
-        },
-        source="mcpgate wrap",
+_IN_MEMORY = "sqlite+aiosqlite://"
+
+
+def wrap_settings(command: Sequence[str], name: str, config: Path | None = None) -> GatewaySettings:
+    """One stdio server, unprefixed; with `config`, that file's settings (keys, rate limits, edge,
+    host and port…) around it, and its database if it names one."""
+    server = {name: {"command": command[0], "args": list(command[1:]), "prefix": False}}
+    # One server, zero configuration: a registry in memory, never one shared with `serve`.
+    wrapped = settings_from_mapping({"mcpServers": server, "database_url": _IN_MEMORY}, source="mcpgate wrap")
+    if config is None:
+        return wrapped
+    settings = load_config(config)
+    if settings.upstreams:
+        names = ", ".join(repr(upstream.name) for upstream in settings.upstreams)
+        raise ConfigError(
+            f"{config} declares upstreams ({names}), but `mcpgate wrap` serves only the command after `--`; "
+            "use `mcpgate serve --config` for several"
+        )
+    return settings.model_copy(
+        update={"upstreams": wrapped.upstreams, "database_url": settings.database_url or _IN_MEMORY}
     )
+
+
+_ENVIRONMENT = """\
+environment:
+  MCPGATE_API_KEY (or MCP_API_KEY)
+      with a key set, every endpoint but /health requires it, as `Authorization: Bearer <key>`
+      or `x-api-key: <key>` (in the environment, not on the command line: `ps` shows arguments)
+  MCPGATE_<SETTING>, MCPGATE_<GROUP>__<SETTING>
+      any setting a config file can hold, e.g. MCPGATE_LOG_LEVEL=debug,
+      MCPGATE_DATABASE_URL=postgresql://…, MCPGATE_EDGE__MAX_CONNECTIONS=20000;
+      a config file's own values take precedence
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,14 +102,32 @@ def build_parser() -> argparse.ArgumentParser:
     def listen_flags(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--host", help="address to listen on (default 127.0.0.1)")
         sub.add_argument("--port", type=int, help="port to listen on (default 8080; 0 picks a free one)")
-        sub.add_argument("--log-level", default=None, help="debug, info, warning or error")
+        sub.add_argument("--log-level", default=None, help="critical, error, warning, info (default), debug or trace")
 
-    serve = commands.add_parser("serve", help="serve the upstreams of a config file (or the demo)")
+    serve = commands.add_parser(
+        "serve",
+        help="serve the upstreams of a config file (or the demo)",
+        epilog=_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve.add_argument("--config", "-c", type=Path, help="YAML or JSON file; accepts the Claude Desktop format")
     listen_flags(serve)
 
-    wrap = commands.add_parser("wrap", help="expose one stdio MCP server over SSE and Streamable HTTP")
+    wrap = commands.add_parser(
+        "wrap",
+        help="expose one stdio MCP server over SSE and Streamable HTTP",
+        description="Expose one stdio MCP server over SSE, Streamable HTTP and REST, its tools unprefixed.",
+        epilog=_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     wrap.add_argument("--name", default="server", help="the upstream's name in /health and logs")
+    wrap.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        help="YAML or JSON file of settings (api_key, rateLimits, edge, host, port, database_url…) "
+        "without upstreams: the command after `--` is the one upstream",
+    )
     listen_flags(wrap)
     wrap.add_argument("server_command", nargs=argparse.REMAINDER, help="-- <command> [args…]")
     add_parsers(commands)
@@ -92,7 +139,7 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         command = args.server_command[1:] if args.server_command[:1] == ["--"] else args.server_command
         if not command:
             raise ConfigError("mcpgate wrap needs the server's command after `--`, e.g. mcpgate wrap -- npx my-server")
-        settings = wrap_settings(command, args.name)
+        settings = wrap_settings(command, args.name, args.config)
     elif args.config is not None:
         settings = load_config(args.config)
     else:
@@ -104,10 +151,32 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         overrides["port"] = args.port
     if args.log_level is not None:
         overrides["log_level"] = args.log_level
-    return settings.model_copy(update=overrides) if overrides else settings
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"unknown log level {settings.log_level!r}; use one of {', '.join(LOG_LEVELS)}")
+    return settings
 
 
-async def serve(settings: GatewaySettings) -> None:
+def listen(settings: GatewaySettings) -> list[socket.socket]:
+    """The bound sockets to serve on; one `mcpgate: error:` line and exit status 1 when the port
+    cannot be had (2 when the host does not resolve: that is the configuration)."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    try:
+        return listening_sockets(settings.host, settings.port)
+    except socket.gaierror as exc:
+        _fail(2, f"cannot listen on {host}: {exc.strerror}")
+    except OSError as exc:
+        hint = "; stop what uses it or choose another --port" if exc.errno == errno.EADDRINUSE else ""
+        _fail(1, f"cannot listen on {host}:{settings.port}: {(exc.strerror or str(exc)).lower()}{hint}")
+
+
+def _fail(status: int, message: str) -> NoReturn:
+    print(f"mcpgate: error: {message}", file=sys.stderr)
+    raise SystemExit(status) from None
+
+
+async def serve(settings: GatewaySettings, sockets: list[socket.socket] | None = None) -> None:
     async with open_services(settings) as services:
         _tune_garbage_collector()
         for name, connection in services.hub.upstreams.items():
@@ -115,6 +184,7 @@ async def serve(settings: GatewaySettings) -> None:
                 logger.warning("upstream %s is not available yet: %s", name, connection.status.error or "connecting")
         config = server_config(
             create_app(settings, services),
+            settings.edge,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level.lower(),
@@ -123,8 +193,7 @@ async def serve(settings: GatewaySettings) -> None:
             lifespan="on",
             timeout_graceful_shutdown=3,
         )
-        server = uvicorn.Server(config)
-        await server.serve()
+        await GatewayServer(config).serve(sockets)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -146,18 +215,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
-        print(f"mcpgate: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(2, str(exc))
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    _raise_open_file_limit()
+    sockets = listen(settings)
     try:
-        anyio.run(serve, settings, backend_options={"use_uvloop": _uvloop_available()})
+        anyio.run(serve, settings, sockets, backend_options={"use_uvloop": _uvloop_available()})
     except ConfigError as exc:
-        print(f"mcpgate: error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(2, str(exc))
     except KeyboardInterrupt:
         pass
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _raise_open_file_limit() -> None:
+    """Each client connection is a file: the soft limit (often 1,024) goes up to the hard one (at
+    most 2**20), and the connection cap is derived from it (`edge.maxConnections`)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(hard, 1 << 20) if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:  # macOS refuses more than kern.maxfilesperproc
+            logger.debug("open-file limit stays %d: %s", soft, exc)
 
 
 def _tune_garbage_collector() -> None:
