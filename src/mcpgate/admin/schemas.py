@@ -3,14 +3,21 @@
 Field names are camelCase on the wire, as the API shape in DESIGN.md has them. Secret
 values (headers, env) are answered as `********`; sending that mask back in an update
 keeps the stored value.
+
+Every string of a request body is refused (422, naming the field) if it holds a NUL: it would
+become a path, a URL, a process argument or a database value, and each of those fails on one.
+Every URL field must be an http(s) URL the HTTP clients accept (a host, a numeric port, no
+spaces or control characters), checked here rather than failing wherever it is first used.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from mcpgate.access.principal import USERNAME
 from mcpgate.settings import SERVER_SLUG, SLUG_RULE, UPSTREAM_NAME, UPSTREAM_NAME_RULE
@@ -20,8 +27,53 @@ HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", max_
 _NAME = UPSTREAM_NAME.pattern
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
+        return value
+
+
+def _http_url(value: str) -> str:
+    """`value` if it is an http(s) URL that can be fetched as written; else why not, as a field error."""
+    if any(not char.isprintable() or char.isspace() for char in value):
+        raise PydanticCustomError("url", "a URL must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # the port is checked when read
+    except ValueError as exc:
+        raise PydanticCustomError("url", "not a valid URL: {reason}", {"reason": str(exc)}) from None
+    if parts.scheme not in ("http", "https"):
+        raise PydanticCustomError("url", "must be an http:// or https:// URL")
+    if not host:
+        raise PydanticCustomError("url", "the URL names no host")
+    try:
+        host.encode("idna")  # what name resolution does with it: labels of 1-63 characters
+    except UnicodeError:
+        raise PydanticCustomError("url", "the host name {host} is not valid", {"host": repr(host)}) from None
+    return value
+
+
+def _path_or_url(value: str) -> str:
+    return _http_url(value) if value.startswith(("http://", "https://")) else value
+
+
+HTTPURL = Annotated[str, Field(pattern=r"^https?://", max_length=2048), AfterValidator(_http_url)]
+PathOrURL = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_path_or_url)]
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -117,7 +169,7 @@ class StdioUpstreamIn(_UpstreamIn):
 
 
 class _RemoteIn(_UpstreamIn):
-    url: str = Field(pattern=r"^https?://", max_length=2048)
+    url: HTTPURL
     headers: dict[str, str] = Field(default_factory=dict, description="Stored encrypted, shown masked.")
     passthroughHeaders: list[HeaderName] = Field(
         default_factory=list, description="Headers of the caller's own request forwarded on this upstream's calls."
@@ -144,12 +196,8 @@ class OpenAPICatalogIn(_UpstreamIn):
     credentials) and live tools calling the API with the caller's or the end user's credentials."""
 
     kind: Literal["openapi"]
-    spec: str = Field(
-        min_length=1, max_length=4096, description="Path or http(s) URL of the document (JSON or YAML), or 'self'."
-    )
-    baseUrl: str | None = Field(
-        None, pattern=r"^https?://", max_length=2048, description="Where calls go; default: the document's server."
-    )
+    spec: PathOrURL = Field(description="Path or http(s) URL of the document (JSON or YAML), or 'self'.")
+    baseUrl: HTTPURL | None = Field(None, description="Where calls go; default: the document's server.")
     headers: dict[str, str] = Field(default_factory=dict, description="Static credential; stored encrypted.")
     passthroughHeaders: list[HeaderName] | None = Field(
         None, description="Caller headers forwarded on calls; default: those the document's security schemes use."
@@ -168,9 +216,7 @@ class CollectionIn(_UpstreamIn):
 
     kind: Literal["collection"]
     prefix: bool | str = Field(False, description="Its tools are named '<name>_search' etc. already.")
-    location: str = Field(
-        min_length=1, max_length=4096, description="A JSON, JSONL or YAML file of records, a folder, or an http(s) URL."
-    )
+    location: PathOrURL = Field(description="A JSON, JSONL or YAML file of records, a folder, or an http(s) URL.")
     record: str = Field("record", min_length=1, max_length=80, description="What one record is: 'workflow node'.")
     idField: str | None = Field(None, min_length=1, description="Default: inferred (id, key, slug, name, type…).")
     titleField: str | None = Field(None, min_length=1, description="Default: inferred (title, displayName, label…).")
@@ -196,16 +242,16 @@ class UpstreamPatch(_Wire):
     env: dict[str, str] | None = None
     cwd: str | None = None
     perSession: bool | None = None
-    url: str | None = Field(None, pattern=r"^https?://")
+    url: HTTPURL | None = None
     headers: dict[str, str] | None = None
     passthroughHeaders: list[HeaderName] | None = None
     credentialsRequired: bool | None = None
-    spec: str | None = Field(None, min_length=1, max_length=4096)
-    baseUrl: str | None = Field(None, pattern=r"^https?://", max_length=2048)
+    spec: PathOrURL | None = None
+    baseUrl: HTTPURL | None = None
     guides: str | None = None
     liveTools: Literal["none", "endpoint", "operations"] | None = None
     maxResponseChars: int | None = Field(None, ge=1_000)
-    location: str | None = Field(None, min_length=1, max_length=4096)
+    location: PathOrURL | None = None
     record: str | None = Field(None, min_length=1, max_length=80)
     idField: str | None = Field(None, min_length=1)
     titleField: str | None = Field(None, min_length=1)
@@ -218,7 +264,7 @@ class UpstreamPatch(_Wire):
 
 class ExternalMCPConfigIn(_Wire):
     name: str = Field(pattern=_NAME, description="Prefix of its tools in this server.")
-    url: str = Field(pattern=r"^https?://", max_length=2048)
+    url: HTTPURL
     headers: dict[str, str] = Field(default_factory=dict, description="Sent with every request; stored encrypted.")
     tools: list[str] = Field(default_factory=list, description="Its tools to expose (own names); empty = all.")
 
@@ -317,7 +363,7 @@ class ServerConfig(BaseModel):
 
 
 class LoadToolsRequest(_Wire):
-    url: str = Field(pattern=r"^https?://", max_length=2048)
+    url: HTTPURL
     headers: dict[str, str] = Field(default_factory=dict)
     cacheMinutes: float = Field(5, ge=0, le=1440, description="Reuse an answer this recent; 0 always asks again.")
 

@@ -40,7 +40,7 @@ async def download(url: str, *, seconds: float, limit: int, headers: Mapping[str
                     if size > limit:
                         raise DownloadError(shown, f"larger than {limit // 2**20} MB")
                     chunks.append(chunk)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: a bad port or host, a control character
         said = str(exc).replace(url, shown).split("?", 1)[0]
         raise DownloadError(shown, f"{type(exc).__name__}: {said}" if said else type(exc).__name__) from None
     return b"".join(chunks)

@@ -54,5 +54,5 @@ def _read_file(path: Path, shown: str) -> bytes:
         if path.stat().st_size > MAX_SOURCE_BYTES:
             raise CollectionError(f"{shown} is larger than {MAX_SOURCE_BYTES // 2**20} MB")
         return path.read_bytes()
-    except OSError as exc:
-        raise CollectionError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise CollectionError(f"cannot read {shown}: {getattr(exc, 'strerror', None) or exc}") from None

@@ -145,8 +145,8 @@ def _read_file(path: str) -> bytes:
         if file.stat().st_size > _MAX_DOCUMENT_BYTES:
             raise SpecError(f"{path} is larger than {_MAX_DOCUMENT_BYTES // 2**20} MB")
         return file.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"cannot read the OpenAPI document {path}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise SpecError(f"cannot read the OpenAPI document {path}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def parse_document(text: bytes | str, source: str) -> dict[str, Any]:
