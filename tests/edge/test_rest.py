@@ -20,6 +20,7 @@ from tests.conftest import TESTS, Gateway, running_gateway, stdio_echo, wait_unt
 pytestmark = pytest.mark.anyio
 
 SHAPES_SERVER = str(TESTS / "upstreams" / "shapes_server.py")
+FIDELITY_SERVER = str(TESTS / "upstreams" / "fidelity_server.py")
 TRIP = {
     "traveller": "ann",
     "legs": [
@@ -65,9 +66,8 @@ async def test_tools_are_listed_and_called_at_the_root_and_at_a_virtual_server()
             assert by_name.json()["isError"] is False
             as_route = await http.post(f"{base}/tools/shapes_plan_trip", json=TRIP)
             assert as_route.status_code == 200 and as_route.json()["structuredContent"] == PLAN
-            assert (await http.post(f"{base}/tools/echo_echo", json={"text": "hi"})).json()["content"] == [
-                {"type": "text", "text": "hi"}
-            ]
+            echoed = (await http.post(f"{base}/tools/echo_echo", json={"text": "hi"})).json()
+            assert echoed["content"] == [{"type": "text", "text": "hi"}] and echoed["isError"] is False
             assert (await http.get(f"{base}/tools/shapes_plan_trip")).json() == plan_trip
 
             if base:  # outside the selection: as unknown as a tool no upstream has
@@ -188,13 +188,21 @@ async def test_an_unavailable_upstream_is_503_with_retry_after() -> None:
 
 
 async def test_a_client_that_hangs_up_cancels_the_upstream_call() -> None:
-    async with running_gateway(config()) as gateway:
-        shapes_connection = gateway.hub.upstreams["shapes"]
-        async with httpx.AsyncClient(base_url=gateway.url) as http, anyio.create_task_group() as tg:
-            tg.start_soon(functools.partial(http.post, "/tools/shapes_slow", json={"seconds": 1.5}))
-            await wait_until(lambda: shapes_connection.in_flight > 0)
-            tg.cancel_scope.cancel()
-        await wait_until(lambda: shapes_connection.in_flight == 0, timeout=1)
+    """The upstream itself hears the cancellation (its `slow` tool records it), not just the gateway."""
+    fidelity = {"command": sys.executable, "args": [FIDELITY_SERVER, "--stdio", "--label", "fid"]}
+    async with running_gateway({"mcpServers": {"fid": fidelity}}) as gateway:
+        connection = gateway.hub.upstreams["fid"]
+        async with httpx.AsyncClient(base_url=gateway.url) as http:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(functools.partial(http.post, "/tools/fid_slow", json={"tag": "rest-gone"}))
+                await wait_until(lambda: connection.in_flight > 0)
+                tg.cancel_scope.cancel()  # the REST caller hangs up mid-call
+            with anyio.fail_after(10):
+                while "rest-gone" not in (await http.post("/tools/fid_cancellations", json={})).json()["content"][0][
+                    "text"
+                ].split(","):
+                    await anyio.sleep(0.02)
+        await wait_until(lambda: connection.in_flight == 0)
 
 
 async def test_a_smart_servers_meta_tools_work_over_rest_and_reach_only_its_selection() -> None:
@@ -211,3 +219,16 @@ async def test_a_smart_servers_meta_tools_work_over_rest_and_reach_only_its_sele
         outside = await http.post("/servers/finder/tools/execute_tool", json={"name": "echo_env", "arguments": {}})
         assert outside.status_code == 404
         assert (await http.post("/servers/finder/tools/search_tools", json={})).status_code == 422
+
+
+async def test_every_rest_result_says_whether_it_is_an_error(tmp_path) -> None:
+    """docs/rest.md promises `isError` on every result, also from upstreams that leave it out when false
+    (the in-process catalogs do)."""
+    records = tmp_path / "nodes.json"
+    records.write_text('[{"id": "slack.send", "title": "Send a Slack message", "category": "chat"}]')
+    servers = {"nodes": {"type": "collection", "location": str(records), "record": "node"}}
+    async with running_gateway({"mcpServers": servers}) as gateway, gateway.http() as http:
+        found = await http.post("/tools/nodes_get", json={"id": "slack.send"})
+        assert found.status_code == 200 and found.json()["isError"] is False
+        missing = await http.post("/tools/nodes_get", json={"id": "nope"})
+        assert missing.status_code == 200 and missing.json()["isError"] is True

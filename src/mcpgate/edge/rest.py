@@ -239,6 +239,8 @@ class RESTEndpoints:
             message = f"the tool {tool['name']!r} failed" + (f": {text}" if text else "")
             await send_json(send, 502, error_body("tool_error", message, {"result": result}))
             return
+        if "isError" not in result:  # upstreams may leave it out when false; REST callers can always test it
+            result = {**result, "isError": False}
         await send_json(send, 200, result)
 
     # -- resources, prompts ------------------------------------------------------------------
