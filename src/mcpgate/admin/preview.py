@@ -2,7 +2,9 @@
 
 The transport is detected (see `upstream/detect.py`), a short-lived connection lists the
 tools, and the answer is cached per URL and headers for the time the caller allows. The
-failures a caller can act on are told apart: unreachable or not MCP (502), too slow (504).
+failures a caller can act on are told apart: unreachable or not MCP (502), too slow (504), and
+a server that wants credentials (422 naming `headers`, the field that sends them, and the header
+the server asked for).
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ from typing import Any
 import anyio
 import orjson
 
-from mcpgate.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable, shown_url
+from mcpgate.errors import Unprocessable, UpstreamError, UpstreamTimeout, UpstreamUnavailable, shown_url
 from mcpgate.settings import SSEUpstream, StreamableHTTPUpstream
 from mcpgate.upstream.connection import UpstreamConnection
-from mcpgate.upstream.detect import Transport, detect_transport
+from mcpgate.upstream.detect import NeedsCredentials, Transport, detect_transport
 
 _MAX_ENTRIES = 256
 
@@ -57,6 +59,11 @@ class ToolPreview:
             transport = await detect_transport(url, headers, self.timeout)
         except UpstreamUnavailable as exc:
             raise UpstreamError(exc.message) from None  # unreachable: the remote's fault, a 502
+        except NeedsCredentials as exc:  # the request lacks what the remote wants: the caller can fix it
+            fix = "check the credentials in" if headers else "send credentials in"
+            message = f"{exc.message} — {fix} this request's `headers` (header name → value)"
+            detail = {"loc": "body.headers", "message": message, "status": exc.status, "wwwAuthenticate": exc.challenge}
+            raise Unprocessable(message, data=[detail]) from None
         kind = SSEUpstream if transport == "sse" else StreamableHTTPUpstream
         connection = UpstreamConnection(
             kind(name="preview", url=url, headers=headers),
