@@ -6,13 +6,16 @@ large and non-JSON bodies as such."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mcpgate.catalogs.openapi import open_openapi_catalog
+from mcpgate.settings import OpenAPICatalogUpstream
 from tests.conftest import running_gateway, serve_asgi
-from tests.upstreams.pets_api import build_app
+from tests.upstreams.pets_api import build_app, document
 
 pytestmark = pytest.mark.anyio
 
@@ -251,3 +254,19 @@ async def test_one_tool_per_operation_with_typed_arguments(tmp_path: Path) -> No
             "pets_call_endpoint", {"operationId": "status", "headers": {"X-Admin": "1"}}
         )
         assert undeclared.is_error and "declares no header X-Admin" in undeclared.content[0].text
+
+
+@pytest.mark.parametrize(
+    ("title", "named"), [("Pets", "Pets API"), ("Pets API", "Pets API"), ("Shop REST api", "Shop REST api")]
+)
+async def test_descriptions_name_the_api_once_whether_or_not_its_title_ends_in_api(
+    title: str, named: str, tmp_path: Path
+) -> None:
+    spec = tmp_path / "pets.json"
+    spec.write_text(json.dumps({**document(), "info": {"title": title, "version": "1.0"}}))
+    catalog = OpenAPICatalogUpstream(name="pets", spec=str(spec), base_url="http://127.0.0.1:9")
+    async with open_openapi_catalog(catalog, connect_timeout=5, call_timeout=5) as server:
+        said = [server.instructions(), *(tool["description"] for tool in server.tools())]
+    assert f"The {named} (" in said[0]
+    assert f"of the {named} with" in " ".join(said) and f"Search the {named}'s endpoints" in " ".join(said)
+    assert not [text for text in said if "API API" in text or "api API" in text], said

@@ -14,6 +14,7 @@ send and the ways to supply it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -31,6 +32,7 @@ _READ_ONLY = {"readOnlyHint": True, "openWorldHint": False}
 _LIMIT = {"type": "integer", "minimum": 1, "maximum": 50, "description": "How many (default 10)."}
 # Headers of the gateway's own hop to this catalog, never credentials for the API.
 _HOP_HEADERS = "mcp-"  # MCP-Protocol-Version, Mcp-Method, Mcp-Param-*…
+_NAMES_AN_API = re.compile(r"\bAPIs?\s*$", re.IGNORECASE)  # "Pets API", "Stripe APIs", "GitHub REST api"
 
 
 class OpenAPICatalogServer:
@@ -79,15 +81,20 @@ class OpenAPICatalogServer:
         return {"tools": {}, **({"resources": {}} if self.guides is not None else {})}
 
     def instructions(self) -> str:
-        title = self.document.title or self.name
         return (
-            f"The {title} API ({len(self.operations)} endpoints): list_services, then search_endpoints and "
+            f"The {self._api} ({len(self.operations)} endpoints): list_services, then search_endpoints and "
             "get_endpoint to find how to do something"
             + ("; call_endpoint to do it (with your credentials)." if self.api is not None else ".")
         )
 
     def tools(self) -> list[dict[str, Any]]:
         return self._tools
+
+    @property
+    def _api(self) -> str:
+        """How descriptions name the API: "Pets API" for a title of "Pets" and of "Pets API" alike."""
+        title = self.document.title or self.name
+        return title if _NAMES_AN_API.search(title) else f"{title} API"
 
     def resources(self) -> list[dict[str, Any]]:
         return self.guides.resources() if self.guides is not None else []
@@ -224,7 +231,7 @@ class OpenAPICatalogServer:
                 return None
             sends.append(" and ".join(f"`{d['send']}`" for d in described))
         return (
-            f"{operation.label} needs credentials for the {self.document.title or self.name} API: send "
+            f"{operation.label} needs credentials for the {self._api}: send "
             f"{' or '.join(dict.fromkeys(sends))} with your MCP requests (mcpgate passes it through to the API), "
             f"or, acting as an end user (x-username), store it once for {self.name!r} with the manage_connections "
             f"tool or PUT /api/v1/users/<user>/connections/{self.name}."
@@ -248,12 +255,12 @@ class OpenAPICatalogServer:
         tools = [
             _tool(
                 "list_services",
-                f"List the services (groups of endpoints) of the {title} API with their endpoint counts.",
+                f"List the services (groups of endpoints) of the {self._api} with their endpoint counts.",
                 {},
             ),
             _tool(
                 "search_endpoints",
-                f"Search the {title} API's endpoints by what you want to do; filter by service or method.",
+                f"Search the {self._api}'s endpoints by what you want to do; filter by service or method.",
                 {
                     "query": {"type": "string", "description": "What you want to do, in your words."},
                     "service": {"type": "string", "description": "Only this service (see list_services)."},
@@ -287,7 +294,7 @@ class OpenAPICatalogServer:
             tools.append(
                 _tool(
                     "call_endpoint",
-                    f"Call an endpoint of the {title} API with your credentials; answers with its status and body.",
+                    f"Call an endpoint of the {self._api} with your credentials; answers with its status and body.",
                     {
                         **endpoint_by,
                         "pathParams": {"type": "object", "description": "Values of the path's {parameters}."},
