@@ -160,3 +160,27 @@ async def test_keys_made_offline_guard_the_gateway_and_are_managed_through_it(tm
             assert (await http.post("/mcp", json=ping)).status_code == 401
         state = json.loads((await run(keyed, "keys", "list", "--json", gateway=url)).stdout)
         assert {k["name"]: k["state"] for k in state} == {"ops": "active", "caller": "revoked"}
+
+
+async def test_keys_list_names_the_servers_a_key_may_use_offline_and_through_the_gateway(tmp_path: Path) -> None:
+    env = {**os.environ, "MCPGATE_DATA_DIR": str(tmp_path / "data")}
+    admin = json.loads((await run(env, "keys", "create", "ops", "--scopes", "*", "--json")).stdout)
+    made = json.loads((await run(env, "servers", "create", "support-desk", "--json")).stdout)[0]
+    await run(env, "keys", "create", "agent", "--servers", "support-desk")
+
+    def listed_servers(table: str) -> dict[str, str]:
+        lines = table.splitlines()
+        at = lines[0].index("SERVERS")
+        return {line.split()[1]: line[at:].split()[0] for line in lines[1:]}
+
+    offline = await run(env, "keys", "list")
+    assert listed_servers(offline.stdout.decode()) == {"ops": "-", "agent": "support-desk"}
+    assert made["id"] not in offline.stdout.decode()
+
+    keyed = {**env, "MCPGATE_API_KEY": admin["key"]}
+    async with mcpgate("serve", "--port", "0", env=env) as url:
+        online = await run(keyed, "keys", "list", gateway=url)
+        assert listed_servers(online.stdout.decode()) == {"ops": "-", "agent": "support-desk"}
+        as_json = {k["name"]: k for k in json.loads((await run(keyed, "keys", "list", "--json", gateway=url)).stdout)}
+        assert as_json["agent"]["servers"] == [made["id"]] and as_json["agent"]["serverNames"] == ["support-desk"]
+        assert as_json["ops"]["servers"] is None and as_json["ops"]["serverNames"] is None

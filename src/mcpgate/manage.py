@@ -74,6 +74,7 @@ class Backend(Protocol):
     async def delete_server(self, ident: str) -> None: ...
     async def preview(self, url: str, headers: dict[str, str]) -> dict[str, Any]: ...
     async def keys(self) -> list[dict[str, Any]]: ...
+    async def server_names(self) -> dict[str, str]: ...
     async def create_key(self, body: dict[str, Any]) -> dict[str, Any]: ...
     async def revoke_key(self, key_id: str) -> dict[str, Any]: ...
 
@@ -141,6 +142,9 @@ class APIBackend:
     async def keys(self) -> list[dict[str, Any]]:
         return (await self._call("GET", "/keys"))["data"]
 
+    async def server_names(self) -> dict[str, str]:
+        return {server["id"]: server["name"] for server in await self.servers()}
+
     async def create_key(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self._call("POST", "/keys", body)
 
@@ -159,11 +163,15 @@ class DatabaseBackend:
     async def keys(self) -> list[dict[str, Any]]:
         return [_key_view(key) for key in await self.auth.keys()]
 
+    async def server_names(self) -> dict[str, str]:
+        """Every virtual server's name by id, the config file's included."""
+        servers = [*await self.registry.all_servers(), *map(VirtualServer.from_settings, self.settings.servers)]
+        return {server.id: server.name for server in servers}
+
     async def create_key(self, body: dict[str, Any]) -> dict[str, Any]:
         servers = body.get("servers")
         if servers is not None:
-            known = {s.name: s.id for s in await self.registry.all_servers()}
-            known |= {s.name: VirtualServer.from_settings(s).id for s in self.settings.servers}
+            known = {name: server_id for server_id, name in (await self.server_names()).items()}
             unknown = [name for name in servers if name not in known and name not in known.values()]
             if unknown:
                 raise CommandError(f"unknown virtual servers: {', '.join(unknown)}")
@@ -361,7 +369,8 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
                 print(f"{found['url']} speaks {found['transport']}; {len(found['tools'])} tools")
                 _print(args, found["tools"], ["name", "description"])
         elif command == "keys" and action == "list":
-            _print(args, await backend.keys(), ["id", "name", "prefix", "scopes", "servers", "state", "lastUsedAt"])
+            keys = _with_server_names(await backend.keys(), await backend.server_names(), args.json)
+            _print(args, keys, ["id", "name", "prefix", "scopes", "servers", "state", "lastUsedAt"])
         elif command == "keys" and action == "create":
             body: dict[str, Any] = {
                 "name": args.name,
@@ -454,6 +463,18 @@ def _claude_servers(path: Path) -> dict[str, Any]:
     if not isinstance(servers, dict):
         raise CommandError(f"{path} has no `mcpServers` mapping")
     return servers
+
+
+def _with_server_names(keys: list[dict[str, Any]], names: dict[str, str], as_json: bool) -> list[dict[str, Any]]:
+    """Keys as a person reads them: the servers they may use by name (JSON keeps the ids and adds
+    `serverNames`). A server deleted since is shown by its id."""
+    rows = []
+    for key in keys:
+        named = (
+            [names.get(server_id, server_id) for server_id in key["servers"]] if key["servers"] is not None else None
+        )
+        rows.append({**key, "serverNames": named} if as_json else {**key, "servers": named})
+    return rows
 
 
 def _print(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]) -> None:
