@@ -25,7 +25,11 @@ HALF_A_HEAD = b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n"  # the blank line t
 
 
 async def _json_or_stream(scope: Any, receive: Any, send: Any) -> None:
-    """`/stream`: a head and an event stream that never ends; anything else: a JSON body."""
+    """`/stream`: a head and an event stream that never ends; anything else: a JSON body. A
+    WebSocket is refused (uvicorn answers 403)."""
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close"})
+        return
     if scope["path"] == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
@@ -152,3 +156,21 @@ async def test_at_the_cap_with_no_connection_waiting_a_new_one_is_refused_at_onc
         assert (await closed_by_server(refused, within=5)).startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
         for writer in [*streams, refused_writer]:
             writer.close()
+
+
+async def test_a_connection_upgraded_to_a_websocket_leaves_the_count() -> None:
+    """The WebSocket protocol takes such a connection over (and refuses it: no app route accepts
+    one); it must not stay counted, or a few upgrades would fill the cap for good."""
+    edge = EdgeSettings(max_connections=2, header_timeout_seconds=30)
+    upgrade = (
+        b"GET /ws HTTP/1.1\r\nhost: 127.0.0.1\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
+        b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
+    )
+    async with serving(_json_or_stream, edge) as port:
+        for _ in range(3):
+            reader, writer = await connect(port, upgrade)
+            assert (await closed_by_server(reader, within=5)).startswith(b"HTTP/1.1 403")
+            writer.close()
+        client, client_writer = await connect(port)
+        assert (await request(client, client_writer)).startswith(b"HTTP/1.1 200 OK\r\n")
+        client_writer.close()

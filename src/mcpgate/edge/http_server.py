@@ -125,6 +125,11 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._limits.received(self.transport)
         super().on_headers_complete()
 
+    def handle_websocket_upgrade(self) -> None:
+        # The WebSocket protocol takes the connection over, and this one never hears of it again.
+        self._limits.closed(self.transport)
+        super().handle_websocket_upgrade()
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
         # uvicorn arms its keep-alive timer when nothing pipelined follows: idle until the next request
