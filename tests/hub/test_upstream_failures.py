@@ -1,9 +1,12 @@
-"""A crashed stdio child: its tools fail fast, /health says so, the others carry on, and it comes back."""
+"""A crashed stdio child: its tools fail fast, /health says so, the others carry on, and it comes back;
+one that cannot start or keeps crashing is given up on, named in every message."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import sys
 
 import anyio
 import pytest
@@ -79,3 +82,69 @@ async def test_an_upstream_that_never_answers_initialize_is_bounded_by_the_conne
     assert body["upstreams"]["mute"]["state"] in ("down", "connecting")
     assert "no answer to initialize within the connect timeout" in body["upstreams"]["mute"].get("error", "")
     assert body["upstreams"]["ok"]["state"] == "ready"
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records]
+
+
+async def test_a_command_that_is_not_found_is_named_tried_a_few_times_then_given_up(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mcpgate.upstream")
+    config = {"mcpServers": {"ghost": {"command": "no-such-command-mcpgate"}, "ok": stdio_echo()}}
+    async with running_gateway(config) as gateway, gateway.http() as http:
+        ghost = gateway.hub.upstreams["ghost"]
+        await wait_until(lambda: ghost.status.state is UpstreamState.FAILED)
+        report = (await http.get("/health")).json()["upstreams"]["ghost"]
+    assert report["state"] == "failed"
+    assert "command not found: 'no-such-command-mcpgate'" in report["error"]
+    assert "gave up after 3 attempts" in report["error"]
+    assert (report["restarts"], report["failures"]) == (2, 3)  # every retry counts, though none connected
+    logged = [m for m in messages(caplog) if "no-such-command-mcpgate" in m]
+    assert len(logged) == 3 and all(m.startswith("upstream ghost: ") for m in logged)
+
+
+CRASHING = [
+    "-c",
+    "import sys; print('x' * 100_000, file=sys.stderr); print('boom: no config', file=sys.stderr); sys.exit(3)",
+]
+
+
+async def test_a_child_that_keeps_crashing_is_given_up_on_with_its_stderr_logged_under_its_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mcpgate.upstream")
+    config = {"mcpServers": {"crashy": {"command": sys.executable, "args": CRASHING}, "ok": stdio_echo()}}
+    async with running_gateway(config, backoff=Backoff(first=0.01, maximum=0.05, attempts=4)) as gateway:
+        crashy = gateway.hub.upstreams["crashy"]
+        await wait_until(lambda: crashy.status.state is UpstreamState.FAILED)
+        report = crashy.status.as_dict()
+        assert report["state"] == "failed" and (report["restarts"], report["failures"]) == (3, 4)
+        assert "gave up after 4 attempts" in report["error"]
+        assert "upstream 'crashy' is unavailable (failed:" in crashy.unavailable().message
+        assert gateway.hub.upstreams["ok"].is_ready
+    logged = messages(caplog)
+    assert logged.count("upstream crashy: boom: no config") == 4
+    # A huge line is logged cut, saying how much was left out.
+    cut = [m for m in logged if m.startswith("upstream crashy: xxx")]
+    assert len(cut) == 4 and all(len(m) < 2100 and m.endswith("more bytes)") for m in cut)
+
+
+async def test_an_unreachable_external_server_is_named_by_its_server_and_name_not_by_an_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="mcpgate")
+    config = {
+        "timeouts": {"connect": 2},
+        "mcpServers": {"ok": stdio_echo()},
+        "servers": [{"name": "support", "externalMcpConfigs": [{"name": "docs", "url": "http://127.0.0.1:9/mcp"}]}],
+    }
+    async with running_gateway(config) as gateway:
+        server_id = next(iter(gateway.hub.servers))
+        docs = gateway.hub.externals[f"{server_id}/docs"]
+        await wait_until(lambda: docs.status.state is UpstreamState.DOWN)
+        assert "upstream 'support/docs' is unavailable" in docs.unavailable().message
+    reached = [m for m in messages(caplog) if "cannot reach" in m]
+    assert reached and all(m.startswith("upstream support/docs: cannot reach") for m in reached)
+    assert not [m for m in messages(caplog) if server_id in m]

@@ -38,7 +38,14 @@ from mcpgate.hub.session import ClientSession, SessionRegistry
 from mcpgate.hub.subscriptions import Subscriptions
 from mcpgate.protocol.jsonrpc import notification
 from mcpgate.settings import GatewaySettings
-from mcpgate.upstream.connection import Backoff, ListKind, NotificationListener, UpstreamConnection, UpstreamState
+from mcpgate.upstream.connection import (
+    Backoff,
+    ListKind,
+    Liveness,
+    NotificationListener,
+    UpstreamConnection,
+    UpstreamState,
+)
 from mcpgate.upstream.transports import OwnAPI, UpstreamSpec
 
 logger = logging.getLogger(__name__)
@@ -102,22 +109,38 @@ class Hub:
         self._started = False
         self._stopping = False
 
-    def _new_connection(self, spec: UpstreamSpec, per_session: ClientSession | None = None) -> UpstreamConnection:
-        if per_session is None:
-            on_lists, on_notification = self._lists_changed, self._upstream_notification
-        else:
+    def _new_connection(
+        self,
+        spec: UpstreamSpec,
+        per_session: ClientSession | None = None,
+        *,
+        shared: bool = True,
+        label: str | None = None,
+    ) -> UpstreamConnection:
+        """A connection to `spec`: the shared one (its lists feed the catalog), a session's own
+        child (`per_session`), or a user's own child (`shared=False`)."""
+        if per_session is not None:
             # A session's own child: the catalog comes from the shared connection; what the
             # child announces is that session's alone.
             on_lists, on_notification = None, self._child_notification(per_session)
+        elif shared:
+            on_lists, on_notification = self._lists_changed, self._upstream_notification
+        else:
+            on_lists, on_notification = None, self._upstream_notification
+        timeouts = self.settings.timeouts
         return UpstreamConnection(
             spec,
-            connect_timeout=self.settings.timeouts.connect,
+            connect_timeout=timeouts.connect,
             call_timeout=self.settings.call_timeout(spec),
-            list_timeout=self.settings.timeouts.list,
+            list_timeout=timeouts.list,
             backoff=self._backoff,
+            liveness=Liveness(timeouts.ping_interval, timeouts.ping, timeouts.missed_pings)
+            if timeouts.ping_interval > 0
+            else None,
             on_lists_changed=on_lists,
             on_notification=on_notification,
             own_api=self.own_api,
+            label=label,
         )
 
     def _child_notification(self, session: ClientSession) -> NotificationListener:
@@ -333,7 +356,9 @@ class Hub:
             if config.name in skip:
                 continue
             spec = external_spec(server.id, config)
-            connection = self.externals[spec.name] = self._new_connection(spec)
+            # Logs and errors name it as people know it, not by the server's id.
+            label = f"{server.name}/{config.name}"
+            connection = self.externals[spec.name] = self._new_connection(spec, label=label)
             added.append(connection)
         return added
 
@@ -366,7 +391,7 @@ class Hub:
                 await session.push(notification(method, dict(params or {})))
             return
         if method != "notifications/resources/updated" or not params or not isinstance(params.get("uri"), str):
-            logger.debug("upstream %s: notification %s not forwarded", connection.name, method)
+            logger.debug("upstream %s: notification %s not forwarded", connection.label, method)
             return
         for session_id, exposed in self.subscriptions.holders((connection.name, params["uri"])).items():
             session = self.sessions.get(session_id)
@@ -398,6 +423,8 @@ class Hub:
         if not shared.per_session or session.ephemeral:
             return shared
         key = (session.id, upstream)
+        if key in self._session_children and self._session_children[key][0].status.state is UpstreamState.FAILED:
+            self._session_children.pop(key)[1].cancel()  # given up on: the session's next call tries afresh
         if key not in self._session_children:
             if not shared.spec.enabled:
                 raise shared.unavailable()
@@ -427,7 +454,8 @@ class Hub:
         """`user`'s own child of a stdio upstream, run with the user's env on top of the upstream's."""
         key = (user, upstream)
         running = self._user_children.get(key)
-        if running is not None and running.env != env:  # the user's credentials changed
+        # The user's credentials changed, or the child was given up on: the next call tries afresh.
+        if running is not None and (running.env != env or running.connection.status.state is UpstreamState.FAILED):
             self._stop_user_child(key)
             running = None
         if running is None:
@@ -447,14 +475,7 @@ class Hub:
                     "are running (maxSessionChildren)"
                 )
             spec = shared.spec.model_copy(update={"env": {**shared.spec.env, **env}})  # type: ignore[union-attr]
-            child = UpstreamConnection(
-                spec,
-                connect_timeout=self.settings.timeouts.connect,
-                call_timeout=self.settings.call_timeout(spec),
-                list_timeout=self.settings.timeouts.list,
-                backoff=self._backoff,
-                on_notification=self._upstream_notification,
-            )
+            child = self._new_connection(spec, shared=False)
             running = self._user_children[key] = _UserChild(child, anyio.CancelScope(), env)
             self._task_group.start_soon(_run_in, running.scope, child.run, name=f"upstream:{upstream}:user")
         running.last_used = time.monotonic()
@@ -581,4 +602,4 @@ async def _set_level(connection: UpstreamConnection, level: str) -> None:
         await connection.request("logging/setLevel", {"level": level})
         connection.log_level = level
     except Exception as exc:  # one upstream's refusal must not fail the client's setLevel
-        logger.warning("upstream %s: logging/setLevel %s failed: %s", connection.name, level, exc)
+        logger.warning("upstream %s: logging/setLevel %s failed: %s", connection.label, level, exc)

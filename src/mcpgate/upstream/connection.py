@@ -7,6 +7,13 @@ the connection drops (a stdio child dies, a remote server goes away) it reconnec
 exponential backoff. While it is down, `request()` fails at once with
 `UpstreamUnavailable` instead of letting callers hang.
 
+An upstream can also stop answering without going away (a stopped or deadlocked child, a
+server that accepts connections and never replies): when it has been quiet for a while it
+is pinged (`Liveness`), and after a few unanswered pings it is taken down like a crash — a
+stdio child is killed — and reconnected. A child process that cannot start, or keeps dying
+before it is up for long, is given up on after a bounded number of attempts (`failed`); a
+remote upstream is retried for as long as the gateway runs (networks heal).
+
 All sessions of the gateway share this one connection; its `Peer` mints the upstream
 request ids and delivers each reply to the one caller that awaits it — never broadcast.
 
@@ -27,7 +34,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from mcpgate import __version__
-from mcpgate.errors import METHOD_NOT_FOUND, UpstreamError, UpstreamUnavailable
+from mcpgate.errors import METHOD_NOT_FOUND, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from mcpgate.protocol.param_headers import param_headers
 from mcpgate.protocol.spec import (
     CLIENT_CAPABILITIES_META_KEY,
@@ -41,9 +48,10 @@ from mcpgate.protocol.spec import (
     encode_header_value,
 )
 from mcpgate.upstream.peer import Caller, Channel, Exchange, Peer, ProgressFn, no_session_for
+from mcpgate.upstream.stdio import CommandNotRunnable
 from mcpgate.upstream.transports import OwnAPI, UpstreamSpec, open_channel
 
-__all__ = ["Backoff", "Caller", "ListKind", "UpstreamConnection", "UpstreamState"]
+__all__ = ["Backoff", "Caller", "ListKind", "Liveness", "UpstreamConnection", "UpstreamState"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,31 +59,49 @@ _MAX_LIST_PAGES = 1000  # a cursor loop longer than this is an upstream bug, not
 _PROTOCOL_HEADER = "MCP-Protocol-Version"
 _LISTEN_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MODERN_VERSION = "2026-07-28"
+# Up this long, a connection that drops again was a success: its failures start over.
+_STABLE_SECONDS = 10.0
+# A command that cannot start is tried again this many times in all (it may be being installed).
+_UNRUNNABLE_ATTEMPTS = 3
 
 
 class UpstreamState(StrEnum):
     CONNECTING = "connecting"
     READY = "ready"
-    DOWN = "down"
+    DOWN = "down"  # will be retried (`retryInSeconds`)
+    FAILED = "failed"  # given up on until it is changed or enabled again (or the gateway restarts)
     DISABLED = "disabled"
 
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
-    """Exponential reconnect delays: first, first*2, … capped at `maximum` seconds."""
+    """Exponential reconnect delays: first, first*2, … capped at `maximum` seconds; a child
+    process is given up on after `attempts` failures in a row (~2 minutes by default)."""
 
     first: float = 0.5
     maximum: float = 30.0
+    attempts: int = 10
 
     def delay(self, failures: int) -> float:
         return min(self.maximum, self.first * (2 ** max(0, failures - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """Ping an upstream quiet for `interval` seconds; `missed` pings unanswered within `timeout`
+    seconds each, in a row, and it is taken down (docs: settings.TimeoutSettings)."""
+
+    interval: float = 15.0
+    timeout: float = 5.0
+    missed: int = 2
 
 
 @dataclass(slots=True)
 class UpstreamStatus:
     state: UpstreamState = UpstreamState.CONNECTING
     error: str | None = None
-    restarts: int = 0
+    restarts: int = 0  # attempts made after the first: after a crash, a failed start, a silence
+    failures: int = 0  # attempts in a row that failed (or did not stay up); 0 once it is ready
     connected_at: float | None = None
     retry_at: float | None = None
     server_info: dict[str, Any] = field(default_factory=dict)
@@ -83,6 +109,8 @@ class UpstreamStatus:
 
     def as_dict(self) -> dict[str, Any]:
         report: dict[str, Any] = {"state": self.state.value, "restarts": self.restarts}
+        if self.failures:
+            report["failures"] = self.failures
         if self.error:
             report["error"] = self.error
         if self.retry_at is not None and self.state is UpstreamState.DOWN:
@@ -123,17 +151,22 @@ class UpstreamConnection:
         call_timeout: float,
         list_timeout: float,
         backoff: Backoff | None = None,
+        liveness: Liveness | None = None,
         on_lists_changed: ListsListener | None = None,
         on_notification: NotificationListener | None = None,
         own_api: OwnAPI | None = None,
+        label: str | None = None,
     ) -> None:
         self.spec = spec
         self.own_api = own_api  # for a catalog of this gateway's own API
         self.name = spec.name
+        # How logs and errors name it: its name, or what a person knows an internal key by.
+        self.label = label or spec.name
         self.connect_timeout = connect_timeout
         self.call_timeout = call_timeout
         self.list_timeout = list_timeout
         self.backoff = backoff or Backoff()
+        self.liveness = liveness  # None: never pinged
         self.status = UpstreamStatus()
         self.capabilities: dict[str, Any] = {}
         # What the upstream lists, as it lists them (original names and URIs).
@@ -167,19 +200,32 @@ class UpstreamConnection:
         failures = 0
         while True:
             self.status.state = UpstreamState.CONNECTING
+            started = time.monotonic()
+            unrunnable = False
             try:
                 await self._connect_and_serve()
                 error = "connection closed by the upstream"
             except Exception as exc:  # top of a background task: record, log, retry
                 error = _describe_failure(exc)
-                logger.warning("upstream %s: %s", self.name, error)
-            if self.status.connected_at is not None:
-                self.status.restarts += 1
+                unrunnable = isinstance(_single(exc), CommandNotRunnable)
+            ready_at = self.status.connected_at
+            if ready_at is not None and ready_at >= started and time.monotonic() - ready_at >= _STABLE_SECONDS:
                 failures = 0
             failures += 1
+            limit = self._attempts(unrunnable)
+            if limit is not None and failures >= limit:
+                self._go_down(error, failures, retry_in=None)
+                return
             delay = self.backoff.delay(failures)
-            self._go_down(error, delay)
+            self._go_down(error, failures, retry_in=delay)
             await anyio.sleep(delay)  # the backoff itself, not a wait for an event
+            self.status.restarts += 1
+
+    def _attempts(self, unrunnable: bool) -> int | None:
+        """How many failures in a row end the retries; None: retry for as long as the gateway runs."""
+        if self.spec.kind != "stdio":
+            return None  # a remote server comes back once the network or the server does
+        return min(_UNRUNNABLE_ATTEMPTS, self.backoff.attempts) if unrunnable else self.backoff.attempts
 
     async def wait_settled(self) -> None:
         """Until the first connection attempt has succeeded or failed."""
@@ -198,14 +244,14 @@ class UpstreamConnection:
         return self.status.state is UpstreamState.READY
 
     async def _connect_and_serve(self) -> None:
-        opened = open_channel(self.spec, self.connect_timeout, self.call_timeout, self.own_api)
+        opened = open_channel(self.spec, self.connect_timeout, self.call_timeout, self.own_api, self.label)
         async with opened as channel, anyio.create_task_group() as tg:
             server = getattr(channel, "server", None)  # an in-process catalog says what it needs itself
             if server is not None:
                 self.passthrough_headers = list(server.passthrough_headers)
                 self.needs_credentials = server.needs_credentials
                 self.resource_tool = server.resource_tool
-            peer = Peer(channel, tg, name=self.name, on_request=self._on_request, on_notification=self._on_notify)
+            peer = Peer(channel, tg, name=self.label, on_request=self._on_request, on_notification=self._on_notify)
             await tg.start(self._read, channel, peer, tg)
             try:
                 with anyio.fail_after(self.connect_timeout):
@@ -221,15 +267,48 @@ class UpstreamConnection:
             await self._refresh(tuple(_LISTS))
             self.status.state = UpstreamState.READY
             self.status.error = None
+            self.status.failures = 0
             self.status.connected_at = time.monotonic()
             self._ready.set()
             self._settled.set()
-            logger.info("upstream %s ready (%d tools)", self.name, len(self.tools))
+            logger.info("upstream %s ready (%d tools)", self.label, len(self.tools))
             if self.modern:
                 tg.start_soon(self._listen, peer)
+            if self.liveness is not None and server is None:  # an in-process catalog cannot freeze apart from us
+                tg.start_soon(self._watch, peer, channel, self.liveness)
             if self._on_lists_changed is not None:
                 await self._on_lists_changed(self, frozenset(_LISTS))
             # The task group ends when the channel's read loop does: the upstream went away.
+
+    async def _watch(self, peer: Peer, channel: Channel, liveness: Liveness) -> None:
+        """Ping the upstream whenever it has been quiet for `liveness.interval`; after
+        `liveness.missed` unanswered pings in a row, take the connection down (raise)."""
+        missed = 0
+        while missed < liveness.missed:
+            quiet = time.monotonic() - peer.last_heard
+            if not missed and quiet < liveness.interval:
+                await anyio.sleep(liveness.interval - quiet)  # until it has been quiet long enough
+                continue
+            sent = time.monotonic()
+            try:
+                await peer.request("ping", None, timeout=liveness.timeout, headers=self._headers)
+            except UpstreamTimeout:
+                missed = 0 if peer.last_heard > sent else missed + 1  # anything it said meanwhile will do
+                continue
+            except UpstreamUnavailable:
+                return  # gone already: the read loop ends the connection
+            except UpstreamError:
+                pass  # an error is an answer too
+            missed = 0
+        reason = f"stopped answering pings ({missed} in a row, {liveness.timeout:g}s each)"
+        # Calls fail at once from now on, those in flight included; then the channel goes.
+        self.status.state = UpstreamState.DOWN
+        self.status.error = reason
+        peer.close(reason)
+        kill = getattr(channel, "kill", None)  # a child process: SIGKILL, as a stopped one ignores the rest
+        if kill is not None:
+            kill()
+        raise UpstreamUnavailable(reason)
 
     @staticmethod
     async def _read(channel: Channel, peer: Peer, tg: TaskGroup, *, task_status: TaskStatus[None]) -> None:
@@ -290,24 +369,34 @@ class UpstreamConnection:
             except UpstreamError as exc:
                 if exc.code == METHOD_NOT_FOUND:
                     return  # no listen streams: the session's GET stream carries its notifications
-                logger.debug("upstream %s: listen stream ended: %s", self.name, exc.message)
+                logger.debug("upstream %s: listen stream ended: %s", self.label, exc.message)
             await anyio.sleep(delay)  # a reconnect delay, not a wait for an event
-        logger.warning("upstream %s: gave up re-opening its subscriptions/listen stream", self.name)
+        logger.warning("upstream %s: gave up re-opening its subscriptions/listen stream", self.label)
 
     @staticmethod
     def _client_info() -> dict[str, Any]:
         return {CLIENT_INFO_META_KEY: {"name": "mcpgate", "version": __version__}}
 
-    def _go_down(self, error: str, delay: float) -> None:
+    def _go_down(self, error: str, failures: int, retry_in: float | None) -> None:
+        """Down after `failures` failed attempts in a row: retried in `retry_in` seconds, or (None) given up on."""
         was_ready = self._peer is not None
         self._peer = None
         self._ready = anyio.Event() if self._ready.is_set() else self._ready
+        self.status.failures = failures
+        self._settled.set()
+        if retry_in is None:
+            self.status.state = UpstreamState.FAILED
+            self.status.error = f"{error} (gave up after {failures} attempts in a row)"
+            self.status.retry_at = None
+            logger.error("upstream %s: %s; change or enable it to try again", self.label, self.status.error)
+            return
         self.status.state = UpstreamState.DOWN
         self.status.error = error
-        self.status.retry_at = time.monotonic() + delay
-        self._settled.set()
+        self.status.retry_at = time.monotonic() + retry_in
         if was_ready:
-            logger.warning("upstream %s is down (%s); reconnecting in %.1fs", self.name, error, delay)
+            logger.warning("upstream %s is down (%s); reconnecting in %.1fs", self.label, error, retry_in)
+        else:
+            logger.warning("upstream %s: %s (attempt %d); retrying in %.1fs", self.label, error, failures, retry_in)
 
     # -- calls -----------------------------------------------------------------------
 
@@ -366,14 +455,14 @@ class UpstreamConnection:
     def unavailable(self) -> UpstreamUnavailable:
         status = self.status
         if status.state is UpstreamState.DISABLED:
-            return UpstreamUnavailable(f"upstream {self.name!r} is disabled")
+            return UpstreamUnavailable(f"upstream {self.label!r} is disabled")
         reason = f": {status.error}" if status.error else ""
         retry, retry_after = "", 1
         if status.state is UpstreamState.DOWN and status.retry_at is not None:
             wait = max(0.0, status.retry_at - time.monotonic())
             retry, retry_after = f"; retrying in {wait:.1f}s", max(1, math.ceil(wait))
         return UpstreamUnavailable(
-            f"upstream {self.name!r} is unavailable ({status.state.value}{reason}{retry})", retry_after=retry_after
+            f"upstream {self.label!r} is unavailable ({status.state.value}{reason}{retry})", retry_after=retry_after
         )
 
     @property
@@ -402,7 +491,7 @@ class UpstreamConnection:
             cursor = page.get("nextCursor")
             if not cursor:
                 return entries
-        raise UpstreamError(f"upstream {self.name!r} returned more than {_MAX_LIST_PAGES} pages of {method}")
+        raise UpstreamError(f"upstream {self.label!r} returned more than {_MAX_LIST_PAGES} pages of {method}")
 
     async def _request_listing(self, method: str, cursor: str | None) -> dict[str, Any]:
         peer = self._peer
@@ -432,14 +521,16 @@ class UpstreamConnection:
             try:
                 await self._refresh(kinds)
             except Exception as exc:  # top of a notification task
-                logger.warning("upstream %s: re-listing after %s failed: %s", self.name, method, _describe_failure(exc))
+                logger.warning(
+                    "upstream %s: re-listing after %s failed: %s", self.label, method, _describe_failure(exc)
+                )
                 return
             if self._on_lists_changed is not None:
                 await self._on_lists_changed(self, frozenset(kinds))
         elif self._on_notification is not None:
             await self._on_notification(self, method, params)
         else:
-            logger.debug("upstream %s: notification %s", self.name, method)
+            logger.debug("upstream %s: notification %s", self.label, method)
 
 
 def _modern_headers(method: str, params: Mapping[str, Any] | None, version: str = "") -> dict[str, str]:
@@ -451,15 +542,19 @@ def _modern_headers(method: str, params: Mapping[str, Any] | None, version: str 
     return headers
 
 
-def _describe_failure(exc: BaseException) -> str:
-    """One line a person can act on; never a raw traceback or a header value."""
+def _single(exc: BaseException) -> BaseException:
+    """The one exception a task group (or nested ones) wrapped, else `exc` itself."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
+    return exc
+
+
+def _describe_failure(exc: BaseException) -> str:
+    """One line a person can act on; never a raw traceback or a header value."""
+    exc = _single(exc)
     if isinstance(exc, BaseExceptionGroup):
         return "; ".join(_describe_failure(inner) for inner in exc.exceptions)
     if isinstance(exc, TimeoutError):
         return "no answer to initialize within the connect timeout"
-    if isinstance(exc, FileNotFoundError):
-        return f"command not found: {exc.filename or exc}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if not isinstance(exc, UpstreamError) else text

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -158,6 +159,7 @@ class Peer:
         self._answering: dict[Any, anyio.CancelScope] = {}  # the upstream's requests we are relaying
         self._next_id = 0
         self._closed: str | None = None
+        self.last_heard = time.monotonic()  # when the upstream last said anything: liveness needs no more
 
     @property
     def in_flight(self) -> int:
@@ -237,8 +239,11 @@ class Peer:
                 logger.debug("upstream %s: cancel notice for %s not sent: %s", self.name, request_id, exc)
 
     def close(self, reason: str) -> None:
-        """Fail every request in flight: the channel is gone and no reply can arrive."""
-        self._closed = reason
+        """Fail every request in flight: the channel is gone and no reply can arrive.
+
+        The first reason given is the one every later request hears."""
+        if self._closed is None:
+            self._closed = reason
         for exchange in list(self._pending.values()):
             if not exchange.answered:
                 exchange.give_up(reason)
@@ -247,6 +252,7 @@ class Peer:
 
     async def receive(self, message: Message, exchange: Exchange | None = None) -> None:
         """Take one message the channel read; `exchange` is the request whose stream carried it, if known."""
+        self.last_heard = time.monotonic()
         method = message.get("method")
         if not isinstance(method, str):
             self._settle(message)

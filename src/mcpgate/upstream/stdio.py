@@ -2,14 +2,22 @@
 
 The child gets its own process group so that stopping it also stops what it started
 (`npx` and `uvx` servers are a launcher plus the real server). Stopping follows the MCP
-spec's order: close stdin, give the child a moment to exit, then SIGTERM, then SIGKILL,
-every step bounded. The child's stderr is ours: its logs land in the gateway's log stream.
+spec's order: close stdin, give the child a moment to exit, then SIGTERM (with SIGCONT, so a
+stopped child acts on it), then SIGKILL, every step bounded; what the child left running in
+its group gets the same treatment. `kill()` skips the courtesies: for a child that stopped
+answering at all. The child's stderr is read in a task of its own and logged line by line
+under the upstream's name, so a chatty or crashing child never blocks and is always named.
+
+What cannot start (a command not on the PATH the child would search, a file that is not
+executable, a missing working directory) is `CommandNotRunnable`, named; `runnable_command`
+checks that beforehand (the management API refuses such an upstream).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Mapping
@@ -17,7 +25,7 @@ from contextlib import asynccontextmanager, suppress
 
 import anyio
 import orjson
-from anyio.abc import Process, TaskStatus
+from anyio.abc import ByteReceiveStream, Process, TaskStatus
 
 from mcpgate.errors import UpstreamUnavailable
 from mcpgate.settings import StdioUpstream
@@ -26,6 +34,17 @@ from mcpgate.upstream.peer import MAX_MESSAGE_BYTES, Exchange, Message, Peer
 logger = logging.getLogger(__name__)
 
 _EXIT_GRACE_SECONDS = 2.0
+_STDERR_LINE_CHARS = 2000  # a longer line is logged cut, with how much was left out
+_STDERR_DRAIN_SECONDS = 0.5  # after the child is gone: its last lines (a traceback) still get logged
+
+
+class CommandNotRunnable(UpstreamUnavailable):
+    """A stdio upstream's command cannot be started: retrying soon will not help.
+    `field`: the setting to change (`command` or `cwd`)."""
+
+    def __init__(self, message: str, *, field: str = "command") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class StdioChannel:
@@ -52,6 +71,10 @@ class StdioChannel:
             del buffer[:start]
             if len(buffer) > MAX_MESSAGE_BYTES:
                 raise UpstreamUnavailable(f"upstream {self.name!r} wrote a line longer than {MAX_MESSAGE_BYTES} bytes")
+
+    def kill(self) -> None:
+        """Stop the child and its group now (SIGKILL: a stopped or hung child acts on nothing else)."""
+        _signal_group(self.process.pid, signal.SIGKILL)
 
     async def _deliver(self, peer: Peer, line: bytes) -> None:
         try:
@@ -81,24 +104,112 @@ class StdioChannel:
             raise UpstreamUnavailable(f"upstream {self.name!r} closed its stdin") from exc
 
 
+def runnable_command(spec: StdioUpstream) -> str:
+    """The program `spec.command` names, as the child would find it (its env's PATH, its cwd);
+    `CommandNotRunnable` naming the command when there is none it could run."""
+    command, cwd = spec.command, spec.cwd
+    if cwd is not None and not os.path.isdir(cwd):
+        raise CommandNotRunnable(f"working directory {cwd!r} of command {command!r} does not exist", field="cwd")
+    base = cwd or os.getcwd()
+    if os.sep in command:  # a path: taken as it is, relative to the child's working directory
+        path = os.path.join(base, command)
+        if not os.path.isfile(path):
+            raise CommandNotRunnable(f"command not found: {command!r}")
+        if not os.access(path, os.X_OK):
+            raise CommandNotRunnable(f"command {command!r} is not executable")
+        return path
+    search = spec.env.get("PATH", os.environ.get("PATH", os.defpath))
+    # Relative PATH entries are the child's: relative to its working directory.
+    dirs = os.pathsep.join(os.path.join(base, entry) for entry in search.split(os.pathsep) if entry)
+    found = shutil.which(command, path=dirs)
+    if found is None:
+        raise CommandNotRunnable(f"command not found: {command!r} is not on the PATH")
+    return found
+
+
 @asynccontextmanager
 async def open_stdio(spec: StdioUpstream) -> AsyncIterator[StdioChannel]:
-    # The child inherits our environment (PATH, HOME…) so `npx`/`uvx` servers work as they
-    # do from a shell; the declared env wins.
-    process = await anyio.open_process(
-        [spec.command, *spec.args],
-        env={**os.environ, **spec.env},
-        cwd=spec.cwd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=None,
-        start_new_session=True,
-    )
+    runnable_command(spec)
     try:
-        yield StdioChannel(process, spec.name)
+        # The child inherits our environment (PATH, HOME…) so `npx`/`uvx` servers work as they
+        # do from a shell; the declared env wins.
+        process = await anyio.open_process(
+            [spec.command, *spec.args],
+            env={**os.environ, **spec.env},
+            cwd=spec.cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except FileNotFoundError:
+        raise CommandNotRunnable(f"command not found: {spec.command!r}") from None
+    except PermissionError:
+        raise CommandNotRunnable(f"command {spec.command!r} is not executable") from None
+    except OSError as exc:
+        raise CommandNotRunnable(f"command {spec.command!r} cannot be started: {exc.strerror or exc}") from None
+    stderr_read = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        assert process.stderr is not None
+        tg.start_soon(_log_stderr, process.stderr, spec.name, stderr_read)
+        try:
+            yield StdioChannel(process, spec.name)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _stop(process)
+                with anyio.move_on_after(_STDERR_DRAIN_SECONDS):
+                    await stderr_read.wait()  # the child's last words (a traceback) are logged too
+                with suppress(Exception), anyio.move_on_after(_EXIT_GRACE_SECONDS):
+                    await process.aclose()
+            tg.cancel_scope.cancel()
+
+
+async def _log_stderr(stderr: ByteReceiveStream, name: str, done: anyio.Event) -> None:
+    """Log each line the child writes on stderr as `upstream <name>: <line>`, cut at a bound."""
+    try:
+        await _read_lines(stderr, name)
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+        pass  # the pipe went away with the child
     finally:
-        with anyio.CancelScope(shield=True):
-            await _stop(process)
+        done.set()
+
+
+async def _read_lines(stderr: ByteReceiveStream, name: str) -> None:
+    buffer = bytearray()
+    dropped = 0  # bytes of the current line beyond the bound, read and thrown away
+    async for chunk in stderr:
+        buffer += chunk
+        start = 0
+        while (end := buffer.find(b"\n", start)) != -1:
+            _log_line(name, bytes(buffer[start:end]), dropped)
+            dropped = 0
+            start = end + 1
+        del buffer[:start]
+        if len(buffer) > _STDERR_LINE_CHARS:  # a huge line: keep its start, count the rest
+            dropped += len(buffer) - _STDERR_LINE_CHARS
+            del buffer[_STDERR_LINE_CHARS:]
+    if buffer:
+        _log_line(name, bytes(buffer), dropped)
+
+
+def _log_line(name: str, raw: bytes, dropped: int) -> None:
+    line = raw.decode("utf-8", "replace").rstrip()
+    if len(line) > _STDERR_LINE_CHARS:
+        dropped += len(line) - _STDERR_LINE_CHARS
+        line = line[:_STDERR_LINE_CHARS]
+    if dropped:
+        line = f"{line}… ({dropped} more bytes)"
+    if line:
+        logger.info("upstream %s: %s", name, line)
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to a child's process group; False when no process of it is left."""
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):  # gone (or its id now another user's)
+        return False
+    return True
 
 
 async def _stop(process: Process) -> None:
@@ -106,14 +217,16 @@ async def _stop(process: Process) -> None:
         with suppress(Exception):
             await process.stdin.aclose()
     for sig in (None, signal.SIGTERM, signal.SIGKILL):
-        if sig is not None:
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, sig)
+        if sig is not None and _signal_group(process.pid, sig) and sig is signal.SIGTERM:
+            _signal_group(process.pid, signal.SIGCONT)  # a stopped process acts on SIGTERM only once resumed
         with anyio.move_on_after(_EXIT_GRACE_SECONDS):
             await process.wait()
             break
-    # What the child started in its group (a launcher's server) goes with it.
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with suppress(Exception), anyio.move_on_after(_EXIT_GRACE_SECONDS):
-        await process.aclose()
+    # What the child started in its group (a launcher's server) goes with it: SIGTERM, then
+    # SIGKILL for whatever is still there after the grace period.
+    if _signal_group(process.pid, signal.SIGTERM):
+        _signal_group(process.pid, signal.SIGCONT)
+        with anyio.move_on_after(_EXIT_GRACE_SECONDS):
+            while _signal_group(process.pid, 0):  # noqa: ASYNC110 - not our children: no event says they exited
+                await anyio.sleep(0.05)
+        _signal_group(process.pid, signal.SIGKILL)

@@ -27,8 +27,15 @@ UpstreamSpec = (
 
 @asynccontextmanager
 async def open_channel(
-    spec: UpstreamSpec, connect_timeout: float, call_timeout: float, own_api: OwnAPI | None = None
+    spec: UpstreamSpec,
+    connect_timeout: float,
+    call_timeout: float,
+    own_api: OwnAPI | None = None,
+    label: str | None = None,
 ) -> AsyncIterator[Channel]:
+    """The channel to `spec`'s server; its errors and log lines name it `label` (default: its name)."""
+    if label is not None and label != spec.name:
+        spec = spec.model_copy(update={"name": label})
     if isinstance(spec, OpenAPICatalogUpstream):
         from mcpgate.catalogs.openapi import open_openapi_catalog  # httpx, YAML: with the first catalog only
 
