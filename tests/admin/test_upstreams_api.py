@@ -3,6 +3,7 @@ upstreams are read-only; secrets are masked; bad input gets a precise JSON error
 
 from __future__ import annotations
 
+import os
 import sys
 
 import anyio
@@ -10,6 +11,7 @@ import pytest
 from mcp import MCPError, types
 
 from mcpgate.errors import NotFound
+from mcpgate.upstream.connection import Backoff, UpstreamState
 from tests.conftest import ECHO_SERVER, running_gateway, serve_asgi, stdio_echo, wait_until
 from tests.upstreams.echo_server import build_server
 
@@ -120,6 +122,12 @@ async def test_config_file_upstreams_are_shown_but_read_only() -> None:
         ({"name": "nocmd", "kind": "stdio"}, 422, "command"),
         ({"name": "k", "kind": "carrier-pigeon", "url": "http://x"}, 422, "kind"),
         ({"name": "u", "kind": "streamable_http", "url": "http://x", "bogus": 1}, 422, "bogus"),
+        # What cannot run is refused now, named, as a bad OpenAPI document is.
+        ({"name": "g", "kind": "stdio", "command": "no-such-command-mcpgate"}, 422, "'no-such-command-mcpgate'"),
+        ({"name": "p", "kind": "stdio", "command": ECHO_SERVER}, 422, f"command {ECHO_SERVER!r} is not executable"),
+        ({"name": "c", "kind": "stdio", "command": "sh", "cwd": "/nonexistent/dir"}, 422, "'/nonexistent/dir'"),
+        # Searched on the PATH the child will have.
+        ({"name": "e", "kind": "stdio", "command": "sh", "env": {"PATH": "/nonexistent"}}, 422, "command not found"),
     ],
 )
 async def test_bad_upstream_input_gets_a_precise_json_error(body: dict, status: int, says: str) -> None:
@@ -147,7 +155,7 @@ async def test_unknown_upstreams_oversized_and_malformed_bodies() -> None:
         broken = await http.post(
             "/api/v1/upstreams", content=b"{not json", headers={"content-type": "application/json"}
         )
-        assert broken.status_code == 422 and broken.json()["error"]["type"] == "validation_error"
+        assert broken.status_code == 400 and broken.json()["error"]["type"] == "bad_request"
         wrong_patch = await http.patch("/api/v1/upstreams/cfg", json={"url": "ftp://x"})
         assert wrong_patch.status_code == 422
 
@@ -169,3 +177,27 @@ async def test_remote_upstreams_of_every_kind_are_registered_with_their_headers(
             await wait_until(lambda: gateway.hub.catalog.tool("far_header") is not None)
             assert (await client.call_tool("far_whoami", {})).content[0].text == f"remote-{kind}"
             assert (await client.call_tool("far_header", {"name": "x-tenant"})).content[0].text == "t-42"
+
+
+async def test_a_command_on_the_childs_own_path_is_accepted() -> None:
+    folder, program = os.path.split(sys.executable)
+    body = echo_upstream("own-path", command=program, env={"PATH": folder})
+    async with running_gateway({"mcpServers": {"cfg": stdio_echo("cfg")}}) as gateway, gateway.http() as http:
+        created = await http.post("/api/v1/upstreams", json=body)
+        assert created.status_code == 201, created.text
+        assert created.json()["state"] == "ready"
+
+
+async def test_a_child_given_up_on_stays_failed_until_it_is_changed() -> None:
+    crashing = echo_upstream("crashy", args=["-c", "raise SystemExit(3)"])
+    backoff = Backoff(first=0.01, maximum=0.05, attempts=3)
+    async with running_gateway({"mcpServers": {"cfg": stdio_echo("cfg")}}, backoff=backoff) as gateway:
+        async with gateway.http() as http:
+            assert (await http.post("/api/v1/upstreams", json=crashing)).status_code == 201
+            crashy = gateway.hub.upstreams["crashy"]
+            await wait_until(lambda: crashy.status.state is UpstreamState.FAILED)
+            shown = (await http.get("/api/v1/upstreams/crashy")).json()
+            assert shown["state"] == "failed" and "gave up after 3 attempts" in shown["error"]
+
+            fixed = await http.patch("/api/v1/upstreams/crashy", json={"args": [ECHO_SERVER, "--stdio"]})
+            assert fixed.status_code == 200 and fixed.json()["state"] == "ready"

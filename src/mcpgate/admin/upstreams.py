@@ -17,10 +17,11 @@ from pydantic import TypeAdapter, ValidationError
 from mcpgate.admin.context import Admin
 from mcpgate.admin.schemas import ERRORS, ToolSummary, UpstreamIn, UpstreamList, UpstreamOut, UpstreamPatch
 from mcpgate.errors import ConfigError, Conflict, NotFound, ReadOnly, Unprocessable
-from mcpgate.settings import CollectionUpstream, OpenAPICatalogUpstream, UpstreamSettings
+from mcpgate.settings import CollectionUpstream, OpenAPICatalogUpstream, StdioUpstream, UpstreamSettings
 from mcpgate.store.crypto import mask, mask_url, unmask
 from mcpgate.store.registry import RegisteredUpstream
 from mcpgate.upstream.connection import UpstreamConnection
+from mcpgate.upstream.stdio import CommandNotRunnable, runnable_command
 from mcpgate.upstream.transports import UpstreamSpec
 
 _SPEC = TypeAdapter(UpstreamSettings)
@@ -114,8 +115,15 @@ def _validated(data: dict[str, Any], name: str) -> UpstreamSpec:
 
 
 async def _readable(admin: Admin, spec: UpstreamSpec) -> None:
-    """A catalog whose document, or a collection whose records, cannot be served is refused now
-    (422 saying why), before anything is stored — not registered to fail on every connect."""
+    """A command that cannot run, a catalog whose document or a collection whose records cannot
+    be served is refused now (422 saying why), before anything is stored — not registered to
+    fail on every connect."""
+    if isinstance(spec, StdioUpstream) and spec.enabled:
+        try:
+            runnable_command(spec)
+        except CommandNotRunnable as exc:
+            message = f"upstream {spec.name!r}: {exc.message}"
+            raise Unprocessable(message, data=[{"loc": exc.field, "message": exc.message}]) from None
     if isinstance(spec, CollectionUpstream) and spec.enabled:
         from mcpgate.catalogs.collections import load_collection  # only when registering one
 
