@@ -89,9 +89,13 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+# What any operation may answer (401/403/429 come from the guard in front of them all) …
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 429, 502, 503, 504)
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 429)
 }
+# … and what only an operation that calls a remote server while the request waits may add:
+# 502 unreachable or not MCP, 504 too slow.
+UPSTREAM_ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for status in (502, 504)}
 
 # -- upstreams ---------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from mcpgate.admin import PREFIX
 from mcpgate.admin.context import Admin
 from mcpgate.admin.schemas import (
     ERRORS,
+    UPSTREAM_ERRORS,
     Endpoints,
     ExternalMCPConfigIn,
     ExternalMCPConfigOut,
@@ -90,6 +91,7 @@ def router(admin: Admin) -> APIRouter:
     @api.post(
         "/load-tools-from-url",
         response_model=LoadToolsResponse,
+        responses=UPSTREAM_ERRORS,
         summary="List a remote MCP server's tools without registering it",
     )
     async def load_tools_from_url(body: LoadToolsRequest) -> LoadToolsResponse:
