@@ -33,7 +33,7 @@ from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.access.users import UserDirectory
 from mcpgate.admin import PREFIX
 from mcpgate.admin.deferred import DeferredManagementAPI
-from mcpgate.edge.docs_page import MANAGEMENT_DOCS, docs_page, send_html
+from mcpgate.edge.docs_page import DOCS_ASSETS, MANAGEMENT_DOCS, docs_asset, docs_page, send_html
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import IN_PROCESS_CALLER, caller_principal, send_json
 from mcpgate.edge.metrics import Metrics
@@ -88,6 +88,8 @@ class Gateway:
             await self._virtual(scope, receive, send)
         elif is_rest(tail := path[1:].rstrip("/")):
             await self._rest.handle(scope, receive, send, "", tail)
+        elif path.startswith(DOCS_ASSETS):
+            await docs_asset(scope, receive, send)
         elif path == PREFIX or path.startswith(f"{PREFIX}/"):
             await self._management(scope, receive, send)
         else:
@@ -263,7 +265,8 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
     rest = RESTEndpoints(router, settings.edge, security_of)
 
     async def management_docs(scope: Scope, receive: Receive, send: Send) -> None:
-        await send_html(send, docs_page(f"{scope.get('root_path', '')}{PREFIX}/openapi.json"))
+        root = scope.get("root_path", "")
+        await send_html(send, docs_page(f"{root}{PREFIX}/openapi.json", root))
 
     management = DeferredManagementAPI(lambda: _management_api(settings, services))
     messages = sse.handle_message

@@ -4,6 +4,7 @@ that allows only this origin's scripts and styles — and Swagger UI still rende
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 from html.parser import HTMLParser
@@ -24,7 +25,7 @@ from mcpgate.edge.docs_page import (
     send_html,
 )
 from mcpgate.edge.http import send_json
-from tests.conftest import serve_asgi
+from tests.conftest import running_gateway, serve_asgi, stdio_echo
 from tests.upstreams.pets_api import document
 
 pytestmark = pytest.mark.anyio
@@ -168,3 +169,20 @@ async def test_swagger_ui_renders_the_document_under_the_policy_in_a_real_browse
     assert not [line for line in console if "Content Security Policy" in line], console
     rendered = set(re.findall(r'class="opblock-summary-path" data-path="([^"]+)"', dom))
     assert {"/pets", "/pets/{petId}", "/status"} <= rendered, console
+
+
+async def test_every_docs_page_of_a_running_gateway_loads_only_its_own_files_without_a_key() -> None:
+    """Through the whole app, with a key required: each page and every file it references answer
+    200 without the key, from this origin, and the page's policy allows nothing else."""
+    config = {"api_key": "docs-key-0123456789abcdef", "mcpServers": {"e": stdio_echo()}, "servers": [{"name": "s"}]}
+    async with running_gateway(config) as gateway, gateway.http() as http:
+        for page_path in ("/api/v1/docs", "/docs", "/servers/s/docs"):
+            page = await http.get(page_path)
+            assert page.status_code == 200, page_path
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+            referenced = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+            assert referenced and all(url.startswith("/api/v1/docs/assets/") for url in referenced), referenced
+            for url in referenced:
+                asset = await http.get(html.unescape(url))
+                assert asset.status_code == 200, url
+        assert (await http.get("/api/v1/upstreams")).status_code == 401  # the API itself still needs the key

@@ -5,6 +5,7 @@ once, before any transport or API handler sees it.
 
 What a request needs:
     …/docs, /api/v1/docs          nothing: a static page that fetches what it shows with the key
+    /api/v1/docs/assets/…         nothing: the files those pages load (Swagger UI, pinned)
     /mcp, /sse, /messages, /tools, /call-tool, … (the default endpoint, MCP or REST)
                                   tools:call, and a key not limited to some virtual servers
     /servers/<s>/…, /api/v1/mcp/<s>  tools:call on server s — or nothing if s is public and no key is given
@@ -27,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
 from mcpgate.access.rate_limits import RateLimiter
-from mcpgate.edge.docs_page import MANAGEMENT_DOCS
+from mcpgate.edge.docs_page import DOCS_ASSETS, MANAGEMENT_DOCS
 from mcpgate.edge.http import (
     GATEWAY_KEY_IN_AUTHORIZATION,
     IN_PROCESS_CALLER,
@@ -170,6 +171,6 @@ def _is_default_rest(path: str) -> bool:
 
 
 def _is_docs_page(path: str) -> bool:
-    if path == MANAGEMENT_DOCS:
+    if path == MANAGEMENT_DOCS or path.startswith(DOCS_ASSETS):
         return True
     return path.endswith(("/docs", "/docs/")) and split_path(path)[2] == "docs"

@@ -116,7 +116,8 @@ class RESTEndpoints:
         head, _, name = tail.partition("/")
         if head == "docs" and not name:
             # A static page (it fetches what it shows, with the key typed into it): served without one.
-            await send_html(send, docs_page(f"{scope.get('root_path', '')}{base}/openapi.json"))
+            root = scope.get("root_path", "")
+            await send_html(send, docs_page(f"{root}{base}/openapi.json", root))
             return
         CALLER_HEADERS.set(caller_headers(scope))  # this request's task: its own headers only
         method = scope["method"]
