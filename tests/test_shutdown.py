@@ -18,7 +18,7 @@ import mcp
 import pytest
 from anyio.abc import ByteReceiveStream
 
-from tests.conftest import TESTS
+from tests.conftest import TESTS, running_gateway, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -116,3 +116,20 @@ async def test_a_signal_during_a_blocking_call_stops_the_gateway_and_leaves_no_c
             gateway.kill()
         with anyio.move_on_after(5):
             await gateway.aclose()
+
+
+async def test_what_a_child_left_in_its_group_is_killed_when_it_ignores_sigterm() -> None:
+    # The server ends as soon as its stdin closes; the helper it started ignores SIGTERM.
+    config = {"mcpServers": {"slow": {"command": sys.executable, "args": [STUBBORN, "--stubborn-helper"]}}}
+    family: list[int] = []
+    try:
+        with anyio.fail_after(20):
+            async with running_gateway(config) as gateway, gateway.client("streamable_http") as client:
+                family = (await client.call_tool("slow_family", {})).structured_content["result"]
+        # SIGKILLed on the way out: at most the moment the kernel takes to end it.
+        await wait_until(lambda: not group_alive(family[0]), timeout=5)
+        assert not alive(family[1])
+    finally:
+        for pid in family:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

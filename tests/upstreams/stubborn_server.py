@@ -5,7 +5,8 @@
 It starts a helper process in its own process group (as `npx` starts the real server), and its
 `block` tool, after saying so with a progress notification, waits on a blocking sleep in a
 thread that nothing can cancel: closing its stdin no longer ends the process. With
-`--ignore-term` both ignore SIGTERM: only SIGKILL stops them.
+`--ignore-term` both ignore SIGTERM: only SIGKILL stops them; with `--stubborn-helper` only
+the helper does (the server itself ends when its stdin closes, leaving the helper behind).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ _HELPER = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN) if
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ignore-term", action="store_true")
+    parser.add_argument("--stubborn-helper", action="store_true")
     args = parser.parse_args()
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    helper = subprocess.Popen([sys.executable, "-c", _HELPER.format(ignore=args.ignore_term)])
+    stubborn_helper = args.ignore_term or args.stubborn_helper
+    helper = subprocess.Popen([sys.executable, "-c", _HELPER.format(ignore=stubborn_helper)])
     server = MCPServer("stubborn", version="1.0")
 
     @server.tool()
