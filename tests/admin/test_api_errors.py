@@ -121,3 +121,25 @@ async def test_a_body_that_is_not_json_is_a_400_and_json_of_the_wrong_shape_a_42
         missing = await http.post(UPSTREAMS, json={"name": "x", "kind": "openapi"})
         assert missing.status_code == 422
         assert "body.openapi.spec: Field required" in the_error(missing)["message"]
+
+
+async def test_headers_the_http_clients_would_refuse_are_a_422_naming_them() -> None:
+    cases = [
+        (UPSTREAMS, {"name": "x", "kind": "remote", "url": "http://127.0.0.1:9/mcp"}, "body.remote.headers"),
+        (SERVERS, {"name": "s", "externalMcpConfigs": [{"name": "e", "url": "http://127.0.0.1:9/mcp"}]}, None),
+        (LOAD_TOOLS, {"url": "http://127.0.0.1:9/mcp"}, "body.headers"),
+    ]
+    async with running_gateway(CONFIG) as gateway, gateway.http() as http:
+        for path, body, field in cases:
+            for headers, says in (
+                ({"X-Tenant": "a\r\nX-Admin: yes"}, "X-Tenant: a header value must not contain a line break"),
+                ({"X Tenant": "t"}, "X Tenant.[key]: String should match pattern"),
+            ):
+                if field is None:  # an external config's headers, inside its list
+                    sent = {**body, "externalMcpConfigs": [{**body["externalMcpConfigs"][0], "headers": headers}]}
+                    where = "body.externalMcpConfigs.0.headers"
+                else:
+                    sent, where = {**body, "headers": headers}, field
+                response = await http.post(path, json=sent)
+                assert response.status_code == 422, (path, response.text)
+                assert f"{where}.{says}" in the_error(response)["message"]

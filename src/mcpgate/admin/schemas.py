@@ -7,7 +7,8 @@ keeps the stored value.
 Every string of a request body is refused (422, naming the field) if it holds a NUL: it would
 become a path, a URL, a process argument or a database value, and each of those fails on one.
 Every URL field must be an http(s) URL the HTTP clients accept (a host, a numeric port, no
-spaces or control characters), checked here rather than failing wherever it is first used.
+spaces or control characters), and every header a valid field name with a value on one line:
+checked here rather than failing wherever they are first used.
 """
 
 from __future__ import annotations
@@ -72,7 +73,15 @@ def _path_or_url(value: str) -> str:
     return _http_url(value) if value.startswith(("http://", "https://")) else value
 
 
+def _header_value(value: str) -> str:
+    if any((char < " " and char != "\t") or char == "\x7f" for char in value):
+        raise PydanticCustomError("header_value", "a header value must not contain a line break or control character")
+    return value
+
+
 HTTPURL = Annotated[str, Field(pattern=r"^https?://", max_length=2048), AfterValidator(_http_url)]
+# Header fields as the HTTP clients will send them, refused here rather than at the first request.
+Headers = dict[HeaderName, Annotated[str, AfterValidator(_header_value)]]
 PathOrURL = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_path_or_url)]
 
 
@@ -174,7 +183,7 @@ class StdioUpstreamIn(_UpstreamIn):
 
 class _RemoteIn(_UpstreamIn):
     url: HTTPURL
-    headers: dict[str, str] = Field(default_factory=dict, description="Stored encrypted, shown masked.")
+    headers: Headers = Field(default_factory=dict, description="Stored encrypted, shown masked.")
     passthroughHeaders: list[HeaderName] = Field(
         default_factory=list, description="Headers of the caller's own request forwarded on this upstream's calls."
     )
@@ -202,7 +211,7 @@ class OpenAPICatalogIn(_UpstreamIn):
     kind: Literal["openapi"]
     spec: PathOrURL = Field(description="Path or http(s) URL of the document (JSON or YAML), or 'self'.")
     baseUrl: HTTPURL | None = Field(None, description="Where calls go; default: the document's server.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Static credential; stored encrypted.")
+    headers: Headers = Field(default_factory=dict, description="Static credential; stored encrypted.")
     passthroughHeaders: list[HeaderName] | None = Field(
         None, description="Caller headers forwarded on calls; default: those the document's security schemes use."
     )
@@ -226,7 +235,7 @@ class CollectionIn(_UpstreamIn):
     titleField: str | None = Field(None, min_length=1, description="Default: inferred (title, displayName, label…).")
     categoryField: str | None = Field(None, min_length=1, description="Default: inferred (category, group, kind…).")
     textFields: list[str] | None = Field(None, min_length=1, description="Default: every string in a record.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Sent when fetching a URL; stored encrypted.")
+    headers: Headers = Field(default_factory=dict, description="Sent when fetching a URL; stored encrypted.")
 
 
 UpstreamIn = Annotated[
@@ -247,7 +256,7 @@ class UpstreamPatch(_Wire):
     cwd: str | None = None
     perSession: bool | None = None
     url: HTTPURL | None = None
-    headers: dict[str, str] | None = None
+    headers: Headers | None = None
     passthroughHeaders: list[HeaderName] | None = None
     credentialsRequired: bool | None = None
     spec: PathOrURL | None = None
@@ -269,7 +278,7 @@ class UpstreamPatch(_Wire):
 class ExternalMCPConfigIn(_Wire):
     name: str = Field(pattern=_NAME, description="Prefix of its tools in this server.")
     url: HTTPURL
-    headers: dict[str, str] = Field(default_factory=dict, description="Sent with every request; stored encrypted.")
+    headers: Headers = Field(default_factory=dict, description="Sent with every request; stored encrypted.")
     tools: list[str] = Field(default_factory=list, description="Its tools to expose (own names); empty = all.")
 
 
@@ -368,7 +377,7 @@ class ServerConfig(BaseModel):
 
 class LoadToolsRequest(_Wire):
     url: HTTPURL
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     cacheMinutes: float = Field(5, ge=0, le=1440, description="Reuse an answer this recent; 0 always asks again.")
 
 
@@ -447,7 +456,7 @@ class UserList(BaseModel):
 
 
 class ConnectionIn(_Wire):
-    headers: dict[HeaderName, str] = Field(default_factory=dict, description="For remote upstreams; stored encrypted.")
+    headers: Headers = Field(default_factory=dict, description="For remote upstreams; stored encrypted.")
     env: dict[str, str] = Field(default_factory=dict, description="For stdio upstreams; stored encrypted.")
 
 
