@@ -1,4 +1,19 @@
-"""`GET /health`: is this process able to serve, and how is each upstream doing."""
+"""`GET /health`: is this process able to serve, and how is each upstream doing.
+
+200 while serving (`"status": "ok"`), 503 with a `reason` while starting, stopping or with no
+upstream able to serve. Each entry of `upstreams` says:
+
+    state            connecting · ready · down (retried in `retryInSeconds`) · failed (given up
+                     on: a command that cannot start after 3 tries, a child that did not stay up
+                     10 times in a row; it stays failed until changed or enabled again through
+                     the management API, or for a config-file upstream until the gateway
+                     restarts) · disabled
+    error            why it is not ready ("stopped answering pings …", "command not found: …")
+    restarts         attempts made after the first one — every retry counts, connected or not
+    failures         failed attempts in a row (absent once it is ready)
+
+Upstreams that are enabled but not ready are also listed under `degraded`.
+"""
 
 from __future__ import annotations
 
