@@ -4,9 +4,12 @@
     limiter = RateLimiter.from_settings(settings.rate_limits)
     await limiter.check(principal, user, ip, server)   # TooManyRequests(retry_after=…) when over
 
-Each request counts once against every limit that applies. A virtual server's own
-`config.rateLimits` (same keys: perKey, perUser, perIp) counts separately, so a busy
-server cannot use up a key's allowance elsewhere, and the reverse.
+A request that is let through counts once against every limit that applies; a refused
+one counts against none (so which limit is checked first never matters, and a client
+hammering past one limit does not use up another). A virtual server's own
+`config.rateLimits` (same keys: perKey, perUser, perIp) has counters of its own: its
+requests count against it and against the gateway's limits, other requests only against
+the gateway's.
 """
 
 from __future__ import annotations
@@ -67,19 +70,26 @@ class RateLimiter:
             "user": user,
             "ip": ip,
         }
-        for scope, limits in (("all", self._global), (f"server:{server}", own)):
-            for kind, items in limits.items():
-                subject = subjects[kind]
-                if subject is None:
-                    continue
-                for item in items:
-                    if not await self._strategy.hit(item, scope, kind, subject):
-                        stats = await self._strategy.get_window_stats(item, scope, kind, subject)
-                        wait = max(1, math.ceil(stats.reset_time - time.time()))
-                        where = "" if scope == "all" else " on this virtual server"
-                        raise TooManyRequests(
-                            f"rate limit {item} per {kind}{where} exceeded; retry in {wait}s", retry_after=wait
-                        )
+        counted = [
+            (item, scope, kind, subject)
+            for scope, limits in (("all", self._global), (f"server:{server}", own))
+            for kind, items in limits.items()
+            if (subject := subjects[kind]) is not None
+            for item in items
+        ]
+        if len(counted) > 1:  # every limit first, so a refusal by one is counted by none
+            for item, scope, kind, subject in counted:
+                if not await self._strategy.test(item, scope, kind, subject):
+                    raise await self._refusal(item, scope, kind, subject)
+        for item, scope, kind, subject in counted:
+            if not await self._strategy.hit(item, scope, kind, subject):  # a concurrent request took the last one
+                raise await self._refusal(item, scope, kind, subject)
+
+    async def _refusal(self, item: RateLimitItem, scope: str, kind: str, subject: str) -> TooManyRequests:
+        stats = await self._strategy.get_window_stats(item, scope, kind, subject)
+        wait = max(1, math.ceil(stats.reset_time - time.time()))
+        where = "" if scope == "all" else " on this virtual server"
+        return TooManyRequests(f"rate limit {item} per {kind}{where} exceeded; retry in {wait}s", retry_after=wait)
 
     def _server_limits(self, server_config: Any) -> dict[str, list[RateLimitItem]]:
         given = server_config.get("rateLimits") if isinstance(server_config, Mapping) else None
