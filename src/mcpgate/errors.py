@@ -153,6 +153,11 @@ def error_body(kind: str, message: str, details: Any = None) -> dict[str, Any]:
 def shown_url(url: str) -> str:
     """`url` as an error or a log line may show it: without user info, query string or fragment,
     any of which may hold a secret (`https://user:pw@host/x?token=…` → `https://host/x`)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # `http://[bad`: still shown, cut the same way by hand (never raise from here)
+        scheme, _, rest = url.partition("://")
+        rest = rest.split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+        return f"{scheme}://{rest}" if rest else url.split("?", 1)[0]
     host = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, host, parts.path, "", "")) if parts.scheme else url.split("?", 1)[0]

@@ -187,6 +187,15 @@ async def test_a_refused_connection_names_the_origin_but_never_the_query() -> No
     assert "s3cret" not in str(failure.value)
 
 
+async def test_a_host_name_that_cannot_be_encoded_is_a_connection_error_not_a_crash() -> None:
+    """IDNA refuses a label over 63 characters before any lookup: no network, and no UnicodeError."""
+    with anyio.fail_after(5):
+        async with HTTPClient() as client:
+            with pytest.raises(HTTPConnectionError, match="not a valid host name"):
+                async with client.request("GET", f"http://{'a' * 64}.invalid/mcp"):
+                    pass
+
+
 @pytest.mark.parametrize(
     "headers", [{"X-Evil": "a\r\nX-Injected: 1"}, {"X-Evil": "a\nb"}, {"Bad Name": "x"}, {"X-Nul": "a\0"}]
 )

@@ -389,6 +389,8 @@ class HTTPClient:
             ) from None
         except OSError as exc:
             raise HTTPConnectionError(f"cannot connect to {origin.label}: {exc.strerror or exc}") from None
+        except ValueError:  # UnicodeError too: a host name IDNA cannot encode (a label over 63 characters…)
+            raise HTTPConnectionError(f"cannot connect to {origin.label}: not a valid host name") from None
         return connection
 
     def _release(self, connection: _Connection) -> None:
