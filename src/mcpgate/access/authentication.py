@@ -55,9 +55,21 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return None
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 class Authenticator:
-    def __init__(self, store: KeyStore, *, static_key: str | None = None, required: bool = False) -> None:
+    def __init__(
+        self,
+        store: KeyStore,
+        *,
+        static_key: str | None = None,
+        required: bool = False,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
         self.store = store
+        self.clock = clock  # what "now" is when a key's expiry is checked (tests move it)
         self._static = digest(static_key) if static_key else None
         self._required = required
         self._keys: dict[str, ApiKey] = {}  # digest → live (unrevoked) key
@@ -71,7 +83,7 @@ class Authenticator:
     def enforcing(self) -> bool:
         return self._static is not None or self._required or bool(self._keys)
 
-    def authenticate(self, headers: Mapping[str, str], now: datetime | None = None) -> Principal | None:
+    def authenticate(self, headers: Mapping[str, str]) -> Principal | None:
         """The principal of the key in `headers`, None if none was given; `Unauthorized` if it is not valid."""
         key = presented_key(headers)
         if key is None:
@@ -82,7 +94,7 @@ class Authenticator:
         found = self._keys.get(given)
         if found is None or not hmac.compare_digest(found.digest, given):
             raise Unauthorized("the API key is not valid (wrong, or revoked)")
-        now = now or datetime.now(UTC)
+        now = self.clock()
         if found.expires_at is not None and found.expires_at <= now:
             raise Unauthorized(f"the API key {found.prefix}… expired at {found.expires_at.isoformat()}")
         self._used[found.id] = now
@@ -116,7 +128,7 @@ class Authenticator:
                 f"scopes must be some of {', '.join([*SCOPES, ALL])}"
                 + (f"; unknown: {', '.join(unknown)}" if unknown else "")
             )
-        now = datetime.now(UTC)
+        now = self.clock()
         if expires_at is not None and expires_at <= now:
             raise Unprocessable("expiresAt is in the past")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -136,7 +148,7 @@ class Authenticator:
         return secret, key
 
     async def revoke(self, key_id: str) -> ApiKey:
-        key = await self.store.revoke(key_id, datetime.now(UTC))
+        key = await self.store.revoke(key_id, self.clock())
         self._keys.pop(key.digest, None)
         for listener in self.on_revoke:
             listener(key_id)
