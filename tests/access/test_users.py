@@ -117,11 +117,24 @@ async def test_idle_user_children_are_stopped_and_capped_per_user() -> None:
     ):
         await http.put("/api/v1/users/alice/connections/local", json={"env": {"TOKEN": "a"}})
         await http.put("/api/v1/users/alice/connections/other", json={"env": {"TOKEN": "a2"}})
+        children = gateway.hub._user_children
+
+        def busy() -> bool:
+            local = children.get(("alice", "local"))
+            return local is not None and local.connection.in_flight == 1
+
         async with gateway.client("streamable_http", headers={"x-username": "alice"}) as client:
             assert await text(client, "local_env", name="TOKEN") == "a"
-            capped = await client.call_tool("other_env", {"name": "TOKEN"})
-            assert capped.is_error and "maxChildrenPerUser" in capped.content[0].text
-            await wait_until(lambda: not gateway.hub._user_children, timeout=10)  # reaped when idle
+            async with anyio.create_task_group() as calls:
+                # A call in flight keeps alice's child from idling, however slow the machine: no window.
+                calls.start_soon(client.call_tool, "local_wait", {"seconds": 60})
+                await wait_until(busy)
+                capped = await client.call_tool("other_env", {"name": "TOKEN"})
+                refusal = capped.content[0].text
+                assert capped.is_error and refusal.startswith("upstream 'other' is unavailable: this user already")
+                assert refusal.endswith("(maxChildrenPerUser)")
+                calls.cancel_scope.cancel()  # the client gives up on the wait: the SDK cancels it upstream
+            await wait_until(lambda: not children, timeout=10)  # then idle, and stopped
             assert await text(client, "other_env", name="TOKEN") == "a2"  # room again
 
 
