@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
@@ -70,3 +71,28 @@ async def test_tool_calls_and_failed_logins_are_recorded_without_arguments(caplo
         lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "mcpgate.audit"]
         assert any(line["kind"] == "tool_call" and line["tool"] == "demo_echo" for line in lines)
         assert all(secret_text not in r.getMessage() for r in caplog.records)
+
+
+async def test_since_and_until_select_by_the_instant_whatever_zone_it_is_written_in() -> None:
+    async with running_gateway({"mcpServers": {"demo": stdio_echo("demo")}}) as gateway, gateway.http() as http:
+        async with gateway.client("streamable_http") as client:
+            for word in ("first", "second", "third"):
+                await client.call_tool("demo_echo", {"text": word})
+        newest_first = (await http.get("/api/v1/audit", params={"kind": "tool_call"})).json()["data"]
+        first, second, third = reversed(newest_first)
+        at = datetime.fromisoformat(second["at"])
+        assert datetime.fromisoformat(first["at"]) < at < datetime.fromisoformat(third["at"])
+
+        async def ids(**bounds: str) -> list[int]:
+            answer = await http.get("/api/v1/audit", params={"kind": "tool_call", **bounds})
+            assert answer.status_code == 200, answer.text
+            return [event["id"] for event in answer.json()["data"]]
+
+        east = timezone(timedelta(hours=2))
+        for written in (at.isoformat(), at.astimezone(east).isoformat(), at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")):
+            assert await ids(since=written) == [third["id"], second["id"]], written  # since: from that instant on
+            assert await ids(until=written) == [first["id"]], written  # until: before it
+        assert await ids(since=first["at"], until=third["at"]) == [second["id"], first["id"]]
+        assert await ids(since=third["at"], until=first["at"]) == []
+        refused = await http.get("/api/v1/audit", params={"since": "yesterday"})
+        assert refused.status_code == 422 and "since" in refused.json()["error"]["message"]

@@ -39,6 +39,7 @@ class AuditEvent:
 
 
 _FIELDS = tuple(field.name for field in fields(AuditEvent))
+_WRITTEN = tuple(name for name in _FIELDS if name != "id")
 
 
 class AuditStore:
@@ -48,7 +49,7 @@ class AuditStore:
     async def write(self, events: Sequence[AuditEvent]) -> None:
         if not events:
             return
-        rows = [{name: getattr(event, name) for name in _FIELDS if name != "id"} for event in events]
+        rows = [{name: getattr(event, name) for name in _WRITTEN} | {"at": utc(event.at)} for event in events]
         async with self.database.transaction() as tx:
             await tx.execute(insert(audit_table), rows)
 
@@ -65,9 +66,9 @@ class AuditStore:
         if before_id is not None:
             query = query.where(audit_table.c.id < before_id)
         if since is not None:
-            query = query.where(audit_table.c.at >= since)
+            query = query.where(audit_table.c.at >= utc(since))
         if until is not None:
-            query = query.where(audit_table.c.at < until)
+            query = query.where(audit_table.c.at < utc(until))
         for name, value in filters.items():
             if value is not None and name in FILTERS:
                 query = query.where(audit_table.c[name] == value)

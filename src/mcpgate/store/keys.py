@@ -56,8 +56,8 @@ class KeyStore:
                     digest=key.digest,
                     scopes=sorted(key.scopes),
                     servers=sorted(key.servers) if key.servers is not None else None,
-                    expires_at=key.expires_at,
-                    created_at=key.created_at,
+                    expires_at=utc(key.expires_at) if key.expires_at else None,
+                    created_at=utc(key.created_at),
                 )
             )
 
@@ -71,7 +71,7 @@ class KeyStore:
             await tx.execute(
                 update(keys_table)
                 .where(keys_table.c.id == key_id, keys_table.c.revoked_at.is_(None))
-                .values(revoked_at=at)
+                .values(revoked_at=utc(at))
             )
             row = (await tx.execute(select(keys_table).where(keys_table.c.id == key_id))).first()
         if row is None:
@@ -82,7 +82,7 @@ class KeyStore:
         """Save when keys were last used (batched: not a write per request)."""
         async with self.database.transaction() as tx:
             for key_id, at in uses:
-                await tx.execute(update(keys_table).where(keys_table.c.id == key_id).values(last_used_at=at))
+                await tx.execute(update(keys_table).where(keys_table.c.id == key_id).values(last_used_at=utc(at)))
 
 
 def _key(row: Mapping[str, Any]) -> ApiKey:

@@ -214,5 +214,7 @@ def _now() -> datetime:
 
 
 def utc(moment: datetime) -> datetime:
-    """SQLite hands timestamps back without their zone; they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    """`moment` in UTC: how every time is written, compared and read back. SQLite keeps no zone —
+    it stores and compares the wall-clock digits — so a time in another zone must be converted
+    first, and one read back (or given without a zone) is UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
