@@ -11,9 +11,20 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -48,10 +59,70 @@ def default_data_dir() -> Path:
     return Path(base) / "mcpgate"
 
 
+# -- checks shared by the config file and the management API: refused where they are written,
+# rather than failing wherever the value is first used (a path, a URL, a header, a process).
+
+
+def has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(key) or has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    return False
+
+
+def http_url(value: str) -> str:
+    """`value` if it is an http(s) URL that can be fetched as written; else why not, as a field error."""
+    if any(not char.isprintable() or char.isspace() for char in value):
+        raise PydanticCustomError("url", "a URL must not contain spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host, _ = parts.hostname, parts.port  # the port is checked when read
+    except ValueError as exc:
+        raise PydanticCustomError("url", "not a valid URL: {reason}", {"reason": str(exc)}) from None
+    if parts.scheme not in ("http", "https"):
+        raise PydanticCustomError("url", "must be an http:// or https:// URL")
+    if not host:
+        raise PydanticCustomError("url", "the URL names no host")
+    try:
+        host.encode("idna")  # what name resolution does with it: labels of 1-63 characters
+    except UnicodeError:
+        raise PydanticCustomError("url", "the host name {host} is not valid", {"host": repr(host)}) from None
+    return value
+
+
+def path_or_url(value: str) -> str:
+    return http_url(value) if value.startswith(("http://", "https://")) else value
+
+
+def one_line_header_value(value: str) -> str:
+    if any((char < " " and char != "\t") or char == "\x7f" for char in value):
+        raise PydanticCustomError("header_value", "a header value must not contain a line break or control character")
+    return value
+
+
+HTTP_HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
+HeaderMap = dict[
+    Annotated[str, Field(pattern=HTTP_HEADER_NAME, max_length=128)],
+    Annotated[str, AfterValidator(one_line_header_value)],
+]
+HTTPURL = Annotated[str, AfterValidator(http_url)]
+PathOrURL = Annotated[str, Field(min_length=1), AfterValidator(path_or_url)]
+
+
 class _Model(BaseModel):
     # Config files come from people: reject typos instead of silently ignoring them,
     # and accept both camelCase and snake_case spellings.
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
+        return value
 
 
 def _alias(*names: str) -> AliasChoices:
@@ -103,8 +174,8 @@ class StdioUpstream(_UpstreamBase):
 
 
 class _RemoteBase(_UpstreamBase):
-    url: str
-    headers: dict[str, str] = Field(default_factory=dict)
+    url: HTTPURL
+    headers: HeaderMap = Field(default_factory=dict)
     # Headers of the caller's own request forwarded on this upstream's calls (e.g. Authorization,
     # x-workspace-id); they override a static header of the same name.
     passthrough_headers: list[str] = Field(
@@ -153,10 +224,10 @@ class OpenAPICatalogUpstream(_UpstreamBase):
     kind: Literal["openapi"] = "openapi"
     # A file path or an http(s) URL of the document (JSON or YAML), or "self": this gateway's own
     # management API, called in-process as the caller (their own key and scopes apply).
-    spec: str = Field(min_length=1)
+    spec: PathOrURL
     # Where live calls go; unset = the spec's first `servers` URL (relative ones against the spec's URL).
     base_url: str | None = Field(None, validation_alias=_alias("base_url", "baseUrl"))
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: HeaderMap = Field(default_factory=dict)
     # The caller's headers forwarded on live calls; unset = those the spec's security schemes name
     # (`Authorization` for http/oauth2/openIdConnect, an apiKey's header).
     passthrough_headers: list[str] | None = Field(
@@ -185,7 +256,7 @@ class OpenAPICatalogUpstream(_UpstreamBase):
     def _base_is_http(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^https?://[^/]", value):
             raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
+        return value if value is None else http_url(value)
 
 
 # A collection's name is also its records' URI scheme (`nodes://slack.sendMessage`) and starts its tools' names.
@@ -199,7 +270,7 @@ class CollectionUpstream(_UpstreamBase):
     kind: Literal["collection"] = "collection"
     prefix: bool | str = False  # the tools are named `<collection>_search` etc. already
     # A JSON, JSONL or YAML file of records, a folder of them, or an http(s) URL of one.
-    location: str = Field(min_length=1)
+    location: PathOrURL
     # What one record is, in words ("workflow node", "event"): it names the records in tool descriptions.
     record: str = Field("record", min_length=1, max_length=80)
     # Unset: inferred (the id from id, key, slug, name, type…; the title from title, displayName,
@@ -208,7 +279,7 @@ class CollectionUpstream(_UpstreamBase):
     title_field: str | None = Field(None, min_length=1, validation_alias=_alias("title_field", "titleField"))
     category_field: str | None = Field(None, min_length=1, validation_alias=_alias("category_field", "categoryField"))
     text_fields: list[str] | None = Field(None, min_length=1, validation_alias=_alias("text_fields", "textFields"))
-    headers: dict[str, str] = Field(default_factory=dict)  # sent when `location` is a URL
+    headers: HeaderMap = Field(default_factory=dict)  # sent when `location` is a URL
 
     @field_validator("name")
     @classmethod
@@ -231,8 +302,8 @@ class ExternalMCPSettings(_Model):
     """A remote MCP server attached to one virtual server only."""
 
     name: str
-    url: str = Field(pattern=r"^https?://")
-    headers: dict[str, str] = Field(default_factory=dict)
+    url: Annotated[str, Field(pattern=r"^https?://"), AfterValidator(http_url)]
+    headers: HeaderMap = Field(default_factory=dict)
     # The tools of that server to expose (their own names); empty exposes all it lists.
     tools: list[str] = Field(default_factory=list)
 
@@ -320,6 +391,16 @@ class EdgeSettings(_Model):
     header_timeout_seconds: float = Field(
         10.0, gt=0, validation_alias=_alias("header_timeout_seconds", "headerTimeoutSeconds")
     )
+    # A request's body may pause this long between two chunks (time the server itself stops
+    # reading does not count), else the connection is reset.
+    body_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias=_alias("body_timeout_seconds", "bodyTimeoutSeconds")
+    )
+    # A response the client has stopped reading (its buffers full) and that makes no progress for
+    # this long is given up, and the connection reset. An idle event stream is not affected.
+    write_timeout_seconds: float = Field(
+        60.0, gt=0, validation_alias=_alias("write_timeout_seconds", "writeTimeoutSeconds")
+    )
     # A kept-alive connection idle this long between requests is closed (behind a proxy that
     # reuses connections, set it above the proxy's own idle timeout).
     idle_timeout_seconds: float = Field(
@@ -327,10 +408,8 @@ class EdgeSettings(_Model):
     )
     # Client connections held at once; unset: the open-file limit less 8,192 (half of it when
     # that is more). At the cap a new connection takes the place of the one that has waited
-    # longest for its request's head, or is refused when none is waiting.
-    max_connections: int | None = Field(
-        None, ge=1, validation_alias=_alias("max_connections", "maxConnections")
-    )
+    # longest for its request's head or body, or is refused when none is waiting.
+    max_connections: int | None = Field(None, ge=1, validation_alias=_alias("max_connections", "maxConnections"))
 
 
 class GatewaySettings(BaseSettings):

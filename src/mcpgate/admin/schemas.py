@@ -15,27 +15,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from mcpgate.access.principal import USERNAME
-from mcpgate.settings import SERVER_SLUG, SLUG_RULE, UPSTREAM_NAME, UPSTREAM_NAME_RULE
+from mcpgate.settings import (
+    HTTP_HEADER_NAME,
+    SERVER_SLUG,
+    SLUG_RULE,
+    UPSTREAM_NAME,
+    UPSTREAM_NAME_RULE,
+    HeaderMap,
+    has_nul,
+    http_url,
+    path_or_url,
+)
 
 _SLUG = SERVER_SLUG.pattern
-HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", max_length=128)]
+HeaderName = Annotated[str, Field(pattern=HTTP_HEADER_NAME, max_length=128)]
 _NAME = UPSTREAM_NAME.pattern
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 class _Wire(BaseModel):
@@ -44,45 +43,15 @@ class _Wire(BaseModel):
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if _has_nul(value):
+        if has_nul(value):
             raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
         return value
 
 
-def _http_url(value: str) -> str:
-    """`value` if it is an http(s) URL that can be fetched as written; else why not, as a field error."""
-    if any(not char.isprintable() or char.isspace() for char in value):
-        raise PydanticCustomError("url", "a URL must not contain spaces or control characters")
-    try:
-        parts = urlsplit(value)
-        host, _ = parts.hostname, parts.port  # the port is checked when read
-    except ValueError as exc:
-        raise PydanticCustomError("url", "not a valid URL: {reason}", {"reason": str(exc)}) from None
-    if parts.scheme not in ("http", "https"):
-        raise PydanticCustomError("url", "must be an http:// or https:// URL")
-    if not host:
-        raise PydanticCustomError("url", "the URL names no host")
-    try:
-        host.encode("idna")  # what name resolution does with it: labels of 1-63 characters
-    except UnicodeError:
-        raise PydanticCustomError("url", "the host name {host} is not valid", {"host": repr(host)}) from None
-    return value
-
-
-def _path_or_url(value: str) -> str:
-    return _http_url(value) if value.startswith(("http://", "https://")) else value
-
-
-def _header_value(value: str) -> str:
-    if any((char < " " and char != "\t") or char == "\x7f" for char in value):
-        raise PydanticCustomError("header_value", "a header value must not contain a line break or control character")
-    return value
-
-
-HTTPURL = Annotated[str, Field(pattern=r"^https?://", max_length=2048), AfterValidator(_http_url)]
+HTTPURL = Annotated[str, Field(pattern=r"^https?://", max_length=2048), AfterValidator(http_url)]
 # Header fields as the HTTP clients will send them, refused here rather than at the first request.
-Headers = dict[HeaderName, Annotated[str, AfterValidator(_header_value)]]
-PathOrURL = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_path_or_url)]
+Headers = HeaderMap
+PathOrURL = Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(path_or_url)]
 
 
 # -- errors ------------------------------------------------------------------------------
