@@ -30,7 +30,7 @@ from mcpgate.app import create_app, open_services
 from mcpgate.config import settings_from_mapping
 from mcpgate.edge.http_server import server_config
 from mcpgate.hub.gateway import Hub
-from mcpgate.settings import GatewaySettings
+from mcpgate.settings import EdgeSettings, GatewaySettings
 from mcpgate.store.registry import Registry
 from mcpgate.upstream.connection import Backoff
 
@@ -57,9 +57,10 @@ def stdio_echo(label: str = "echo", **extra: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any) -> AsyncIterator[str]:
-    """Serve an ASGI app on 127.0.0.1:<free port>; yields its base URL."""
-    config = server_config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+async def serve_asgi(app: Any, edge: EdgeSettings | None = None) -> AsyncIterator[str]:
+    """Serve an ASGI app on 127.0.0.1:<free port> within `edge`'s limits (connections, timeouts;
+    default `EdgeSettings()`); yields its base URL."""
+    config = server_config(app, edge, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
     async with anyio.create_task_group() as tg:
@@ -73,6 +74,9 @@ async def serve_asgi(app: Any) -> AsyncIterator[str]:
         finally:
             server.should_exit = True
             server.force_exit = True
+            # A connection left open (a stream that never ends) may hold the server's closing up:
+            # a bounded wait, then it is cancelled.
+            tg.cancel_scope.deadline = anyio.current_time() + 5
 
 
 @dataclass

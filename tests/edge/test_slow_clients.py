@@ -1,32 +1,48 @@
-"""Clients that connect and stall — half a request head, or nothing at all — are closed after
-`edge.headerTimeoutSeconds`; at `edge.maxConnections` a new connection takes the place of the one
-that has waited longest for its head, so `/health` answers through a flood of them."""
+"""Clients that keep a connection without using it are reset: half a request head, or nothing at all,
+after `edge.headerTimeoutSeconds`; a body that stalls, after `edge.bodyTimeoutSeconds`; a response the
+client stopped reading, after `edge.writeTimeoutSeconds` without progress, or at once when the app
+gives up on it. At `edge.maxConnections` a new connection takes the place of the one that has waited
+longest for its peer, so `/health` answers through a flood of them."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import errno
+import socket
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 
 from mcpgate.app import create_app, open_services
 from mcpgate.config import settings_from_mapping
-from mcpgate.edge.http_server import server_config
 from mcpgate.settings import EdgeSettings
+from tests.conftest import running_gateway, serve_asgi, stdio_echo, wait_until
+from tests.edge.test_slow_readers import _stalled_sse_session
 
 pytestmark = pytest.mark.anyio
 
 HALF_A_HEAD = b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n"  # the blank line that ends it never comes
+# A complete head, and a tenth of the body it announces; the app is reading it (it asked for the
+# body, so the server answered 100 Continue).
+HALF_A_BODY = (
+    b"POST /json HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 100\r\nexpect: 100-continue\r\n\r\n",
+    b"x" * 10,
+)
+BIG = 8 * 1024 * 1024  # far more than a non-reading client's buffers take
 
 
-async def _json_or_stream(scope: Any, receive: Any, send: Any) -> None:
-    """`/stream`: a head and an event stream that never ends; anything else: a JSON body. A
-    WebSocket is refused (uvicorn answers 403)."""
+async def _test_app(scope: Any, receive: Any, send: Any) -> None:
+    """`/stream`: a head and an event stream that never ends; `/big`: 8 MiB; `/abandoned`: 4 MiB of
+    a stream, then the app gives up on it; anything else: a JSON body, once the request's body is
+    read. A WebSocket is refused (uvicorn answers 403)."""
+    if scope["type"] == "lifespan":
+        while True:
+            phase = (await receive())["type"]  # lifespan.startup, then lifespan.shutdown
+            await send({"type": f"{phase}.complete"})
+            if phase == "lifespan.shutdown":
+                return
     if scope["type"] == "websocket":
         await send({"type": "websocket.close"})
         return
@@ -34,29 +50,21 @@ async def _json_or_stream(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         await send({"type": "http.response.body", "body": b": open\n\n", "more_body": True})
         await anyio.sleep_forever()
-    body = b'{"ok":true}'
+    if scope["path"] == "/abandoned":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send({"type": "http.response.body", "body": b"z" * (BIG // 2), "more_body": True})
+        return  # as edge/sse.py ends a stream whose client stopped reading
+    body = b"z" * BIG if scope["path"] == "/big" else b'{"ok":true}'
+    more_body = scope["method"] == "POST"
+    while more_body:
+        more_body = (await receive()).get("more_body", False)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
-@asynccontextmanager
-async def serving(app: Any, edge: EdgeSettings) -> AsyncIterator[int]:
-    """Serve `app` on 127.0.0.1:<free port> within `edge`'s limits; yields the port."""
-    config = server_config(app, edge, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        with anyio.fail_after(10):
-            while not server.started:
-                await anyio.sleep(0.005)
-        try:
-            yield server.servers[0].sockets[0].getsockname()[1]
-        finally:
-            server.should_exit = True
-            server.force_exit = True
-            tg.cancel_scope.cancel()  # streams that never end
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
 
 
 async def connect(port: int, first: bytes = b"") -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -95,7 +103,8 @@ async def request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *p
 
 async def test_a_stalled_request_head_and_a_silent_connection_are_closed_after_the_header_timeout() -> None:
     edge = EdgeSettings(header_timeout_seconds=0.5)
-    async with serving(_json_or_stream, edge) as port:
+    async with serve_asgi(_test_app, edge) as url:
+        port = port_of(url)
         started = anyio.current_time()
         half, half_writer = await connect(port, HALF_A_HEAD)
         silent, silent_writer = await connect(port)
@@ -109,7 +118,8 @@ async def test_a_stalled_request_head_and_a_silent_connection_are_closed_after_t
 async def test_a_kept_alive_client_is_not_hurried_by_the_header_timeout() -> None:
     """The timeout bounds a head once it has begun; between requests only the idle timeout applies."""
     edge = EdgeSettings(header_timeout_seconds=0.5, idle_timeout_seconds=30)
-    async with serving(_json_or_stream, edge) as port:
+    async with serve_asgi(_test_app, edge) as url:
+        port = port_of(url)
         client, client_writer = await connect(port)
         assert (await request(client, client_writer)).startswith(b"HTTP/1.1 200 OK\r\n")
         stalled, stalled_writer = await connect(port, HALF_A_HEAD)
@@ -127,7 +137,8 @@ async def test_at_the_connection_cap_health_answers_through_a_flood_of_stalled_r
     settings = settings_from_mapping(
         {"database_url": "sqlite+aiosqlite://", "edge": {"maxConnections": 20, "headerTimeoutSeconds": 30}}
     )
-    async with open_services(settings) as services, serving(create_app(settings, services), settings.edge) as port:
+    async with open_services(settings) as services, serve_asgi(create_app(settings, services), settings.edge) as url:
+        port = port_of(url)
         stalled = [await connect(port, HALF_A_HEAD) for _ in range(60)]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as http:
             for _ in range(3):
@@ -145,7 +156,8 @@ async def test_at_the_connection_cap_health_answers_through_a_flood_of_stalled_r
 
 async def test_at_the_cap_with_no_connection_waiting_a_new_one_is_refused_at_once() -> None:
     edge = EdgeSettings(max_connections=2, header_timeout_seconds=30)
-    async with serving(_json_or_stream, edge) as port:
+    async with serve_asgi(_test_app, edge) as url:
+        port = port_of(url)
         streams = []
         for _ in range(2):  # two responses in progress: nothing to evict
             reader, writer = await connect(port, b"GET /stream HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
@@ -166,7 +178,8 @@ async def test_a_connection_upgraded_to_a_websocket_leaves_the_count() -> None:
         b"GET /ws HTTP/1.1\r\nhost: 127.0.0.1\r\nupgrade: websocket\r\nconnection: Upgrade\r\n"
         b"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
     )
-    async with serving(_json_or_stream, edge) as port:
+    async with serve_asgi(_test_app, edge) as url:
+        port = port_of(url)
         for _ in range(3):
             reader, writer = await connect(port, upgrade)
             assert (await closed_by_server(reader, within=5)).startswith(b"HTTP/1.1 403")
@@ -174,3 +187,119 @@ async def test_a_connection_upgraded_to_a_websocket_leaves_the_count() -> None:
         client, client_writer = await connect(port)
         assert (await request(client, client_writer)).startswith(b"HTTP/1.1 200 OK\r\n")
         client_writer.close()
+
+
+def reset_by_server(sock: socket.socket) -> bool:
+    """Whether the server reset the connection; the socket's unread bytes are left unread (a client
+    that reads would let a graceful close finish, and prove nothing)."""
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET
+
+
+def not_reading(port: int, request: bytes) -> socket.socket:
+    """A socket with a tiny receive buffer that sends `request` and never reads the answer."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: the window stays small
+    sock.connect(("127.0.0.1", port))  # loopback: at once
+    sock.setblocking(False)
+    sock.send(request)
+    return sock
+
+
+async def test_a_stalled_request_body_is_reset_after_the_body_timeout() -> None:
+    edge = EdgeSettings(header_timeout_seconds=30, body_timeout_seconds=0.5)
+    async with serve_asgi(_test_app, edge) as url:
+        reader, writer = await connect(port_of(url), HALF_A_BODY[0])
+        with anyio.fail_after(5):
+            assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        started = anyio.current_time()
+        writer.write(HALF_A_BODY[1])
+        assert await closed_by_server(reader, within=3) == b""
+        assert anyio.current_time() - started >= 0.45
+        writer.close()
+
+
+async def test_a_slow_body_that_keeps_coming_is_not_cut() -> None:
+    """The body timeout bounds a pause between chunks, not the whole body."""
+    edge = EdgeSettings(body_timeout_seconds=0.5)
+    async with serve_asgi(_test_app, edge) as url:
+        reader, writer = await connect(
+            port_of(url), b"POST /json HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 5\r\n\r\n"
+        )
+        for _ in range(5):  # 1.25 s in all, each pause half the timeout
+            await anyio.sleep(0.25)  # the client's pace, not a wait for the server
+            writer.write(b"x")
+        assert (await request(reader, writer)).startswith(b"HTTP/1.1 200 OK\r\n")
+        writer.close()
+
+
+async def test_at_the_cap_connections_stalled_mid_body_give_way_to_new_ones() -> None:
+    edge = EdgeSettings(max_connections=3, header_timeout_seconds=30, body_timeout_seconds=30)
+    async with serve_asgi(_test_app, edge) as url:
+        port = port_of(url)
+        stalled = []
+        for _ in range(3):
+            reader, writer = await connect(port, HALF_A_BODY[0])
+            with anyio.fail_after(5):
+                await reader.readuntil(b"HTTP/1.1 100 Continue\r\n\r\n")  # the head is in: a body is due
+            writer.write(HALF_A_BODY[1])
+            await writer.drain()
+            stalled.append((reader, writer))
+        client, client_writer = await connect(port)
+        assert (await request(client, client_writer)).startswith(b"HTTP/1.1 200 OK\r\n")
+        oldest_reader, _ = stalled[0]
+        assert await closed_by_server(oldest_reader, within=5) == b""
+        for _, writer in [*stalled, (client, client_writer)]:
+            writer.close()
+
+
+async def test_a_response_the_client_stops_reading_is_reset_after_the_write_timeout() -> None:
+    edge = EdgeSettings(write_timeout_seconds=0.5)
+    async with serve_asgi(_test_app, edge) as url:
+        port = port_of(url)
+        # An idle event stream: nothing waits to be sent to it, so it is never stalled.
+        idle = not_reading(port, b"GET /stream HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        seen = b""
+        with anyio.fail_after(5):
+            while b": open\n\n" not in seen:
+                await anyio.wait_readable(idle)
+                seen += idle.recv(65536)
+        stalled = not_reading(port, b"GET /big HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        started = anyio.current_time()
+        with idle, stalled:
+            await wait_until(lambda: reset_by_server(stalled), timeout=5)
+            assert anyio.current_time() - started >= 0.45
+            assert idle.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+            with pytest.raises(BlockingIOError):  # neither data nor the end: open, and quiet
+                idle.recv(65536)
+
+
+async def test_a_response_the_app_gives_up_on_is_reset_at_once() -> None:
+    """uvicorn closes such a connection gracefully: on asyncio, a close that waits without end for a
+    client that does not read. It is reset instead, long before the write timeout."""
+    edge = EdgeSettings(write_timeout_seconds=60)
+    async with serve_asgi(_test_app, edge) as url:
+        with not_reading(port_of(url), b"GET /abandoned HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n") as sock:
+            await wait_until(lambda: reset_by_server(sock), timeout=5)
+
+
+async def test_an_sse_client_dropped_for_not_reading_is_reset() -> None:
+    """The gateway drops an SSE session whose client stopped reading (`edge.maxQueuedBytes`); its
+    connection goes too, within the stream's bounded closing write, not when the client reads."""
+    config = {"edge": {"maxQueuedBytes": 1024 * 1024}, "mcpServers": {"e": stdio_echo()}}
+    async with running_gateway(config) as gateway, gateway.http() as http:
+        stalled, session_id = await _stalled_sse_session(port_of(gateway.url))
+        with stalled:
+            big = "z" * (256 * 1024)
+            for index in range(80):  # 20 MB for a client that reads none: past the 1 MiB bound
+                call = {
+                    "jsonrpc": "2.0",
+                    "id": index,
+                    "method": "tools/call",
+                    "params": {"name": "e_echo", "arguments": {"text": big}},
+                }
+                posted = await http.post(f"/messages?sessionId={session_id}", json=call)
+                if posted.status_code == 404:
+                    break  # already dropped
+                assert posted.status_code == 202
+            await wait_until(lambda: gateway.hub.sessions.get(session_id) is None, timeout=20)
+            await wait_until(lambda: reset_by_server(stalled), timeout=15)

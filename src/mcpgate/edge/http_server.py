@@ -1,5 +1,6 @@
-"""uvicorn, with each response's head and the body chunk that follows it sent in one write, and
-with a bound on connections and on the time a request's head may take.
+"""uvicorn, with each response's head and the body chunk that follows it sent in one write, with a
+bound on connections and deadlines for slow peers, and with connections reset, not closed, when a
+peer that stopped reading would hold them.
 
     sockets = listening_sockets("127.0.0.1", 8000)      # OSError here: the port is taken
     config = server_config(app, EdgeSettings(), host="127.0.0.1", port=8000)
@@ -13,16 +14,25 @@ loop (a stream that waits for its first event) goes out on the loop's next turn.
 concurrency 1: 0.08 ms less per call (docs/benchmarks.md, "One write per response").
 
 The protocol also reports each connection to the server's `ConnectionLimits` (`connections.py`):
-opened, a request's head begun and complete, closed. uvicorn's own keep-alive timer still closes
-connections idle between requests (`edge.idleTimeoutSeconds`).
+opened, a request's head begun, its body begun and each chunk, the request complete, writing paused
+and resumed, closed. uvicorn's own keep-alive timer still closes connections idle between requests
+(`edge.idleTimeoutSeconds`).
+
+uvicorn closes a connection gracefully in every case, also when the app gave up on a response it
+could not finish (a client dropped for not reading its stream); asyncio's `close()` then waits,
+without end, for the peer to take what is buffered. Here such a close is a reset, and any other
+close that leaves bytes unsent is watched: the peer gets `edge.writeTimeoutSeconds` to take them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import socket
+import struct
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -36,6 +46,7 @@ logger = logging.getLogger(__name__)
 _HEAD_START = b"HTTP/1."
 _HEAD_END = b"\r\n\r\n"
 _BACKLOG = 2048  # uvicorn's default
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset and drops what is unsent
 
 
 def server_config(app: Any, edge: EdgeSettings | None = None, **options: Any) -> uvicorn.Config:
@@ -44,12 +55,17 @@ def server_config(app: Any, edge: EdgeSettings | None = None, **options: Any) ->
     edge = edge or EdgeSettings()
     open_files = open_file_limit()
     max_connections = edge.max_connections or default_max_connections(open_files)
-    limits = ConnectionLimits(max_connections, edge.header_timeout_seconds)
+    limits = ConnectionLimits(
+        max_connections, edge.header_timeout_seconds, edge.body_timeout_seconds, edge.write_timeout_seconds
+    )
     logger.info(
-        "at most %d client connections (open-file limit %d); a request's head must arrive within %g s",
+        "at most %d client connections (open-file limit %d); a request's head must arrive within %g s, its "
+        "body pause at most %g s; a response the client stops reading is given up after %g s",
         max_connections,
         open_files,
         edge.header_timeout_seconds,
+        edge.body_timeout_seconds,
+        edge.write_timeout_seconds,
     )
     if max_connections >= open_files:
         logger.warning(
@@ -108,7 +124,7 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         self._between_requests = False  # a response ended and the next request has not begun
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(HeadHoldingTransport(transport))  # type: ignore[arg-type]
+        super().connection_made(HeadHoldingTransport(transport, self._closed_with_unsent))  # type: ignore[arg-type]
         self._limits.opened(self.transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -122,8 +138,16 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         super().data_received(data)
 
     def on_headers_complete(self) -> None:
-        self._limits.received(self.transport)
+        self._limits.receiving(self.transport)  # the body, if any, is due now
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._limits.receiving(self.transport)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._limits.received(self.transport)
+        super().on_message_complete()
 
     def handle_websocket_upgrade(self) -> None:
         # The WebSocket protocol takes the connection over, and this one never hears of it again.
@@ -135,21 +159,41 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         # uvicorn arms its keep-alive timer when nothing pipelined follows: idle until the next request
         self._between_requests = self.timeout_keep_alive_task is not None
 
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._limits.write_stalled(self.transport)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self._limits.write_resumed(self.transport)
+
+    def _closed_with_unsent(self) -> None:
+        """The transport was closed with bytes the peer has not taken yet."""
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            # The app gave up on this response: the rest of it is no use to the peer, and a peer
+            # that stopped reading would hold the connection for good.
+            self.transport.abort()
+        else:
+            self._limits.write_stalled(self.transport)
+
 
 class HeadHoldingTransport:
     """A transport that keeps a response head back until the next write, then sends both at once.
 
     Only a write that is a whole response head (status line to blank line) is held, so the bytes
     always leave in the order they were written; anything else — and `close`, `write_eof` — sends
-    the held head first.
+    the held head first. A `close` that leaves bytes unsent calls `on_unsent` (the protocol decides
+    whether to wait for the peer); `abort` resets the connection, dropping what the kernel holds too.
     """
 
-    __slots__ = ("_transport", "_held", "_loop")
+    __slots__ = ("_transport", "_held", "_loop", "_on_unsent")
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, on_unsent: Callable[[], None] | None = None) -> None:
         self._transport = transport
         self._held: bytes | None = None
         self._loop = asyncio.get_running_loop()
+        self._on_unsent = on_unsent
 
     def write(self, data: bytes) -> None:
         held = self._held
@@ -178,14 +222,25 @@ class HeadHoldingTransport:
 
     def close(self) -> None:
         self._flush()
+        if self._transport.is_closing():
+            return
         self._transport.close()
+        if self._on_unsent is not None and self._transport.get_write_buffer_size():
+            self._on_unsent()
 
     def abort(self) -> None:
         self._held = None
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
         self._transport.abort()
 
     def is_closing(self) -> bool:
         return self._transport.is_closing()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
 
     def pause_reading(self) -> None:
         self._transport.pause_reading()
