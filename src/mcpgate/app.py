@@ -79,8 +79,14 @@ class Gateway:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            # Not served: refused before the handshake (uvicorn answers 403). An app that returns
+            # without a word gets a 500 from uvicorn, which reads as a bug.
+            if (await receive())["type"] == "websocket.connect":
+                await send({"type": "websocket.close"})
+            return
         if scope["type"] != "http":
-            return  # websockets: not served
+            return
         path = scope["path"]
         if (handler := self._fast_paths.get(path)) is not None:
             await handler(scope, receive, send)
