@@ -388,7 +388,11 @@ class UpstreamConnection:
             self.status.state = UpstreamState.FAILED
             self.status.error = f"{error} (gave up after {failures} attempts in a row)"
             self.status.retry_at = None
-            logger.error("upstream %s: %s; change or enable it to try again", self.label, self.status.error)
+            logger.error(
+                "upstream %s: %s; not retried until it is changed or enabled again, or the gateway restarts",
+                self.label,
+                self.status.error,
+            )
             return
         self.status.state = UpstreamState.DOWN
         self.status.error = error

@@ -146,8 +146,8 @@ async def open_stdio(spec: StdioUpstream) -> AsyncIterator[StdioChannel]:
         raise CommandNotRunnable(f"command not found: {spec.command!r}") from None
     except PermissionError:
         raise CommandNotRunnable(f"command {spec.command!r} is not executable") from None
-    except OSError as exc:
-        raise CommandNotRunnable(f"command {spec.command!r} cannot be started: {exc.strerror or exc}") from None
+    except OSError as exc:  # out of processes or files, say: worth retrying as for any failure
+        raise UpstreamUnavailable(f"command {spec.command!r} could not be started: {exc.strerror or exc}") from None
     stderr_read = anyio.Event()
     async with anyio.create_task_group() as tg:
         assert process.stderr is not None
