@@ -58,14 +58,13 @@ async def read_port(stderr: ByteReceiveStream, found: list[int], listening: anyi
 # uvicorn re-raises the SIGTERM that stopped it once it has stopped serving, and the default action
 # ends the process before `open_services` stops the upstreams: cli.py must hold the signal until
 # then (the fix proposed with #26; this mark goes with it).
-_UVICORN_RERAISES = pytest.mark.xfail(strict=True, reason="cli.py lets uvicorn re-raise SIGTERM before the hub stops")
 
 
 @pytest.mark.parametrize(
     ("sig", "flags"),
     [
-        pytest.param(signal.SIGTERM, [], id="sigterm", marks=_UVICORN_RERAISES),
-        pytest.param(signal.SIGTERM, ["--ignore-term"], id="sigterm-child-ignores-sigterm", marks=_UVICORN_RERAISES),
+        pytest.param(signal.SIGTERM, [], id="sigterm"),
+        pytest.param(signal.SIGTERM, ["--ignore-term"], id="sigterm-child-ignores-sigterm"),
         pytest.param(signal.SIGINT, ["--ignore-term"], id="sigint-child-ignores-sigterm"),
     ],
 )

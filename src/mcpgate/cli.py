@@ -19,10 +19,12 @@ import gc
 import logging
 import os
 import resource
+import signal
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 import anyio
@@ -176,7 +178,39 @@ def _fail(status: int, message: str) -> NoReturn:
     raise SystemExit(status) from None
 
 
-async def serve(settings: GatewaySettings, sockets: list[socket.socket] | None = None) -> None:
+class HeldSignals:
+    """SIGINT and SIGTERM, held for the whole run.
+
+    uvicorn re-raises the signal that stopped it as soon as it has stopped serving; under SIGTERM's
+    default action the process ended right there, before `open_services` had stopped the upstreams,
+    and stdio children were left running with PPID 1. Held, a signal stops the server (or ends
+    start-up early), and takes its course only once everything is closed.
+    """
+
+    def __init__(self) -> None:
+        self.caught: list[int] = []
+        self.server: GatewayServer | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> HeldSignals:
+        self._previous = {sig: signal.signal(sig, self._note) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def _note(self, sig: int, frame: FrameType | None) -> None:
+        self.caught.append(sig)
+        if self.server is not None:
+            self.server.handle_exit(sig, frame)
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        if self.caught:
+            signal.raise_signal(self.caught[0])
+
+
+async def serve(
+    settings: GatewaySettings, sockets: list[socket.socket] | None = None, held: HeldSignals | None = None
+) -> None:
     async with open_services(settings) as services:
         _tune_garbage_collector()
         for name, connection in services.hub.upstreams.items():
@@ -193,7 +227,12 @@ async def serve(settings: GatewaySettings, sockets: list[socket.socket] | None =
             lifespan="on",
             timeout_graceful_shutdown=3,
         )
-        await GatewayServer(config).serve(sockets)
+        server = GatewayServer(config)
+        if held is not None:
+            held.server = server
+            if held.caught:
+                return  # asked to stop while starting
+        await server.serve(sockets)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -222,7 +261,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     _raise_open_file_limit()
     sockets = listen(settings)
     try:
-        anyio.run(serve, settings, sockets, backend_options={"use_uvloop": _uvloop_available()})
+        with HeldSignals() as held:
+            anyio.run(serve, settings, sockets, held, backend_options={"use_uvloop": _uvloop_available()})
     except ConfigError as exc:
         _fail(2, str(exc))
     except KeyboardInterrupt:
