@@ -38,6 +38,7 @@ async def test_metrics_count_what_happened() -> None:
         assert seen[("mcpgate_tool_call_duration_seconds_count", ())] == 3
         assert seen[("mcpgate_auth_failures_total", ())] == 2
         assert seen[("mcpgate_upstreams", (("state", "ready"),))] == 1
+        assert seen[("mcpgate_upstreams", (("state", "failed"),))] == 0  # every state is a series, failed too
         assert seen[("mcpgate_sessions", (("transport", "streamable_http"),))] == 1
         assert seen[("mcpgate_http_requests_total", (("endpoint", "mcp"), ("status", "200")))] >= 3
         assert seen[("mcpgate_http_requests_total", (("endpoint", "mcp"), ("status", "401")))] == 1

@@ -88,7 +88,7 @@ class UpstreamOut(BaseModel):
     kind: Literal["stdio", "sse", "streamable_http", "remote", "openapi", "collection"]
     source: Literal["config", "api"]
     enabled: bool
-    state: str = Field(description="connecting, ready, down or disabled")
+    state: str = Field(description="connecting, ready, down (retried), failed (given up on until changed) or disabled")
     error: str | None = None
     prefix: bool | str
     timeout: float | None = None
@@ -256,7 +256,7 @@ class ExternalMCPConfigOut(BaseModel):
     url: str
     headers: dict[str, str] = Field(description="Values masked.")
     tools: list[str]
-    state: str | None = Field(None, description="The connection's state: connecting, ready or down.")
+    state: str | None = Field(None, description="The connection's state: connecting, ready, down or failed.")
     error: str | None = None
 
 

@@ -112,7 +112,7 @@ class _HubState(Collector):
         yield sessions
         upstreams = GaugeMetricFamily("mcpgate_upstreams", "Upstreams by state", labels=["state"])
         states = Tally(c.status.state.value for c in self.hub.upstreams.values())
-        for state in ("connecting", "ready", "down", "disabled"):
+        for state in ("connecting", "ready", "down", "failed", "disabled"):
             upstreams.add_metric([state], states.get(state, 0))
         yield upstreams
 
