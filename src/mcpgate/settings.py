@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, InitSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Virtual server names appear in URLs (/servers/<name>/mcp): lowercase, digits, '-' and '_'.
@@ -413,9 +413,32 @@ class EdgeSettings(_Model):
 
 
 class GatewaySettings(BaseSettings):
+    # The environment is read under MCPGATE_ only: the prefix applies to the aliases too
+    # (env_prefix_target "all", pydantic-settings 2.13), so MCPGATE_LOG_LEVEL and MCPGATE_LOGLEVEL
+    # count and a LOG_LEVEL or PAGE_SIZE meant for another program does not.
     model_config = SettingsConfigDict(
-        env_prefix="MCPGATE_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
+        env_prefix="MCPGATE_",
+        env_prefix_target="all",
+        env_nested_delimiter="__",
+        extra="forbid",
+        populate_by_name=True,
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments (a config file, flags), then MCPGATE_* variables, then MCP_API_KEY: the one
+        unprefixed name read, the key's name in other MCP tools (MCPGATE_API_KEY wins over it)."""
+        sources = [init_settings, env_settings]
+        if (key := os.environ.get("MCP_API_KEY")) is not None:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs={"api_key": key}))
+        return (*sources, dotenv_settings, file_secret_settings)
 
     name: str = "mcpgate"
     host: str = "127.0.0.1"

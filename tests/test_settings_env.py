@@ -1,0 +1,98 @@
+"""Which environment variables configure the gateway: MCPGATE_* (nested with `__`) and MCP_API_KEY,
+nothing else — a LOG_LEVEL or PAGE_SIZE set for another program must not change mcpgate."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mcpgate.config import settings_from_mapping
+from mcpgate.settings import GatewaySettings
+
+
+@pytest.fixture(autouse=True)
+def _no_mcpgate_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts from an environment without the gateway's variables (but the data dir)."""
+    for name in os.environ:
+        upper = name.upper()
+        if (upper.startswith("MCPGATE_") and upper != "MCPGATE_DATA_DIR") or upper == "MCP_API_KEY":
+            monkeypatch.delenv(name)
+
+
+def test_unprefixed_variables_named_like_settings_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    stray = {
+        "LOG_LEVEL": "debug",
+        "LOGLEVEL": "debug",
+        "PAGE_SIZE": "7",
+        "PAGESIZE": "7",
+        "API_KEY": "not-ours",
+        "PORT": "9999",
+        "EDGE__MAX_CONNECTIONS": "3",
+        "RATE_LIMITS": '{"perKey": "1/second"}',
+        "RATE_LIMITS__PER_KEY": "1/second",
+        "NAME_SEPARATOR": ".",
+    }
+    for name, value in stray.items():
+        monkeypatch.setenv(name, value)
+    settings = GatewaySettings()
+    assert settings.log_level == "info"
+    assert settings.page_size == 500
+    assert settings.api_key is None
+    assert settings.port == 8080
+    assert settings.edge.max_connections is None
+    assert settings.rate_limits.per_key is None
+    assert settings.name_separator == "_"
+
+
+def test_prefixed_variables_set_top_level_and_nested_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCPGATE_LOG_LEVEL", "debug")
+    monkeypatch.setenv("MCPGATE_PAGE_SIZE", "7")
+    monkeypatch.setenv("MCPGATE_EDGE__MAX_CONNECTIONS", "3")
+    monkeypatch.setenv("MCPGATE_EDGE__BODY_TIMEOUT_SECONDS", "12.5")
+    monkeypatch.setenv("MCPGATE_RATE_LIMITS__PER_KEY", "10/second")
+    monkeypatch.setenv("MCPGATE_TIMEOUTS", '{"call": 9, "pingInterval": 0}')
+    settings = GatewaySettings()
+    assert settings.log_level == "debug"
+    assert settings.page_size == 7
+    assert settings.edge.max_connections == 3
+    assert settings.edge.body_timeout_seconds == 12.5
+    assert settings.rate_limits.per_key == "10/second"
+    assert settings.timeouts.call == 9 and settings.timeouts.ping_interval == 0
+
+
+@pytest.mark.parametrize(
+    ("environment", "key"),
+    [
+        ({"MCPGATE_API_KEY": "gate"}, "gate"),
+        ({"MCP_API_KEY": "mcp"}, "mcp"),
+        ({"MCPGATE_API_KEY": "gate", "MCP_API_KEY": "mcp"}, "gate"),
+    ],
+)
+def test_the_key_comes_from_mcpgate_api_key_or_mcp_api_key(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], key: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = GatewaySettings()
+    assert settings.api_key is not None and settings.api_key.get_secret_value() == key
+
+
+def test_a_config_file_takes_both_spellings_and_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MCPGATE_PAGE_SIZE", "7")
+    monkeypatch.setenv("MCPGATE_LOG_LEVEL", "error")
+    monkeypatch.setenv("MCP_API_KEY", "from-the-environment")
+    settings = settings_from_mapping(
+        {
+            "pageSize": 3,
+            "log_level": "debug",
+            "api_key": "from-the-file",
+            "edge": {"maxConnections": 4, "body_timeout_seconds": 2},
+            "rateLimits": {"perKey": "5/second"},
+        }
+    )
+    assert settings.page_size == 3
+    assert settings.log_level == "debug"
+    assert settings.api_key is not None and settings.api_key.get_secret_value() == "from-the-file"
+    assert settings.edge.max_connections == 4 and settings.edge.body_timeout_seconds == 2
+    assert settings.rate_limits.per_key == "5/second"
