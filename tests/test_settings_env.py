@@ -4,10 +4,13 @@ nothing else — a LOG_LEVEL or PAGE_SIZE set for another program must not chang
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
 from mcpgate.config import settings_from_mapping
+from mcpgate.errors import ConfigError
 from mcpgate.settings import GatewaySettings
 
 
@@ -96,3 +99,45 @@ def test_a_config_file_takes_both_spellings_and_wins_over_the_environment(monkey
     assert settings.api_key is not None and settings.api_key.get_secret_value() == "from-the-file"
     assert settings.edge.max_connections == 4 and settings.edge.body_timeout_seconds == 2
     assert settings.rate_limits.per_key == "5/second"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "error"),
+    [
+        ("MCPGATE_EDGE", "{bad", "environment variable MCPGATE_EDGE: not valid JSON (Expecting property name"),
+        ("MCPGATE_EDGE__ALLOWED_HOSTS", "[bad", "environment variable MCPGATE_EDGE__ALLOWED_HOSTS: not valid JSON"),
+        ("MCPGATE_RATELIMITS", "{", "environment variable MCPGATE_RATELIMITS: not valid JSON"),
+        (
+            "MCPGATE_EDGE__MAX_CONNECTIONS",
+            "many",
+            "environment variable MCPGATE_EDGE__MAX_CONNECTIONS: edge.max_connections:",
+        ),
+        ("MCPGATE_PORT", "http", "environment variable MCPGATE_PORT: port: Input should be a valid integer"),
+    ],
+)
+def test_a_variable_that_cannot_be_used_is_a_config_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, error: str
+) -> None:
+    monkeypatch.setenv("MCPGATE_EDGE__RESPONSE_MODE", "json")  # a good neighbour is not blamed
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as refused:
+        settings_from_mapping({}, source="embedded default")
+    assert str(refused.value).startswith(error), str(refused.value)
+    assert "embedded default" not in str(refused.value)  # the value did not come from there
+
+
+def test_mcpgate_serve_with_a_broken_variable_says_so_in_one_line() -> None:
+    environment = {name: value for name, value in os.environ.items() if not name.upper().startswith("MCPGATE_")}
+    environment |= {"MCPGATE_DATA_DIR": os.environ["MCPGATE_DATA_DIR"], "MCPGATE_EDGE": "{bad"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mcpgate", "serve", "--port", "0"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mcpgate: error: environment variable MCPGATE_EDGE: not valid JSON "
+        "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
+    ]

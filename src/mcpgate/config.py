@@ -12,6 +12,9 @@ server `prefix`, `timeout`, `enabled`, `cwd`) and `virtualServers` (a mapping of
 `{description, mode, selectedTools, externalMcpConfigs, config, isPublic}`). `${VAR}` (or `${VAR:-default}`) in any
 string is read from the environment; a variable that is unset and has no default is an
 error naming it, never an empty string slipped into a header.
+
+`MCPGATE_*` environment variables fill in what the file leaves out (see `settings.py`); a variable
+that cannot be used is an error naming it, as a bad key in the file is.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
+from pydantic_settings import SettingsError
 
 from mcpgate.errors import ConfigError
 from mcpgate.settings import GatewaySettings
@@ -104,7 +108,9 @@ def settings_from_mapping(raw: Mapping[str, Any], source: str = "config") -> Gat
         return GatewaySettings(**data)
     except ValidationError as exc:
         names = [str(u.get("name", i)) if isinstance(u, dict) else str(i) for i, u in enumerate(upstreams)]
-        raise ConfigError(f"{source}: {_describe(exc, names)}") from exc
+        raise ConfigError(_describe(exc, names, data, source)) from exc
+    except SettingsError as exc:  # a variable pydantic-settings could not even parse (JSON)
+        raise ConfigError(_describe_environment_error(exc)) from exc
 
 
 def upstream_from_claude(name: str, spec: Any, source: str = "config") -> dict[str, Any]:
@@ -157,15 +163,69 @@ def _relative_to_file(entry: dict[str, Any], source: str) -> dict[str, Any]:
     return entry
 
 
-def _describe(exc: ValidationError, upstream_names: list[str]) -> str:
-    """Pydantic's locations, but naming the server (`mcpServers.files.command`), not its index."""
-    parts = []
+def _describe(exc: ValidationError, upstream_names: list[str], given: Mapping[str, Any], source: str) -> str:
+    """Pydantic's locations, but naming the server (`mcpServers.files.command`), not its index, and
+    the environment variable a value came from when `source` did not give it."""
+    parts: list[str] = []
+    from_environment: list[str] = []
     for error in exc.errors():
         loc = [p for p in error["loc"] if not (isinstance(p, str) and p in _KIND_TAGS)]
+        variables = [] if not loc or _given(str(loc[0]), given) else _environment_variables(str(loc[0]), loc[1:])
         if len(loc) >= 2 and loc[0] == "upstreams" and isinstance(loc[1], int) and loc[1] < len(upstream_names):
             loc = ["mcpServers", upstream_names[loc[1]], *loc[2:]]
-        parts.append(f"{'.'.join(str(p) for p in loc) or 'config'}: {error['msg']}")
-    return "; ".join(parts)
+        part = f"{'.'.join(str(p) for p in loc) or 'config'}: {error['msg']}"
+        if variables:
+            from_environment.append(f"environment variable {' or '.join(variables)}: {part}")
+        else:
+            parts.append(part)
+    from_source = [f"{source}: {'; '.join(parts)}"] if parts else []
+    return "; ".join([*from_source, *from_environment])
+
+
+def _describe_environment_error(exc: SettingsError) -> str:
+    """pydantic-settings names only the field ('error parsing value for field "edge"…'): name the
+    variable, and what is wrong with its value (not the value: it may hold a secret)."""
+    found = re.search(r'field "([^"]+)"', str(exc))
+    field = found.group(1) if found else "*"
+    variables = _environment_variables(field) or [f"MCPGATE_{field.upper()}"]
+    cause = exc.__cause__
+    if isinstance(cause, json.JSONDecodeError):
+        variables = [name for name in variables if not _parses(os.environ.get(name, ""))] or variables
+        reason = f"not valid JSON ({cause})"
+    else:
+        reason = str(cause or exc)
+    return f"environment variable {' or '.join(variables)}: {reason}"
+
+
+def _names_of(field: str) -> list[str]:
+    """A top-level setting's name and aliases (`rate_limits`, `rateLimits`)."""
+    info = GatewaySettings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    return [field, *(a for a in alias.choices if isinstance(a, str))] if isinstance(alias, AliasChoices) else [field]
+
+
+def _given(field: str, given: Mapping[str, Any]) -> bool:
+    return any(name in given for name in _names_of(field))
+
+
+def _environment_variables(field: str, within: Sequence[object] = ()) -> list[str]:
+    """The MCPGATE_* variables set for a top-level setting, whole (MCPGATE_EDGE) or nested
+    (MCPGATE_EDGE__MAX_CONNECTIONS), in any case (pydantic-settings ignores it); only the one for
+    the nested setting `within` names, when it is set."""
+    wholes = {f"{GatewaySettings.model_config.get('env_prefix', '')}{name}".upper() for name in _names_of(field)}
+    found = sorted(name for name in os.environ if name.upper().split("__", 1)[0] in wholes)
+    exact = {"__".join([whole, *(str(part).upper() for part in within)]) for whole in wholes}
+    return [name for name in found if name.upper() in exact] or found
+
+
+def _parses(value: str) -> bool:
+    if not value.lstrip().startswith(("{", "[")):
+        return True  # not meant as JSON (a plain value of a nested setting)
+    try:
+        json.loads(value)
+    except ValueError:
+        return False
+    return True
 
 
 _KIND_TAGS = {"stdio", "sse", "streamable_http"}
