@@ -1,4 +1,5 @@
-"""Start/stop the conformance fixture server from tests (no sleeps: bounded waits with deadlines only).
+"""Start/stop the conformance fixture server, and real `mcpgate` processes, from tests (no sleeps:
+bounded waits with deadlines only).
 
 Usage::
 
@@ -7,6 +8,11 @@ Usage::
     with fixture_http_server(transport="sse") as url:   # http://127.0.0.1:<free port>/sse
         ...
     fixture_stdio_command()                             # [python, .../fixture_server.py, "--stdio"]
+    with gateway_over_fixture() as url:                 # mcpgate wrap around the fixture; …/mcp
+        ...
+    with mcpgate_process(["serve", "--config", path, "--port", "0"]) as served:
+        served.url                                      # http://127.0.0.1:<port>
+    served.log                                          # everything it wrote to stderr
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -161,38 +168,70 @@ def gateway_over_fixture(
             upstream = {"url": upstream_url, "type": "http", "prefix": False}
             config.write_text(json.dumps({"mcpServers": {"fixture": upstream}}))
             args = ["serve", "--config", str(config), "--port", "0"]
-        with _gateway_process([python, "-m", "mcpgate", *args], startup_timeout) as url:
-            yield url
+        with mcpgate_process(args, startup_timeout=startup_timeout, python=python) as served:
+            yield f"{served.url}/mcp"
+
+
+@dataclass
+class ServedGateway:
+    """An `mcpgate` process listening on loopback, started by `mcpgate_process`."""
+
+    url: str  # http://127.0.0.1:<port>
+    process: subprocess.Popen
+    # Every line it wrote — stderr (its own log, uvicorn's) then stdout (uvicorn's access log goes
+    # there) — complete once it has stopped.
+    log: list[str] = field(default_factory=list)
 
 
 @contextlib.contextmanager
-def _gateway_process(command: list[str], startup_timeout: float) -> Iterator[str]:
+def mcpgate_process(
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    startup_timeout: float = 30.0,
+    python: str | None = None,
+) -> Iterator[ServedGateway]:
+    """`python -m mcpgate <args>` (serve or wrap, `--port 0`), exactly as a user starts it; yields once
+    it listens, and on exit stops it (SIGTERM) and collects everything it wrote."""
     proc = subprocess.Popen(
-        command,
+        [python or sys.executable, "-m", "mcpgate", *args],
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     err_lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump, args=(proc.stderr, err_lines), daemon=True).start()
+    out_lines: queue.Queue[str | None] = queue.Queue()
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stderr, err_lines), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stdout, out_lines), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    served = ServedGateway("", proc)
     try:
         deadline = time.monotonic() + startup_timeout
-        seen: list[str] = []
         port = None
         while port is None:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TimeoutError("mcpgate did not start listening in time:\n" + "".join(seen))
+                raise TimeoutError("mcpgate did not start listening in time:\n" + "".join(served.log))
             try:
                 line = err_lines.get(timeout=remaining)
             except queue.Empty:
                 continue
             if line is None:
-                raise RuntimeError(f"mcpgate exited before listening (rc={proc.poll()}):\n" + "".join(seen))
-            seen.append(line)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+                raise RuntimeError(f"mcpgate exited before listening (rc={proc.poll()}):\n" + "".join(served.log))
+            served.log.append(line)
             if match := _LISTENING.search(line):
                 port = match.group(1)
-        yield f"http://127.0.0.1:{port}/mcp"
+        served.url = f"http://127.0.0.1:{port}"
+        yield served
     finally:
         _stop(proc)
+        for pump in pumps:
+            pump.join(10)  # the pipes are closed: the pumps have read everything
+        served.log += _drain(err_lines) + _drain(out_lines)
