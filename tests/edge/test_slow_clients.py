@@ -273,6 +273,26 @@ async def test_a_response_the_client_stops_reading_is_reset_after_the_write_time
                 idle.recv(65536)
 
 
+async def test_a_slow_reader_that_keeps_reading_is_not_reset() -> None:
+    """The write timeout bounds a response making no progress, not a slow one."""
+    edge = EdgeSettings(write_timeout_seconds=0.5)
+    async with serve_asgi(_test_app, edge) as url:
+        with not_reading(port_of(url), b"GET /big HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n") as sock:
+            received = 0
+            for _ in range(8):  # 1.6 s in all, over three write timeouts, each pause 0.2 s
+                await anyio.sleep(0.2)  # the client's pace, not a wait for the server
+                with anyio.fail_after(5):
+                    await anyio.wait_readable(sock)
+                    received += len(sock.recv(16384))
+            assert not reset_by_server(sock)
+            with anyio.fail_after(10):  # then the rest, at full speed: all of it
+                while received < BIG:
+                    await anyio.wait_readable(sock)
+                    chunk = sock.recv(1 << 20)
+                    assert chunk, f"closed after {received} bytes"
+                    received += len(chunk)
+
+
 async def test_a_response_the_app_gives_up_on_is_reset_at_once() -> None:
     """uvicorn closes such a connection gracefully: on asyncio, a close that waits without end for a
     client that does not read. It is reset instead, long before the write timeout."""

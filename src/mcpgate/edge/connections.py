@@ -17,8 +17,9 @@ Three deadlines, so that no peer can hold a connection by going quiet:
   itself stopped reading, a body the app has not asked for yet): complete heads followed by stalled
   bodies are reset too;
 - a response the peer stopped reading (the transport paused writing, or was closed with bytes still
-  unsent) must make progress within `write_timeout`, or the connection is reset and what it buffered
-  is released. An idle event stream is not stalled: nothing is waiting to be sent.
+  unsent) must make progress — fewer bytes unacknowledged, counting the kernel's send queue — within
+  `write_timeout` (detected within one to two of them), or the connection is reset and what it
+  buffered is released. A slow reader makes progress; an idle event stream is not stalled at all.
 
 At `max_connections`, a new connection takes the place of the one that has waited longest for a
 request's head or a body chunk, so a flood of stalled half-requests never locks out `/health`; only
@@ -65,7 +66,7 @@ class ClientTransport(Protocol):
 
     def is_reading(self) -> bool: ...
 
-    def get_write_buffer_size(self) -> int: ...
+    def unsent(self) -> int: ...  # bytes written that the peer has not acknowledged
 
 
 def open_file_limit() -> int:
@@ -112,7 +113,7 @@ class ConnectionLimits:
         self._head = _Deadline(header_timeout)  # since the head began
         self._body = _Deadline(body_timeout)  # since the last body chunk (or the head's end)
         self._write = _Deadline(write_timeout)  # since the response last made progress
-        self._unsent: dict[ClientTransport, int] = {}  # a stalled write's buffered bytes, at its clock's start
+        self._unsent: dict[ClientTransport, int] = {}  # a stalled write's unsent bytes, at its clock's start
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # the first connection's
         self._timer: asyncio.TimerHandle | None = None
         self._warned_at = -_WARN_EVERY
@@ -163,7 +164,7 @@ class ConnectionLimits:
         """The peer is not taking what is written (or, closing, what is left): it must make
         progress within `write_timeout`."""
         if connection not in self._write.since:
-            self._unsent[connection] = connection.get_write_buffer_size()
+            self._unsent[connection] = connection.unsent()
             self._start(self._write, connection)
 
     def write_resumed(self, connection: ClientTransport) -> None:
@@ -239,7 +240,10 @@ class ConnectionLimits:
             logger.debug("resetting a connection whose request body stalled for %g s", self._body.timeout)
             self._drop(connection)
         for connection in self._overdue(self._write, now):
-            unsent = connection.get_write_buffer_size()
+            unsent = connection.unsent()
+            if not unsent:  # all taken (or gone: a connection another protocol took over)
+                self._unsent.pop(connection, None)
+                continue
             if unsent < self._unsent.get(connection, 0):  # the peer took some: a new chance
                 self._unsent[connection] = unsent
                 self._write.start(connection, now)

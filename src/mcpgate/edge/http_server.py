@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import functools
 import logging
 import socket
 import struct
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +49,7 @@ _HEAD_START = b"HTTP/1."
 _HEAD_END = b"\r\n\r\n"
 _BACKLOG = 2048  # uvicorn's default
 _RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset and drops what is unsent
+_OUTQ = getattr(termios, "TIOCOUTQ", None)  # a socket's unacknowledged bytes (Linux: SIOCOUTQ)
 
 
 def server_config(app: Any, edge: EdgeSettings | None = None, **options: Any) -> uvicorn.Config:
@@ -253,6 +256,17 @@ class HeadHoldingTransport:
 
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + len(self._held or b"")
+
+    def unsent(self) -> int:
+        """Bytes written that the peer has not acknowledged: held here, in the transport's buffer,
+        and in the kernel's send queue — the last one moves as a slow reader reads, long before
+        the transport's buffer does (where the system cannot say, only the first two count)."""
+        queued = 0
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None and _OUTQ is not None:
+            with contextlib.suppress(OSError, ValueError):
+                queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), _OUTQ, bytes(4)))[0]
+        return self.get_write_buffer_size() + queued
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)  # the rest of the transport's interface, unchanged
