@@ -54,6 +54,7 @@ import mcp_types as types
 from mcp.server import Server, ServerRequestContext
 from mcp.server.request_state import RequestStateBoundary, RequestStateSecurity
 from mcp.server.streamable_http import EventCallback, EventId, EventMessage, EventStore, StreamId
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, PromptsListChanged, ToolsListChanged
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -145,6 +146,10 @@ class FixtureState:
     def __init__(self) -> None:
         self.log_levels: dict[str, str] = {}
         self.subscriptions: dict[str, set[str]] = {}
+        # What subscriptions/listen streams hear (2026-07-28): the trigger tools' list changes.
+        self.bus = InMemorySubscriptionBus()
+        self.dynamic_tool = False  # test_dynamic_tool listed (test_trigger_tool_change toggles it)
+        self.dynamic_prompt = False  # test_dynamic_prompt listed (test_trigger_prompt_change toggles it)
 
     def should_log(self, ctx: ServerRequestContext[Any, Any], level: str) -> bool:
         minimum = self.log_levels.get(_session_key(ctx), "debug")
@@ -748,6 +753,33 @@ async def _logging_tool(ctx, args, state, inputs):
     return _result(_text("Logging tool executed successfully"))
 
 
+# server-stateless's diagnostic hooks: a server that declares tools/prompts listChanged (this one
+# does on 2026-07-28, because it serves subscriptions/listen) is asked to change its lists, and
+# the change must reach an open listen stream that asked for it (SEP-2575).
+DYNAMIC_TOOL = types.Tool(
+    name="test_dynamic_tool",
+    description="Listed only while test_trigger_tool_change has added it",
+    input_schema=EMPTY_OBJECT_SCHEMA,
+)
+DYNAMIC_PROMPT = types.Prompt(
+    name="test_dynamic_prompt", description="Listed only while test_trigger_prompt_change has added it"
+)
+
+
+@next_tool("test_trigger_tool_change", "Adds or removes test_dynamic_tool and announces the tool list change")
+async def _trigger_tool_change(ctx, args, state, inputs):
+    state.dynamic_tool = not state.dynamic_tool
+    await state.bus.publish(ToolsListChanged())
+    return _result(_text(f"test_dynamic_tool {'added' if state.dynamic_tool else 'removed'}"))
+
+
+@next_tool("test_trigger_prompt_change", "Adds or removes test_dynamic_prompt and announces the prompt list change")
+async def _trigger_prompt_change(ctx, args, state, inputs):
+    state.dynamic_prompt = not state.dynamic_prompt
+    await state.bus.publish(PromptsListChanged())
+    return _result(_text(f"test_dynamic_prompt {'added' if state.dynamic_prompt else 'removed'}"))
+
+
 @next_tool(
     "test_custom_headers",
     "Echoes its arguments; region/priority/verbose are mirrored into Mcp-Param-* headers (x-mcp-header, SEP-2243)",
@@ -926,7 +958,7 @@ def build_server() -> Server[Any]:
 
     async def list_tools(ctx, params) -> types.ListToolsResult:
         specs = [spec for spec, _ in TOOLS.values()] + [spec for spec, _, _ in NEXT_TOOLS.values()]
-        return types.ListToolsResult(tools=specs)
+        return types.ListToolsResult(tools=specs + ([DYNAMIC_TOOL] if state.dynamic_tool else []))
 
     async def call_tool(ctx, params: types.CallToolRequestParams) -> types.CallToolResult | types.InputRequiredResult:
         args = dict(params.arguments or {})
@@ -938,6 +970,8 @@ def build_server() -> Server[Any]:
                 return await fn(ctx, args, state, ClientInputs(ctx, params, state_bound=state_bound))
             except InputRequired as pending:
                 return pending.result
+        if params.name == DYNAMIC_TOOL.name and state.dynamic_tool:
+            return _result(_text("The dynamic tool is here."))
         raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
 
     async def list_resources(ctx, params) -> types.ListResourcesResult:
@@ -963,7 +997,7 @@ def build_server() -> Server[Any]:
         return types.EmptyResult()
 
     async def list_prompts(ctx, params) -> types.ListPromptsResult:
-        return types.ListPromptsResult(prompts=PROMPTS)
+        return types.ListPromptsResult(prompts=PROMPTS + ([DYNAMIC_PROMPT] if state.dynamic_prompt else []))
 
     async def get_prompt(
         ctx, params: types.GetPromptRequestParams
@@ -973,6 +1007,10 @@ def build_server() -> Server[Any]:
                 return await _input_required_prompt(ClientInputs(ctx, params))
             except InputRequired as pending:
                 return pending.result
+        if params.name == DYNAMIC_PROMPT.name and state.dynamic_prompt:
+            return types.GetPromptResult(
+                description=DYNAMIC_PROMPT.description, messages=[_user(_text("The dynamic prompt is here."))]
+            )
         return _get_prompt(params.name, dict(params.arguments or {}))
 
     async def complete(ctx, params: types.CompleteRequestParams) -> types.CompleteResult:
@@ -1001,6 +1039,7 @@ def build_server() -> Server[Any]:
         on_get_prompt=get_prompt,
         on_completion=complete,
         on_set_logging_level=set_logging_level,
+        on_subscriptions_listen=ListenHandler(state.bus),
     )
     # SEP-2322 requestState integrity: seals every outgoing requestState (AES-256-GCM
     # under a key held only by this process) and verifies every echoed one before the

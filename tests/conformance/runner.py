@@ -30,6 +30,7 @@ Usage from the shell::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -79,14 +80,28 @@ def node_env(base: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def missing_node_tools(prerelease: bool = False) -> str | None:
-    """None when the node tools are usable, else a human-readable reason (for pytest.skip)."""
+    """None when the node tools are usable, else a human-readable reason (for pytest.skip).
+
+    Usable means what ``install-node-tools.sh --check`` means — everything it installs is there,
+    from the lock files committed now — not merely that this suite's entry point exists.
+    """
     node = node_executable()
     if not node.exists():
         return f"Node 22 not installed at {node}; run {INSTALL_SCRIPT.relative_to(REPO_ROOT)}"
     entry = conformance_entry(prerelease)
     if not entry.exists():
         return f"conformance suite not installed at {entry}; run {INSTALL_SCRIPT.relative_to(REPO_ROOT)}"
-    return None
+    return _install_check()
+
+
+@functools.cache
+def _install_check() -> str | None:
+    check = subprocess.run(
+        [str(INSTALL_SCRIPT), "--check"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
+    if check.returncode == 0:
+        return None
+    return f"the Node tools are incomplete or out of date: {(check.stdout + check.stderr).strip()}"
 
 
 def _node_cmd(args: Sequence[str], prerelease: bool = False) -> list[str]:

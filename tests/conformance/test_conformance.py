@@ -1,26 +1,80 @@
 """The official conformance suite's server scenarios: directly against the fixture, and through mcpgate.
 
-The fixture (`fixture_server.py`, built with the official SDK) is the yardstick: every
-scenario that passes against it directly must pass through the gateway, which wraps the
-same fixture as a stdio child. Both pass counts are printed side by side, with the
-reason for every failure. Needs the Node tools (scripts/install-node-tools.sh, run by
-`make test`).
+The fixture (`fixture_server.py`, built with the official SDK) is the yardstick: it must pass
+every scenario directly, and every one must pass through the gateway, which wraps the same
+fixture as a stdio child (stable suite) or reaches it over Streamable HTTP (2026-07-28 suite).
+Both verdicts are printed side by side, with the reason for every failure. What the suite
+reports short of failing — WARNING checks, and SKIPPED ones (checks it could not run) — is
+printed too, repeated as pytest warnings, and must be on the documented allow-list below
+(SCENARIOS.md says why each is there): a new one fails the test, and so does an entry that
+no longer occurs. Needs the Node tools (scripts/install-node-tools.sh, run by `make test`);
+without them these tests skip, and fail under CI=true (tests/node_tools.py).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
+from ..node_tools import require_node_tools
 from .harness import fixture_http_server, gateway_over_fixture
-from .runner import format_table, list_server_scenarios, missing_node_tools, run_server_scenarios
+from .runner import ScenarioResult, format_table, list_server_scenarios, run_server_scenarios
 
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.skipif(missing_node_tools() is not None, reason=str(missing_node_tools())),
-]
+pytestmark = pytest.mark.node
+
+
+@pytest.fixture(autouse=True)
+def _node_tools() -> None:
+    require_node_tools()  # skipped without them; under CI=true, failed
+
+
+class ConformanceWarning(UserWarning):
+    """A WARNING or SKIPPED check of the conformance suite, allowed by the list below."""
+
+
+# (scenario, check id) → why the suite may report it, directly and through mcpgate (SCENARIOS.md).
+ALLOWED_REPORTS = {
+    ("server-sse-polling", "server-sse-priming-event"): (
+        "recommended, not required (SEP-1699 resumability): the SDK sends priming events only to clients "
+        "at 2025-11-25 or later and the scenario's raw POST says 2025-03-26; mcpgate sends none (its "
+        "streams are not resumable)"
+    ),
+    ("server-sse-polling", "server-sse-retry-field"): "the retry field comes with a priming event (as above)",
+}
+ALLOWED_REPORTS_2026: dict[tuple[str, str], str] = {}  # none: the fixture serves every hook the suite asks for
+
+
+def reported(results: dict[str, ScenarioResult]) -> dict[tuple[str, str], str]:
+    """(scenario, check id) → "STATUS: message" for every WARNING and SKIPPED check."""
+    return {
+        (name, check.get("id", "?")): f"{check['status']}: {check.get('errorMessage') or check.get('description')}"
+        for name, result in results.items()
+        for check in result.checks
+        if check.get("status") in ("WARNING", "SKIPPED")
+    }
+
+
+def check_reports(runs: dict[str, dict[str, ScenarioResult]], allowed: dict[tuple[str, str], str]) -> list[str]:
+    """Print and warn about every report of every run; what is wrong with them (a report not
+    allowed, an allowed one no run made), for the test to assert once the verdicts are in."""
+    seen: set[tuple[str, str]] = set()
+    problems = []
+    for run, results in runs.items():
+        for (scenario, check), said in reported(results).items():
+            seen.add((scenario, check))
+            line = f"{run}: {scenario} [{check}] {said}"
+            print(f"  reported {line}")
+            if (scenario, check) in allowed:
+                warnings.warn(ConformanceWarning(f"{line} — allowed: {allowed[scenario, check]}"), stacklevel=2)
+            else:
+                problems.append(f"not on the allow-list: {line}")
+    problems += [f"allowed but no longer reported (remove it): {entry}" for entry in sorted(set(allowed) - seen)]
+    return problems
+
 
 # Every server scenario of the stable suite; the fixture implements them all and must keep
-# passing them directly. server-sse-polling "passes" only with warnings (SCENARIOS.md).
+# passing them directly. server-sse-polling passes with two warnings (ALLOWED_REPORTS).
 EXPECTED_SCENARIOS = [
     "server-initialize",
     "ping",
@@ -73,7 +127,7 @@ def side_by_side(direct: dict, through: dict) -> str:
 
 
 @pytest.mark.timeout(900)
-def test_scenarios_that_pass_directly_pass_through_the_gateway(capsys):
+def test_every_scenario_passes_directly_and_through_the_gateway(capsys):
     scenarios = list_server_scenarios()
     missing = [s for s in EXPECTED_SCENARIOS if s not in scenarios]
     assert not missing, f"the suite no longer lists {missing}; it lists {scenarios}"
@@ -90,23 +144,22 @@ def test_scenarios_that_pass_directly_pass_through_the_gateway(capsys):
 
     with capsys.disabled():
         print(f"\nconformance server scenarios (stable suite):\n{side_by_side(direct, through)}")
+        problems = check_reports({"direct": direct, "through mcpgate": through}, ALLOWED_REPORTS)
 
-    failed_directly = {s: direct[s].reason for s in EXPECTED_SCENARIOS if not direct[s].passed}
-    assert not failed_directly, f"the fixture fails scenarios it used to pass:\n{format_table(direct)}"
-
-    lost = {s: through[s].reason for s in scenarios if direct[s].passed and not through[s].passed}
+    failed_directly = {s: r.reason for s, r in direct.items() if not r.passed}
+    assert not failed_directly, f"the fixture fails scenarios directly:\n{format_table(direct)}"
+    lost = {s: r.reason for s, r in through.items() if not r.passed}
     assert not lost, f"pass directly but fail through mcpgate: {lost}"
+    assert not problems, "\n".join(problems)
 
 
 # The 2026-07-28 scenarios of the newest pre-release (tools/package.json: conformance-next).
-# What the fixture does not implement yet fails directly; each such scenario is printed with
-# the suite's own reason. The rule is the same: what passes directly passes through mcpgate.
+# The rule is the same: the fixture passes every one directly, and each passes through mcpgate.
 MODERN_SPEC = "2026-07-28"
 
 
-@pytest.mark.skipif(missing_node_tools(prerelease=True) is not None, reason=str(missing_node_tools(prerelease=True)))
 @pytest.mark.timeout(900)
-def test_2026_scenarios_that_pass_directly_pass_through_the_gateway(capsys):
+def test_every_2026_scenario_passes_directly_and_through_the_gateway(capsys):
     scenarios = list_server_scenarios(MODERN_SPEC, prerelease=True)
     assert "server-stateless" in scenarios, f"unexpected scenario list: {scenarios}"
 
@@ -120,10 +173,10 @@ def test_2026_scenarios_that_pass_directly_pass_through_the_gateway(capsys):
     with capsys.disabled():
         print(f"\nconformance server scenarios at {MODERN_SPEC} (pre-release suite):\n")
         print(side_by_side(direct, through))
-        for name, result in direct.items():
-            if not result.passed:
-                print(f"  fails directly: {name}: {result.reason.replace(chr(10), ' ')[:160]}")
+        problems = check_reports({"direct": direct, "through mcpgate": through}, ALLOWED_REPORTS_2026)
 
-    assert sum(r.passed for r in direct.values()) >= 39, f"the fixture regressed:\n{format_table(direct)}"
-    lost = {s: through[s].reason for s in scenarios if direct[s].passed and not through[s].passed}
+    failed_directly = {s: r.reason for s, r in direct.items() if not r.passed}
+    assert not failed_directly, f"the fixture fails scenarios directly:\n{format_table(direct)}"
+    lost = {s: r.reason for s, r in through.items() if not r.passed}
     assert not lost, f"pass directly but fail through mcpgate: {lost}"
+    assert not problems, "\n".join(problems)
