@@ -125,7 +125,7 @@ async def running_gateway(
         settings = settings.model_copy(update={"database_url": "sqlite+aiosqlite://"})
     async with open_services(settings, backoff=backoff or Backoff(first=0.05, maximum=0.5)) as services:
         app = create_app(settings, services)
-        async with serve_asgi(app) as url:
+        async with serve_asgi(app, settings.edge) as url:
             yield Gateway(url, services.hub, services.registry, services.auth, app)
             for session in services.hub.sessions:  # end open streams so the server can stop promptly
                 services.hub.sessions.remove(session.id)

@@ -184,3 +184,11 @@ async def test_keys_list_names_the_servers_a_key_may_use_offline_and_through_the
         as_json = {k["name"]: k for k in json.loads((await run(keyed, "keys", "list", "--json", gateway=url)).stdout)}
         assert as_json["agent"]["servers"] == [made["id"]] and as_json["agent"]["serverNames"] == ["support-desk"]
         assert as_json["ops"]["servers"] is None and as_json["ops"]["serverNames"] is None
+
+
+async def test_a_bad_environment_value_is_one_line_for_the_management_commands_too(tmp_path: Path) -> None:
+    env = {**os.environ, "MCPGATE_DATA_DIR": str(tmp_path), "MCPGATE_EDGE": "{bad"}
+    result = await run(env, "upstreams", "list", check=False)
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 2 and lines == [lines[0]], lines
+    assert lines[0].startswith("mcpgate: error: environment variable MCPGATE_EDGE")

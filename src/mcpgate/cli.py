@@ -33,6 +33,7 @@ from uvicorn.config import LOG_LEVELS
 from mcpgate import __version__
 from mcpgate.app import create_app, open_services
 from mcpgate.config import load_config, settings_from_mapping
+from mcpgate.edge.access_log import redact_query_strings
 from mcpgate.edge.http_server import GatewayServer, listening_sockets, server_config
 from mcpgate.errors import ConfigError
 from mcpgate.manage_commands import add_parsers
@@ -227,6 +228,7 @@ async def serve(
             lifespan="on",
             timeout_graceful_shutdown=3,
         )
+        redact_query_strings()  # the access log's request lines: /messages?sessionId=*** (a session's capability)
         server = GatewayServer(config)
         if held is not None:
             held.server = server

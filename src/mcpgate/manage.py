@@ -37,7 +37,7 @@ from mcpgate.admin.preview import ToolPreview
 from mcpgate.admin.schemas import ServerCreate
 from mcpgate.admin.servers import new_server
 from mcpgate.app import prepare_database
-from mcpgate.config import load_config, upstream_from_claude
+from mcpgate.config import load_config, settings_from_mapping, upstream_from_claude
 from mcpgate.errors import ConfigError, GatewayError, NotFound
 from mcpgate.hub.servers import VirtualServer
 from mcpgate.settings import (
@@ -295,7 +295,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    settings = load_config(args.config) if getattr(args, "config", None) else GatewaySettings()
+    # The environment alone goes through the same checks as a file: one clear line for a bad MCPGATE_* value.
+    settings = load_config(args.config) if getattr(args, "config", None) else settings_from_mapping({}, "environment")
     if args.command == "db":
         database = Database(database_url(settings.database_url, settings.data_dir))
         try:

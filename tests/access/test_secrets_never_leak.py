@@ -186,11 +186,6 @@ def access_lines(log: list[str]) -> list[str]:
     return [line for line in log if ACCESS_LINE.search(line)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.serve() must call mcpgate.edge.access_log.redact_query_strings(): uvicorn's access log "
-    "prints each request target whole, /messages?sessionId=<id> and any key put in a URL (#26)",
-)
 async def test_a_served_gateways_log_shows_no_session_id_and_no_key(tmp_path: Path) -> None:
     admin_key = f"admin-{secrets.token_hex(16)}"
     wrong_key = f"mcpg_wrong-{secrets.token_hex(16)}"
@@ -227,10 +222,6 @@ async def test_a_served_gateways_log_shows_no_session_id_and_no_key(tmp_path: Pa
             assert secret not in line, f"the {label} appears in a log line: {line}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hub/gateway.py logs a reaped session's whole id ('session %s idle for …'); a short prefix would do (#26)",
-)
 async def test_a_reaped_sessions_id_is_not_logged(tmp_path: Path) -> None:
     args, env = serve_args(tmp_path, edge={"sessionIdleSeconds": 0.5})
     with mcpgate_process(args, env=env) as served:

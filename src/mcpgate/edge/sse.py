@@ -80,7 +80,7 @@ class SSETransport:
             if not outbox.offer(sse_event(dumps(message), "message")) and not session.closed.is_set():
                 logger.warning(
                     "SSE session %s is not reading its stream (%d bytes unread); closing it",
-                    session.id,
+                    session.shown_id,
                     outbox.queued_bytes,
                 )
                 outbox.clear()
@@ -104,7 +104,7 @@ class SSETransport:
                 self._streams[session.id] = stream
                 self.sessions.add(session)
                 session.open_streams += 1
-                logger.debug("SSE session %s opened", session.id)
+                logger.debug("SSE session %s opened", session.shown_id)
                 while True:
                     chunk = await outbox.take(self.settings.keepalive_seconds)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -121,7 +121,7 @@ class SSETransport:
                 task.cancel()
             self._streams.pop(session.id, None)
             self.sessions.remove(session.id)
-            logger.debug("SSE session %s closed", session.id)
+            logger.debug("SSE session %s closed", session.shown_id)
 
     async def handle_message(self, scope: Scope, receive: Receive, send: Send) -> None:
         """POST: accept messages for a session; answers go to its stream."""

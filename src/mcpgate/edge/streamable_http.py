@@ -156,7 +156,7 @@ class StreamableHTTPTransport:
                     headers=dict(caller_headers(scope)),  # kept for the session's life: a copy
                 )
             )
-            logger.debug("streamable HTTP session %s opened", session.id)
+            logger.debug("streamable HTTP session %s opened", session.shown_id)
             return session, [(SESSION_HEADER.encode(), session.id.encode())]
         if not session_id and scope.get(SESSIONLESS_KEY):
             # A bare request where seed-era clients send one: answered alone, as if just initialized.
@@ -362,7 +362,7 @@ class StreamableHTTPTransport:
                 # The client stopped reading: end this stream (it may open another), not the session.
                 logger.warning(
                     "session %s is not reading its GET stream (%d bytes unread); closing the stream",
-                    session.id,
+                    session.shown_id,
                     outbox.queued_bytes,
                 )
                 outbox.clear()
@@ -404,7 +404,7 @@ class StreamableHTTPTransport:
             await send_json(send, 403, error_response(None, INVALID_REQUEST, refusal))
             return
         self.sessions.remove(session_id)
-        logger.debug("streamable HTTP session %s deleted by the client", session_id)
+        logger.debug("streamable HTTP session %s deleted by the client", session.shown_id)
         await send_empty(send, 200)
 
 

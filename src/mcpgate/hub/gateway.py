@@ -213,7 +213,7 @@ class Hub:
                     self._stop_user_child(key)
             for session in self.sessions:
                 if session.idle_for(now) > limit:
-                    logger.info("session %s idle for %.0fs; closing it", session.id, now - session.last_seen)
+                    logger.info("session %s idle for %.0fs; closing it", session.shown_id, now - session.last_seen)
                     self.sessions.remove(session.id)
 
     # -- catalog -----------------------------------------------------------------------

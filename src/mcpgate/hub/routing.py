@@ -85,7 +85,7 @@ class RequestRouter:
         if envelope.kind != "request":
             # The client's answer to a request the gateway relayed (sampling, elicitation, roots).
             if not session.answer(envelope.message):
-                logger.debug("session %s: response to unknown request %r ignored", session.id, envelope.id)
+                logger.debug("session %s: response to unknown request %r ignored", session.shown_id, envelope.id)
             return None
         try:
             params = envelope.message.get("params")
@@ -105,7 +105,7 @@ class RequestRouter:
         except GatewayError as exc:
             return error_from_exception(envelope.id, exc)
         except Exception:  # the top of a request: a bug here must not take the session's stream down
-            logger.exception("session %s: %s failed", session.id, envelope.method)
+            logger.exception("session %s: %s failed", session.shown_id, envelope.method)
             return error_response(envelope.id, INTERNAL_ERROR, f"Internal error while handling {envelope.method}")
 
     async def run(
@@ -129,7 +129,7 @@ class RequestRouter:
             if isinstance(request_id, str | int):
                 session.cancel(request_id)
         elif envelope.method not in _IGNORED_NOTIFICATIONS:
-            logger.debug("session %s: ignored notification %s", session.id, envelope.method)
+            logger.debug("session %s: ignored notification %s", session.shown_id, envelope.method)
 
     # -- lifecycle -----------------------------------------------------------------------
 

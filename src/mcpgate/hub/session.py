@@ -47,6 +47,11 @@ def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def shown_session_id(session_id: str) -> str:
+    """How a log line names a session: enough to follow one in the log, never enough to post into it."""
+    return f"{session_id[:6]}…"
+
+
 @dataclass(eq=False)
 class ClientSession:
     # "sse" | "streamable_http" | "stateless" (2026-07-28) | "oneshot" (a handshake-era request
@@ -78,6 +83,10 @@ class ClientSession:
     # Requests the gateway sent this client (sampling, elicitation, roots…) awaiting its answer.
     _asked: dict[int, _Answer] = field(default_factory=dict)
     _next_ask: int = 0
+
+    @property
+    def shown_id(self) -> str:
+        return shown_session_id(self.id)
 
     @property
     def ephemeral(self) -> bool:
@@ -154,7 +163,7 @@ class ClientSession:
             try:
                 await send(notification("notifications/cancelled", {"requestId": request_id, "reason": reason}))
             except Exception as exc:  # a courtesy: the stream may be gone
-                logger.debug("session %s: cancel notice not sent: %s", self.id, exc)
+                logger.debug("session %s: cancel notice not sent: %s", self.shown_id, exc)
 
     def answer(self, message: Message) -> bool:
         """The client's response to one of our requests; False if we asked no such thing."""
