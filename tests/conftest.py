@@ -33,11 +33,18 @@ from mcpgate.hub.gateway import Hub
 from mcpgate.settings import EdgeSettings, GatewaySettings
 from mcpgate.store.registry import Registry
 from mcpgate.upstream.connection import Backoff
+from tests.node_tools import require_node_tools
 
 TESTS = Path(__file__).parent
 ECHO_SERVER = str(TESTS / "upstreams" / "echo_server.py")
 # Legacy SSE, Streamable HTTP with the handshake (2025-11-25), and the stateless 2026-07-28 revision.
 TRANSPORTS = ["sse", "streamable_http", "stateless"]
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Every test marked `node` needs the Node tools: skipped without them, failed under CI=true."""
+    if item.get_closest_marker("node") is not None:
+        require_node_tools()
 
 
 @pytest.fixture

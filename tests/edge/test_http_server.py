@@ -66,24 +66,30 @@ async def test_close_sends_the_held_head_first() -> None:
     assert recorded.closed
 
 
-async def _stream_then_json(scope: Any, receive: Any, send: Any) -> None:
-    """`/stream`: a head, then an event a moment later; anything else: a JSON body."""
-    if scope["type"] == "lifespan":
-        while (message := await receive())["type"] != "lifespan.shutdown":
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
-    if scope["path"] == "/stream":
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
-        await anyio.sleep(0.05)  # the event is not ready yet: the head must not wait for it
-        await send({"type": "http.response.body", "body": b"data: late\n\n", "more_body": True})
-        await anyio.sleep(30)
-        return
-    body = b'{"ok":true}'
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+def _stream_then_json(head_read: anyio.Event) -> Any:
+    """An app: `/stream` sends a head, then an event only once the client has read that head
+    (`head_read`); anything else: a JSON body."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        if scope["path"] == "/stream":
+            start = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+            await send(start)
+            with anyio.fail_after(10):  # a head held back for the event would never be read: a timeout, not a pass
+                await head_read.wait()
+            await send({"type": "http.response.body", "body": b"data: late\n\n", "more_body": True})
+            await anyio.sleep_forever()
+        body = b'{"ok":true}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
 
 
 async def _read_until(reader: asyncio.StreamReader, marker: bytes) -> bytes:
@@ -97,7 +103,8 @@ async def _read_until(reader: asyncio.StreamReader, marker: bytes) -> bytes:
 
 
 async def test_over_a_real_socket_json_answers_are_whole_and_a_stream_head_is_not_held() -> None:
-    async with serve_asgi(_stream_then_json) as base:
+    head_read = anyio.Event()
+    async with serve_asgi(_stream_then_json(head_read)) as base:
         port = int(base.rsplit(":", 1)[1])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
@@ -109,6 +116,7 @@ async def test_over_a_real_socket_json_answers_are_whole_and_a_stream_head_is_no
             head = await _read_until(reader, b"\r\n\r\n")
             assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"text/event-stream" in head
             assert b"late" not in head  # the head arrived before the event existed
+            head_read.set()
             assert b"data: late" in await _read_until(reader, b"data: late")
         finally:
             writer.close()

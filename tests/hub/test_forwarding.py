@@ -9,6 +9,7 @@ revision has the feature, the stateless 2026-07-28 revision).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -217,8 +218,10 @@ async def test_two_sessions_with_the_same_progress_token_see_only_their_own(tran
 @pytest.mark.parametrize("transport", HANDSHAKE)
 async def test_a_cancelled_call_stops_the_upstream_request(transport, upstream):
     async with fidelity_gateway() as gateway, gateway.client(transport, cache=None) as client:
-        with anyio.move_on_after(0.5):  # the client gives up: the SDK sends notifications/cancelled
-            await client.call_tool(f"{upstream}_slow", {"tag": "first"})
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(functools.partial(client.call_tool, f"{upstream}_slow", {"tag": "first"}))
+            await wait_until(lambda: gateway.hub.upstreams[upstream].in_flight > 0)
+            tg.cancel_scope.cancel()  # the client gives up: the SDK sends notifications/cancelled
         await wait_until_cancelled(client, upstream, "first")
         assert gateway.hub.upstreams[upstream].in_flight == 0
 
