@@ -73,6 +73,14 @@ def has_nul(value: Any) -> bool:
     return False
 
 
+def without_nul(value: Any) -> Any:
+    """`value`, unless a string anywhere in it holds a NUL: every one becomes a path, a URL, a process
+    argument or a database value somewhere, and each of those fails on one."""
+    if has_nul(value):
+        raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
+    return value
+
+
 def http_url(value: str) -> str:
     """`value` if it is an http(s) URL that can be fetched as written; else why not, as a field error."""
     if any(not char.isprintable() or char.isspace() for char in value):
@@ -120,9 +128,7 @@ class _Model(BaseModel):
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if has_nul(value):
-            raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
-        return value
+        return without_nul(value)
 
 
 def _alias(*names: str) -> AliasChoices:

@@ -19,7 +19,7 @@ from mcpgate.app import create_app, open_services
 from mcpgate.config import settings_from_mapping
 from mcpgate.settings import EdgeSettings
 from tests.conftest import running_gateway, serve_asgi, stdio_echo, wait_until
-from tests.edge.test_slow_readers import _stalled_sse_session
+from tests.edge.test_slow_readers import _stalled_sse_session, flood
 
 pytestmark = pytest.mark.anyio
 
@@ -309,17 +309,6 @@ async def test_an_sse_client_dropped_for_not_reading_is_reset() -> None:
     async with running_gateway(config) as gateway, gateway.http() as http:
         stalled, session_id = await _stalled_sse_session(port_of(gateway.url))
         with stalled:
-            big = "z" * (256 * 1024)
-            for index in range(80):  # 20 MB for a client that reads none: past the 1 MiB bound
-                call = {
-                    "jsonrpc": "2.0",
-                    "id": index,
-                    "method": "tools/call",
-                    "params": {"name": "e_echo", "arguments": {"text": big}},
-                }
-                posted = await http.post(f"/messages?sessionId={session_id}", json=call)
-                if posted.status_code == 404:
-                    break  # already dropped
-                assert posted.status_code == 202
+            await flood(http, session_id)
             await wait_until(lambda: gateway.hub.sessions.get(session_id) is None, timeout=20)
             await wait_until(lambda: reset_by_server(stalled), timeout=15)

@@ -6,6 +6,7 @@ import re
 import socket
 
 import anyio
+import httpx
 import pytest
 
 from mcpgate.edge.http import KEEPALIVE_COMMENT
@@ -46,26 +47,26 @@ async def _stalled_sse_session(port: int) -> tuple[socket.socket, str]:
     return sock, found.group(1).decode()
 
 
+async def flood(http: httpx.AsyncClient, session_id: str) -> None:
+    """80 × 256 KB answers (20 MB) for a client that reads none: its queue passes a 1 MB bound long
+    before the kernel's buffers could hold them all. Stops once the session is gone."""
+    big = "z" * (256 * 1024)
+    for index in range(80):
+        params = {"name": "e_echo", "arguments": {"text": big}}
+        call = {"jsonrpc": "2.0", "id": index, "method": "tools/call", "params": params}
+        posted = await http.post(f"/messages?sessionId={session_id}", json=call)
+        if posted.status_code == 404:
+            return  # already dropped
+        assert posted.status_code == 202
+
+
 async def test_a_client_that_stops_reading_loses_its_session_and_nobody_else_notices():
     async with running_gateway(CONFIG) as gateway, gateway.http() as http:
         port = int(gateway.url.rsplit(":", 1)[1])
         async with gateway.client("sse") as bystander:
             stalled, session_id = await _stalled_sse_session(port)
             with stalled:
-                big = "z" * (256 * 1024)
-                # 80 × 256 KB answers (20 MB) for a client that reads none: its queue passes the
-                # 1 MB bound long before the kernel's buffers could hold them all.
-                for index in range(80):
-                    call = {
-                        "jsonrpc": "2.0",
-                        "id": index,
-                        "method": "tools/call",
-                        "params": {"name": "e_echo", "arguments": {"text": big}},
-                    }
-                    posted = await http.post(f"/messages?sessionId={session_id}", json=call)
-                    if posted.status_code == 404:
-                        break  # already dropped
-                    assert posted.status_code == 202
+                await flood(http, session_id)
                 await wait_until(lambda: gateway.hub.sessions.get(session_id) is None, timeout=20)
                 gone = await http.post(f"/messages?sessionId={session_id}", json={"jsonrpc": "2.0", "method": "x"})
                 assert gone.status_code == 404

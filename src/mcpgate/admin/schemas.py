@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
 
 from mcpgate.access.principal import USERNAME
 from mcpgate.settings import (
@@ -27,9 +26,9 @@ from mcpgate.settings import (
     UPSTREAM_NAME,
     UPSTREAM_NAME_RULE,
     HeaderMap,
-    has_nul,
     http_url,
     path_or_url,
+    without_nul,
 )
 
 _SLUG = SERVER_SLUG.pattern
@@ -43,9 +42,7 @@ class _Wire(BaseModel):
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if has_nul(value):
-            raise PydanticCustomError("nul_character", "must not contain a NUL character (\\u0000)")
-        return value
+        return without_nul(value)
 
 
 HTTPURL = Annotated[str, Field(pattern=r"^https?://", max_length=2048), AfterValidator(http_url)]
