@@ -8,13 +8,18 @@ import json
 import logging
 from datetime import datetime, timedelta, timezone
 
+import anyio
 import orjson
 import pytest
 from mcp import MCPError
 from sqlalchemy import select
 
-from mcpgate.store.audit import audit_table
-from tests.conftest import running_gateway, stdio_echo
+from mcpgate.access.audit import AuditTrail
+from mcpgate.access.authentication import Authenticator
+from mcpgate.store.audit import AuditStore, audit_table
+from mcpgate.store.database import Database
+from mcpgate.store.keys import KeyStore
+from tests.conftest import running_gateway, stdio_echo, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -96,3 +101,54 @@ async def test_since_and_until_select_by_the_instant_whatever_zone_it_is_written
         assert await ids(since=third["at"], until=first["at"]) == []
         refused = await http.get("/api/v1/audit", params={"since": "yesterday"})
         assert refused.status_code == 422 and "since" in refused.json()["error"]["message"]
+
+
+class _HeldStore(AuditStore):
+    """The real store, whose next write waits until the test lets it go."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.writing = anyio.Event()
+        self.go_on = anyio.Event()
+
+    async def write(self, events):  # type: ignore[no-untyped-def]
+        if not self.writing.is_set():
+            self.writing.set()
+            await self.go_on.wait()
+        await super().write(events)
+
+
+async def test_a_flush_returns_only_once_every_earlier_event_is_stored() -> None:
+    """A reader flushes before it reads (GET /api/v1/audit); a periodic write already under way holds
+    events it took from the buffer, so the reader's flush must wait for that write as well."""
+    database = Database("sqlite+aiosqlite://")
+    try:
+        await database.upgrade()
+        store = _HeldStore(database)
+        trail = AuditTrail(store, Authenticator(KeyStore(database)))
+        trail.auth_failure({"method": "POST", "path": "/mcp", "client": ("127.0.0.1", 1)}, "first")
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(trail.flush)  # the periodic write, taking "first" with it
+            with anyio.fail_after(5):
+                await store.writing.wait()
+            trail.auth_failure({"method": "POST", "path": "/mcp", "client": ("127.0.0.1", 1)}, "second")
+            reader_done = anyio.Event()
+
+            async def reader() -> None:
+                await trail.flush()
+                reader_done.set()
+
+            tg.start_soon(reader)
+            # Either the reader returned at once (the bug) or it waits behind the write under way.
+            lock = getattr(trail, "_writing", None)
+            await wait_until(
+                lambda: reader_done.is_set() or (lock is not None and lock.statistics().tasks_waiting == 1)
+            )
+            assert not reader_done.is_set()
+            store.go_on.set()
+            with anyio.fail_after(5):
+                await reader_done.wait()
+            reasons = [event.reason for event in await store.read(limit=10)]
+        assert sorted(reasons) == ["POST /mcp: first", "POST /mcp: second"]
+    finally:
+        await database.aclose()

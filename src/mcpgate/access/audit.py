@@ -38,6 +38,9 @@ class AuditTrail:
         self.auth = auth
         self._buffer: list[AuditEvent | _LateToolCall] = []
         self._task_group: anyio.abc.TaskGroup | None = None
+        # One write at a time: a reader's flush must also wait for a periodic write already under
+        # way, or it would read the table before those rows are in it.
+        self._writing = anyio.Lock()
 
     def tool_call(self, call: ToolCall) -> None:
         owner = call.session.owner
@@ -72,13 +75,17 @@ class AuditTrail:
         self._buffer.append(event)
 
     async def flush(self) -> None:
-        events = [event if isinstance(event, AuditEvent) else event.event() for event in self._buffer]
-        self._buffer = []
-        try:
-            await self.store.write(events)
-        except Exception:  # the database may be briefly away: keep the rows for the next flush
-            self._buffer[:0] = events[-_MAX_BUFFER:]
-            logger.exception("writing %d audit rows failed; will retry", len(events))
+        """Write what is buffered; when it returns, every event recorded before the call is stored."""
+        async with self._writing:
+            events = [event if isinstance(event, AuditEvent) else event.event() for event in self._buffer]
+            self._buffer = []
+            if not events:
+                return
+            try:
+                await self.store.write(events)
+            except Exception:  # the database may be briefly away: keep the rows for the next flush
+                self._buffer[:0] = events[-_MAX_BUFFER:]
+                logger.exception("writing %d audit rows failed; will retry", len(events))
 
     async def _write_periodically(self) -> None:
         while True:
