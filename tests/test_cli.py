@@ -121,6 +121,20 @@ def test_an_unknown_log_level_is_one_line_naming_it_and_exit_status_2(tmp_path):
     ]
 
 
+def test_wrap_of_a_command_that_cannot_run_is_one_line_naming_it_and_exit_status_2(tmp_path):
+    result = _run("wrap", "--", "no-such-command-for-mcpgate")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "mcpgate: error: mcpgate wrap: command not found: 'no-such-command-for-mcpgate' is not on the PATH"
+    ]
+    script = tmp_path / "server.sh"
+    script.write_text("#!/bin/sh\n")  # not executable
+    result = _run("wrap", "--", str(script))
+    assert result.returncode == 2 and result.stderr.splitlines() == [
+        f"mcpgate: error: mcpgate wrap: command {str(script)!r} is not executable"
+    ]
+
+
 async def test_wrap_takes_its_key_and_settings_from_a_config_file(tmp_path):
     config = tmp_path / "gateway.json"
     config.write_text(json.dumps({"api_key": "wrap-key-0123456789", "edge": {"maxConnections": 50}}))

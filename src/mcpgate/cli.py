@@ -38,6 +38,7 @@ from mcpgate.edge.http_server import GatewayServer, listening_sockets, server_co
 from mcpgate.errors import ConfigError
 from mcpgate.manage_commands import add_parsers
 from mcpgate.settings import GatewaySettings
+from mcpgate.upstream.stdio import CommandNotRunnable, runnable_command
 
 logger = logging.getLogger("mcpgate")
 
@@ -143,6 +144,10 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
         if not command:
             raise ConfigError("mcpgate wrap needs the server's command after `--`, e.g. mcpgate wrap -- npx my-server")
         settings = wrap_settings(command, args.name, args.config)
+        try:  # the one upstream of `wrap`: nothing to serve if its command cannot run
+            runnable_command(settings.upstreams[0])  # type: ignore[arg-type]
+        except CommandNotRunnable as exc:
+            raise ConfigError(f"mcpgate wrap: {exc.message}") from None
     elif args.config is not None:
         settings = load_config(args.config)
     else:
