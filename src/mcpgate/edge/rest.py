@@ -224,6 +224,7 @@ class RESTEndpoints:
             arguments = body
             if not isinstance(arguments, dict):
                 raise Unprocessable("the body must be the tool's arguments, as an object")
+        await self.hub.prepare(session)  # the tool as the upstream shows a caller that declares nothing
         tool = self._tool(session, name)
         problems = self.arguments.check(tool.get("inputSchema"), arguments)
         if problems:
@@ -257,6 +258,7 @@ class RESTEndpoints:
             await send_json(send, 200, result)
 
     async def _get_prompt(self, scope: Scope, receive: Receive, send: Send, session: ClientSession, name: str) -> None:
+        await self.hub.prepare(session)
         prompt = next((p for p in self.router.entries(session, "prompts") if p.get("name") == name), None)
         if prompt is None:
             raise UnknownName(f"Unknown prompt: {name!r}. GET …/prompts lists the prompts this endpoint offers.")
