@@ -284,6 +284,10 @@ async def test_the_everything_server_lists_through_the_gateway_what_it_lists_dir
     assert GATED <= {t["name"] for t in direct["everything"]}
     config = {"mcpServers": {"everything": {"command": str(EVERYTHING), "args": ["stdio"], "prefix": False}}}
     async with running_gateway(config) as gateway:
+        async with gateway.http() as http:  # a REST caller declares nothing
+            assert (await http.post("/tools/get-roots-list", json={})).status_code == 404
+            listed = (await http.get("/tools")).json()["tools"]
+            assert [t["name"] for t in listed] == [t["name"] for t in direct["none"]]
         for name in names:
             async with gateway.client(transport, cache=None, **CLIENTS[name][0]) as client:
                 through = [tool.model_dump() for tool in (await client.list_tools()).tools]

@@ -370,14 +370,15 @@ class Hub:
     def catalog_of(self, session: ClientSession) -> Catalog:
         return self.catalog_for(session.server, self.profile_of(session))
 
-    async def prepare(self, session: ClientSession) -> None:
+    async def prepare(self, session: ClientSession, upstreams: Set[str] | None = None) -> None:
         """Before `session` is shown a list: the connections for its profile to the upstreams behind
-        its endpoint are up — opened on first use, waited for within the connect timeout — so it is
-        shown what those upstreams show a client that declares what it declared."""
+        its endpoint (or to `upstreams` of them) are up — opened on first use, waited for within the
+        connect timeout — so it is shown what those upstreams show a client that declares what it did."""
         profile = self.profile_of(session)
         if profile == FULL:
             return
-        links = [self.links.open(c, profile) for c in self._behind(session.server) if self._profiled(c)]
+        behind = [c for c in self._behind(session.server) if upstreams is None or c.name in upstreams]
+        links = [self.links.open(c, profile) for c in behind if self._profiled(c)]
         with anyio.move_on_after(self.settings.timeouts.connect + 1):
             for link in links:  # they connect at once; this waits for the slowest
                 await link.connection.wait_settled()
