@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import httpx
 import mcp
+import mcp_types
 import pytest
 import uvicorn
 from mcp.client.sse import sse_client
@@ -56,6 +57,21 @@ def anyio_backend() -> str:
 def _private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Gateways started by the tests (in-process or as `mcpgate` children) never touch ~/.local/share."""
     os.environ["MCPGATE_DATA_DIR"] = str(tmp_path_factory.mktemp("mcpgate-data"))
+
+
+async def _declined(context: Any, params: Any = None) -> mcp_types.ErrorData:
+    return mcp_types.ErrorData(code=mcp_types.INVALID_REQUEST, message="this test client answers no requests")
+
+
+# SDK client arguments that make it declare every capability the gateway relays (sampling,
+# elicitation in both modes, roots): a client that does is served by each upstream's shared
+# connection, the one `hub.upstreams` holds (one that declares less, by a connection for its
+# capability profile: hub/profiles.py). Asked anything, it declines.
+DECLARES_EVERYTHING: dict[str, Any] = {
+    "sampling_callback": _declined,
+    "elicitation_callback": _declined,
+    "list_roots_callback": _declined,
+}
 
 
 def stdio_echo(label: str = "echo", **extra: Any) -> dict[str, Any]:
@@ -174,6 +190,12 @@ GatewayFactory = Callable[[dict[str, Any]], AbstractAsyncContextManager[Gateway]
 @pytest.fixture
 def gateway_factory() -> GatewayFactory:
     return running_gateway
+
+
+def in_flight(hub: Hub, upstream: str) -> int:
+    """Requests in flight to `upstream` over any of its connections: the shared one, and those for
+    clients that declare other capabilities (as clients of the SDK without callbacks, which declare none)."""
+    return sum(c.in_flight for c in (hub.upstreams[upstream], *(link.connection for link in hub.links.of(upstream))))
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:

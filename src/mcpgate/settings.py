@@ -487,7 +487,15 @@ class GatewaySettings(BaseSettings):
         600.0,
         gt=0,
         validation_alias=_alias("user_child_idle_seconds", "userChildIdleSeconds"),
-        description="A user's own child nobody called for this long is stopped.",
+        description="A user's own child (or a connection for a capability profile) nobody used for this long "
+        "is stopped.",
+    )
+    max_upstream_profiles: int = Field(
+        4,
+        ge=0,
+        validation_alias=_alias("max_upstream_profiles", "maxUpstreamProfiles"),
+        description="Cap on one upstream's connections for clients that declare other capabilities than the "
+        "shared one (hub/profiles.py); past it, a client is served by one that declares less.",
     )
     page_size: int = Field(
         500, ge=1, validation_alias=_alias("page_size", "pageSize"), description="Entries per page of merged lists."

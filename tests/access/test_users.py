@@ -10,6 +10,7 @@ import anyio
 import pytest
 from sqlalchemy import select
 
+from mcpgate.hub.profiles import NONE
 from mcpgate.store.users import connections_table
 from tests.conftest import running_gateway, serve_asgi, stdio_echo, wait_until
 from tests.upstreams.echo_server import build_server
@@ -120,7 +121,7 @@ async def test_idle_user_children_are_stopped_and_capped_per_user() -> None:
         children = gateway.hub._user_children
 
         def busy() -> bool:
-            local = children.get(("alice", "local"))
+            local = children.get(("alice", "local", NONE))  # alice's child for clients that declare nothing
             return local is not None and local.connection.in_flight == 1
 
         async with gateway.client("streamable_http", headers={"x-username": "alice"}) as client:

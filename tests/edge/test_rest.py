@@ -14,8 +14,9 @@ import anyio
 import httpx
 import pytest
 
+from mcpgate.hub.profiles import NONE
 from mcpgate.upstream.connection import Backoff, UpstreamState
-from tests.conftest import TESTS, Gateway, running_gateway, stdio_echo, wait_until
+from tests.conftest import TESTS, Gateway, in_flight, running_gateway, stdio_echo, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -177,8 +178,10 @@ async def test_an_unavailable_upstream_is_503_with_retry_after() -> None:
     # A backoff long enough that the down window is observed deterministically.
     async with running_gateway(config(), backoff=Backoff(first=5.0)) as gateway, gateway.http() as http:
         pid = (await http.post("/tools/echo_pid", json={})).json()["structuredContent"]["result"]
-        os.kill(pid, signal.SIGKILL)
-        await wait_until(lambda: gateway.hub.upstreams["echo"].status.state is UpstreamState.DOWN)
+        os.kill(pid, signal.SIGKILL)  # the child serving REST callers, which declare no capabilities
+        serving = gateway.hub.links.serving("echo", NONE)
+        assert serving is not None
+        await wait_until(lambda: serving.connection.status.state is UpstreamState.DOWN)
         with anyio.fail_after(2):  # at once, not after a timeout
             down = await http.post("/servers/trips/tools/echo_echo", json={"text": "x"})
         assert down.status_code == 503, down.text
@@ -191,18 +194,17 @@ async def test_a_client_that_hangs_up_cancels_the_upstream_call() -> None:
     """The upstream itself hears the cancellation (its `slow` tool records it), not just the gateway."""
     fidelity = {"command": sys.executable, "args": [FIDELITY_SERVER, "--stdio", "--label", "fid"]}
     async with running_gateway({"mcpServers": {"fid": fidelity}}) as gateway:
-        connection = gateway.hub.upstreams["fid"]
         async with httpx.AsyncClient(base_url=gateway.url) as http:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(functools.partial(http.post, "/tools/fid_slow", json={"tag": "rest-gone"}))
-                await wait_until(lambda: connection.in_flight > 0)
+                await wait_until(lambda: in_flight(gateway.hub, "fid") > 0)
                 tg.cancel_scope.cancel()  # the REST caller hangs up mid-call
             with anyio.fail_after(10):
                 while "rest-gone" not in (await http.post("/tools/fid_cancellations", json={})).json()["content"][0][
                     "text"
                 ].split(","):
                     await anyio.sleep(0.02)
-        await wait_until(lambda: connection.in_flight == 0)
+        await wait_until(lambda: in_flight(gateway.hub, "fid") == 0)
 
 
 async def test_a_smart_servers_meta_tools_work_over_rest_and_reach_only_its_selection() -> None:

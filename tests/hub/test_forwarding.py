@@ -21,7 +21,7 @@ import mcp_types as types
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.conftest import TESTS, Gateway, running_gateway, serve_asgi, wait_until
+from tests.conftest import TESTS, Gateway, in_flight, running_gateway, serve_asgi, wait_until
 from tests.upstreams.fidelity_server import BLOB, PNG, WAV, build_server
 
 pytestmark = pytest.mark.anyio
@@ -220,10 +220,10 @@ async def test_a_cancelled_call_stops_the_upstream_request(transport, upstream):
     async with fidelity_gateway() as gateway, gateway.client(transport, cache=None) as client:
         async with anyio.create_task_group() as tg:
             tg.start_soon(functools.partial(client.call_tool, f"{upstream}_slow", {"tag": "first"}))
-            await wait_until(lambda: gateway.hub.upstreams[upstream].in_flight > 0)
+            await wait_until(lambda: in_flight(gateway.hub, upstream) > 0)
             tg.cancel_scope.cancel()  # the client gives up: the SDK sends notifications/cancelled
         await wait_until_cancelled(client, upstream, "first")
-        assert gateway.hub.upstreams[upstream].in_flight == 0
+        assert in_flight(gateway.hub, upstream) == 0
 
 
 async def wait_until_cancelled(client: Any, upstream: str, tag: str) -> None:
@@ -444,7 +444,6 @@ def slow_call(upstream: str, tag: str) -> dict[str, Any]:
 @pytest.mark.parametrize("upstream", ["fid", "web"])
 async def test_a_streamable_http_client_hanging_up_cancels_its_upstream_call(upstream):
     async with fidelity_gateway() as gateway, gateway.client("streamable_http", cache=None) as probe:
-        connection = gateway.hub.upstreams[upstream]
         async with gateway.http() as http:
             opened = await http.post("/mcp", json=INIT, headers=ACCEPT)
             headers = {**ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
@@ -455,15 +454,14 @@ async def test_a_streamable_http_client_hanging_up_cancels_its_upstream_call(ups
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(call)
-                await wait_until(lambda: connection.in_flight == 1)
+                await wait_until(lambda: in_flight(gateway.hub, upstream) == 1)
                 tg.cancel_scope.cancel()  # drops the connection mid-request
-        await wait_until_cancelled(probe, upstream, "hung-up")
-        await wait_until(lambda: connection.in_flight == 0)
+        await wait_until_cancelled(probe, upstream, "hung-up")  # the same upstream session: neither declares anything
+        await wait_until(lambda: in_flight(gateway.hub, upstream) == 0)
 
 
 async def test_an_sse_client_hanging_up_cancels_its_upstream_call():
     async with fidelity_gateway() as gateway, gateway.client("streamable_http", cache=None) as probe:
-        connection = gateway.hub.upstreams["fid"]
         async with gateway.http() as http, http.stream("GET", "/sse") as stream:
             lines = stream.aiter_lines()
             async for line in lines:
@@ -473,10 +471,10 @@ async def test_an_sse_client_hanging_up_cancels_its_upstream_call():
             await http.post(endpoint, json=INIT)
             await http.post(endpoint, json=INITIALIZED)
             await http.post(endpoint, json=slow_call("fid", "sse-gone"))
-            await wait_until(lambda: connection.in_flight == 1)
+            await wait_until(lambda: in_flight(gateway.hub, "fid") == 1)
         # The stream is closed: the session ends and takes its in-flight call with it.
         await wait_until_cancelled(probe, "fid", "sse-gone")
-        await wait_until(lambda: connection.in_flight == 0)
+        await wait_until(lambda: in_flight(gateway.hub, "fid") == 0)
 
 
 # -- 2026-07-28 ------------------------------------------------------------------------------

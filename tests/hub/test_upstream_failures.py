@@ -12,15 +12,19 @@ import anyio
 import pytest
 
 from mcpgate.upstream.connection import Backoff, UpstreamState
-from tests.conftest import running_gateway, stdio_echo, wait_until
+from tests.conftest import DECLARES_EVERYTHING, running_gateway, stdio_echo, wait_until
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_killed_child_fails_fast_shows_in_health_and_is_restarted():
     config = {"mcpServers": {"flaky": stdio_echo("flaky"), "steady": stdio_echo("steady")}}
-    # A backoff long enough that the test observes the down window deterministically.
-    async with running_gateway(config, backoff=Backoff(first=2.0)) as gateway, gateway.client("sse") as client:
+    # A backoff long enough that the test observes the down window deterministically; a client
+    # served by the shared child, the one /health reports on.
+    async with (
+        running_gateway(config, backoff=Backoff(first=2.0)) as gateway,
+        gateway.client("sse", **DECLARES_EVERYTHING) as client,
+    ):
         flaky = gateway.hub.upstreams["flaky"]
         pid = (await client.call_tool("flaky_pid", {})).structured_content["result"]
 

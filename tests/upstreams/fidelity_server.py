@@ -4,7 +4,7 @@
     python tests/upstreams/fidelity_server.py --http --port N
 
 Tools of every content type and with structured output; logging, progress, sampling,
-elicitation (form and URL), roots; a slow tool that records being cancelled; resources
+elicitation (form and URL), roots; what its client declared; a slow tool that records being cancelled; resources
 (text, binary, a template) with subscriptions; prompts with arguments, an embedded
 resource and an image; completions for both.
 """
@@ -12,6 +12,7 @@ resource and an image; completions for both.
 from __future__ import annotations
 
 import argparse
+import json
 import warnings
 from typing import Any
 
@@ -124,6 +125,12 @@ def build_server(label: str = "fid") -> MCPServer:
         """The client's roots."""
         listed = await ctx.session.list_roots()
         return ",".join(str(root.uri) for root in listed.roots)
+
+    @server.tool()
+    def declared(ctx: Context) -> str:
+        """The capabilities the client of the session answering this call declared, as JSON."""
+        capabilities = ctx.client_capabilities
+        return json.dumps(capabilities.model_dump(by_alias=True, exclude_none=True) if capabilities else {})
 
     @server.tool()
     async def slow(tag: str, seconds: float = 30.0) -> str:

@@ -14,7 +14,7 @@ import pytest
 from anyio.abc import SocketStream
 
 from mcpgate.upstream.connection import Backoff, UpstreamState
-from tests.conftest import running_gateway, serve_asgi, stdio_echo, wait_until
+from tests.conftest import DECLARES_EVERYTHING, running_gateway, serve_asgi, stdio_echo, wait_until
 from tests.upstreams.echo_server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -33,7 +33,11 @@ def alive(pid: int) -> bool:
 
 async def test_a_stopped_child_is_noticed_shown_down_failed_fast_killed_and_restarted() -> None:
     config = {"timeouts": FAST_PINGS, "mcpServers": {"frozen": stdio_echo("frozen"), "steady": stdio_echo("steady")}}
-    async with running_gateway(config, backoff=Backoff(first=0.5)) as gateway, gateway.client("sse") as client:
+    # A client served by the shared child, the one /health reports on.
+    async with (
+        running_gateway(config, backoff=Backoff(first=0.5)) as gateway,
+        gateway.client("sse", **DECLARES_EVERYTHING) as client,
+    ):
         frozen = gateway.hub.upstreams["frozen"]
         pid = (await client.call_tool("frozen_pid", {})).structured_content["result"]
         try:

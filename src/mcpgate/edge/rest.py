@@ -188,6 +188,20 @@ class RESTEndpoints:
         convert = openai_tools if shape == "openai" else openai_responses_tools
         await send_json(send, 200, {"tools": convert(tools, names)})
 
+    async def _prepared_tool(self, session: ClientSession, name: str) -> dict[str, Any]:
+        """`_tool`, as the upstream that serves it shows it to a caller that declares what this one
+        did (nothing): that upstream's connection for such callers is opened first (only that one)."""
+        try:
+            tool = self._tool(session, name)
+        except UnknownName:
+            await self.hub.prepare(session)  # listed to such callers only, perhaps
+            return self._tool(session, name)
+        route = self.hub.catalog_of(session).tool(tool["name"])
+        if route is None:
+            return tool  # a SMART server's meta-tool: the router prepares what it searches
+        await self.hub.prepare(session, {route.upstream})
+        return self._tool(session, name)
+
     def _tool(self, session: ClientSession, name: str) -> dict[str, Any]:
         """The tool `session` is shown as `name` — or whose function name is `name`."""
         definition = self.router.listed_tool(session, name)
@@ -224,7 +238,7 @@ class RESTEndpoints:
             arguments = body
             if not isinstance(arguments, dict):
                 raise Unprocessable("the body must be the tool's arguments, as an object")
-        tool = self._tool(session, name)
+        tool = await self._prepared_tool(session, name)
         problems = self.arguments.check(tool.get("inputSchema"), arguments)
         if problems:
             first = problems[0]
@@ -257,6 +271,7 @@ class RESTEndpoints:
             await send_json(send, 200, result)
 
     async def _get_prompt(self, scope: Scope, receive: Receive, send: Send, session: ClientSession, name: str) -> None:
+        await self.hub.prepare(session)
         prompt = next((p for p in self.router.entries(session, "prompts") if p.get("name") == name), None)
         if prompt is None:
             raise UnknownName(f"Unknown prompt: {name!r}. GET …/prompts lists the prompts this endpoint offers.")

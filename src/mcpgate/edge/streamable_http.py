@@ -45,6 +45,7 @@ from mcpgate.edge.http import (
 from mcpgate.edge.listen import serve_listen
 from mcpgate.edge.outbox import Outbox, pump
 from mcpgate.errors import INVALID_REQUEST, SESSION_NOT_FOUND
+from mcpgate.hub.profiles import Profile
 from mcpgate.hub.routing import RequestRouter
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
 from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, dumps, error_response
@@ -285,7 +286,8 @@ class StreamableHTTPTransport:
         )
         server = server_of(scope)
         if not isinstance(route, inbound.InboundLadderRejection) and item.method == "tools/call":
-            route = self._check_param_headers(inbound, item, scope, server) or route
+            capabilities = route.client_capabilities if isinstance(route.client_capabilities, dict) else {}
+            route = self._check_param_headers(inbound, item, scope, server, Profile.of(capabilities)) or route
         if isinstance(route, inbound.InboundLadderRejection):
             response = error_response(item.id, route.code, route.message, route.data)
             await send_json(send, inbound.ERROR_CODE_HTTP_STATUS.get(route.code, 400), response)
@@ -310,12 +312,13 @@ class StreamableHTTPTransport:
         await self._respond(session, [item], False, receive, send, [], self._stream_mode(headers))
 
     def _check_param_headers(
-        self, inbound: ModuleType, item: Envelope, scope: Scope, server: str | None
+        self, inbound: ModuleType, item: Envelope, scope: Scope, server: str | None, profile: Profile
     ) -> InboundLadderRejection | None:
         """2026-07-28 `Mcp-Param-*` headers must agree with the arguments they mirror (intermediaries route on them)."""
         name, arguments = item.params.get("name"), item.params.get("arguments")
-        view = self.router.hub.views.get(server) if server is not None else None
-        catalog = self.router.hub.catalog if server is None else view.catalog if view is not None else None
+        hub = self.router.hub
+        view = hub.view_for(server, profile) if server is not None else None
+        catalog = hub.catalog_for(None, profile) if server is None else view.catalog if view is not None else None
         tool = catalog.tool_definition(name) if isinstance(name, str) and catalog is not None else None
         if tool is None or "inputSchema" not in tool:
             return None  # an unknown tool gets its own precise error from the router

@@ -152,6 +152,11 @@ class Catalog:
     def __len__(self) -> int:
         return len(self._tools.entries)
 
+    def upstreams(self) -> set[str]:
+        """The upstreams with anything in this catalog."""
+        sections = (self._tools, self._prompts, self._resources, self._templates)
+        return {route.upstream for section in sections for route in section.routes.values()}
+
     # -- routing --------------------------------------------------------------------
 
     def tool(self, name: str) -> Route | None:

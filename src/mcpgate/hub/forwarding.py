@@ -30,6 +30,7 @@ from mcpgate.errors import (
 from mcpgate.hub.bridging import BRIDGED_METHODS, BridgedCall
 from mcpgate.hub.catalog import Route
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
+from mcpgate.hub.profiles import Profile
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
 from mcpgate.protocol.jsonrpc import Message, notification
 from mcpgate.protocol.spec import MODERN_PROTOCOL_VERSIONS
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 Notify = Callable[[Message], Awaitable[None]]
 
 _ENVELOPE_PREFIX = "io.modelcontextprotocol/"
+# What an upstream may ask the client session that caused its request.
+_RELAYED = frozenset({"ping", "sampling/createMessage", "elicitation/create", "roots/list"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ class Forwarder:
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
             raise InvalidParams(f"tools/call {name}: arguments must be an object, got {type(arguments).__name__}")
-        route = self.hub.catalog_for(session.server).tool(name)
+        route = self.hub.catalog_of(session).tool(name)
         if route is None:
             raise UnknownName(f"Unknown tool: {name!r}. Call tools/list for the tools this server offers.")
         if (missing := self._missing_credentials(session, route.upstream)) is not None:
@@ -99,7 +102,7 @@ class Forwarder:
 
     async def get_prompt(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         name = _required_name(params, "prompts/get")
-        route = self.hub.catalog_for(session.server).prompt(name)
+        route = self.hub.catalog_of(session).prompt(name)
         if route is None:
             raise UnknownName(f"Unknown prompt: {name!r}. Call prompts/list for the prompts this server offers.")
         return await self._forward(session, notify, route, "prompts/get", {**params, "name": route.name})
@@ -128,13 +131,14 @@ class Forwarder:
         if not (connection.capabilities.get("resources") or {}).get("subscribe"):
             raise InvalidParams(f"resources/subscribe: the upstream serving {uri!r} does not offer subscriptions")
         own = await self.hub.connection_for(route.upstream, session)
-        if own is not connection:  # the session's own child: its subscriptions are the session's alone
+        shared_by = self.hub.sharing_key(route.upstream, own)
+        if shared_by is None:  # the session's own child: its subscriptions are the session's alone
             await own.request("resources/subscribe", {"uri": route.name})
             return {}
-        key = (route.upstream, route.name)
+        key = (shared_by, route.name)
         if self.hub.subscriptions.add(session.id, key, uri):
             try:
-                await connection.request("resources/subscribe", {"uri": route.name})
+                await own.request("resources/subscribe", {"uri": route.name})
             except BaseException:
                 self.hub.subscriptions.remove(session.id, key)
                 raise
@@ -143,18 +147,19 @@ class Forwarder:
     async def unsubscribe(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         uri, route = self._resource(session, params, "resources/unsubscribe")
         own = await self.hub.connection_for(route.upstream, session)
-        if own is not self._connection(route):
+        shared_by = self.hub.sharing_key(route.upstream, own)
+        if shared_by is None:
             await own.request("resources/unsubscribe", {"uri": route.name})
             return {}
-        if self.hub.subscriptions.remove(session.id, (route.upstream, route.name)):
-            await self._connection(route).request("resources/unsubscribe", {"uri": route.name})
+        if self.hub.subscriptions.remove(session.id, (shared_by, route.name)):
+            await own.request("resources/unsubscribe", {"uri": route.name})
         return {}
 
     def _resource(self, session: ClientSession, params: dict[str, Any], method: str) -> tuple[str, Route]:
         uri = params.get("uri")
         if not isinstance(uri, str) or not uri:
             raise InvalidParams(f"{method} needs params.uri, the resource's URI as a string")
-        route = self.hub.catalog_for(session.server).resource(uri)
+        route = self.hub.catalog_of(session).resource(uri)
         if route is None:
             raise UnknownName(
                 f"Unknown resource: {uri!r}. Call resources/list or resources/templates/list for the URIs "
@@ -169,7 +174,7 @@ class Forwarder:
         if not isinstance(ref, dict):
             raise InvalidParams("completion/complete needs params.ref: a ref/prompt or ref/resource object")
         # What names the reference, how the catalog resolves it, and what to call it in an error.
-        catalog = self.hub.catalog_for(session.server)
+        catalog = self.hub.catalog_of(session)
         kinds = {
             "ref/prompt": ("name", catalog.prompt, "prompt"),
             "ref/resource": ("uri", catalog.resource, "resource template"),
@@ -322,27 +327,12 @@ def _log_filter(session: ClientSession, notify: Notify) -> Notify:
 
 
 def _check_client_can(session: ClientSession, method: str, params: Mapping[str, Any]) -> None:
-    """Refuse, as the client itself would, a request its declared capabilities rule out."""
-    capabilities = session.capabilities
-    if method == "ping":
-        return
-    if method == "sampling/createMessage":
-        needed, present = "sampling", "sampling" in capabilities
-    elif method == "roots/list":
-        needed, present = "roots", "roots" in capabilities
-    elif method == "elicitation/create":
-        elicitation = capabilities.get("elicitation")
-        mode = params.get("mode", "form")
-        needed = f"elicitation ({mode} mode)"
-        if not isinstance(elicitation, dict):
-            present = False
-        elif mode == "url":
-            present = "url" in elicitation
-        else:  # an empty elicitation capability predates modes and means form
-            present = "form" in elicitation or "url" not in elicitation
-    else:
+    """Refuse, as the client itself would, a request its declared capabilities rule out. (The
+    connection it came over declared no more than the session did; an upstream may still ask.)"""
+    if method not in _RELAYED:
         raise _refusal(f"mcpgate does not relay {method} to clients")
-    if not present:
+    needed = Profile.of(session.capabilities).lacks(method, params)
+    if needed is not None:
         raise _refusal(f"the client session did not declare the {needed} capability")
 
 

@@ -7,6 +7,10 @@ collision at start-up is a `ToolNameCollision` naming both upstreams. Later chan
 (`*/list_changed`, a restarted upstream) rebuild the catalog leniently — the first
 claimant keeps the name, the collision is logged and shown in `/health` — and every
 connected session is told which merged lists changed.
+
+Each upstream's shared connection declares every client capability the gateway relays;
+sessions that declare other capabilities are served by connections for their capability
+profile (`profiles.py`), whose lists feed a catalog and views of that profile's own.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from mcpgate.errors import Conflict, NotFound, ToolNameCollision, UpstreamUnavai
 from mcpgate.hub.bridging import Bridge
 from mcpgate.hub.catalog import Catalog, UpstreamListing
 from mcpgate.hub.credentials import Credentials, NoCredentials
+from mcpgate.hub.profiles import FULL, Profile, ProfileLink, ProfileLinks
 from mcpgate.hub.servers import (
     View,
     VirtualServer,
@@ -37,6 +42,7 @@ from mcpgate.hub.servers import (
 from mcpgate.hub.session import ClientSession, SessionRegistry
 from mcpgate.hub.subscriptions import Subscriptions
 from mcpgate.protocol.jsonrpc import notification
+from mcpgate.protocol.spec import MODERN_PROTOCOL_VERSIONS
 from mcpgate.settings import GatewaySettings
 from mcpgate.upstream.connection import (
     Backoff,
@@ -55,13 +61,12 @@ LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert"
 LOG_SEVERITY = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
 _MAX_PENDING_ELICITATIONS = 10_000
-# The merged list a kind of upstream list feeds, and the notification that says it changed.
-_SECTIONS: dict[ListKind, tuple[str, str]] = {
-    "tools": ("tools", "notifications/tools/list_changed"),
-    "prompts": ("prompts", "notifications/prompts/list_changed"),
-    "resources": ("resources", "notifications/resources/list_changed"),
-    "templates": ("templates", "notifications/resources/list_changed"),
-}
+_LIST_KINDS = 4  # tools, prompts, resources, templates: a connection that (re)connected lists them all
+# Served in-process: they ignore what a client declares, so they never get connections per profile.
+_IN_PROCESS = frozenset({"openapi", "collection"})
+_TOOLS_CHANGED = "notifications/tools/list_changed"
+_PROMPTS_CHANGED = "notifications/prompts/list_changed"
+_RESOURCES_CHANGED = "notifications/resources/list_changed"
 
 
 class Hub:
@@ -84,6 +89,10 @@ class Hub:
         self._url_elicitations: dict[tuple[str, str], str] = {}
         self.catalog = Catalog()
         self._listings: list[UpstreamListing] = []
+        # Connections for sessions that declare other capabilities than the shared ones, and the
+        # catalog and views each such profile is shown (built once one of its connections listed).
+        self.links = ProfileLinks(self._open_link, settings.max_upstream_profiles)
+        self._profiles: dict[Profile, _ProfileLists] = {}
         # (session id, upstream) → that session's own child of a `perSession` stdio upstream.
         self._session_children: dict[tuple[str, str], tuple[UpstreamConnection, anyio.CancelScope]] = {}
         self._declared = {spec.name for spec in settings.upstreams}
@@ -100,11 +109,11 @@ class Hub:
             self.servers[server.id] = server
             self._attach_externals(server)
         self._scopes: dict[str, anyio.CancelScope] = {}  # each running connection's, to stop it alone
-        # End users' credentials, and (user, upstream) → that user's own child of a stdio upstream.
+        # End users' credentials, and (user, upstream, profile) → that user's own child of a stdio upstream.
         self.credentials: Credentials = NoCredentials()
         # Told of every tool call (the audit trail, metrics): callables taking a forwarding.ToolCall.
         self.observers: list[Callable[[Any], None]] = []
-        self._user_children: dict[tuple[str, str], _UserChild] = {}
+        self._user_children: dict[tuple[str, str, Profile], _UserChild] = {}
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False
         self._stopping = False
@@ -116,17 +125,21 @@ class Hub:
         *,
         shared: bool = True,
         label: str | None = None,
+        profile: Profile = FULL,
+        key: str | None = None,
     ) -> UpstreamConnection:
-        """A connection to `spec`: the shared one (its lists feed the catalog), a session's own
-        child (`per_session`), or a user's own child (`shared=False`)."""
+        """A connection to `spec` declaring `profile`: the shared one (its lists feed the catalog),
+        a profile's link (`key`: its lists feed that profile's catalog), a session's own child
+        (`per_session`, declaring the session's profile), or a user's own child (`shared=False`)."""
         if per_session is not None:
-            # A session's own child: the catalog comes from the shared connection; what the
-            # child announces is that session's alone.
+            # A session's own child: the catalog comes from a connection shared by its profile;
+            # what the child announces is that session's alone.
             on_lists, on_notification = None, self._child_notification(per_session)
+            profile = self.profile_of(per_session)
         elif shared:
-            on_lists, on_notification = self._lists_changed, self._upstream_notification
+            on_lists, on_notification = self._lists_changed, self._notifications(key or spec.name)
         else:
-            on_lists, on_notification = None, self._upstream_notification
+            on_lists, on_notification = None, self._notifications(spec.name)
         timeouts = self.settings.timeouts
         return UpstreamConnection(
             spec,
@@ -141,7 +154,18 @@ class Hub:
             on_notification=on_notification,
             own_api=self.own_api,
             label=label,
+            client_capabilities=profile.declaration(),
         )
+
+    def _open_link(self, shared: UpstreamConnection, profile: Profile) -> tuple[UpstreamConnection, anyio.CancelScope]:
+        """Start a connection to `shared`'s upstream declaring `profile` (for `ProfileLinks`)."""
+        if self._task_group is None:
+            raise UpstreamUnavailable("the gateway is shutting down")
+        key = f"{shared.name}#{profile}"
+        connection = self._new_connection(shared.spec, profile=profile, label=shared.label, key=key)
+        scope = anyio.CancelScope()
+        self._task_group.start_soon(_run_in, scope, connection.run, name=f"upstream:{key}")
+        return connection, scope
 
     def _child_notification(self, session: ClientSession) -> NotificationListener:
         async def deliver(connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None) -> None:
@@ -177,7 +201,7 @@ class Hub:
             for collision in self.catalog.collisions:
                 logger.error("%s (kept the first)", collision.describe())
             for server in self.servers.values():
-                self.views[server.id] = self._build_view(server)
+                self.views[server.id] = self._build_view(server, self._listings)
             self._started = True
             for connection in self.upstreams.values():
                 if "resourceUris" in (exposure := self._exposure(connection)):
@@ -200,7 +224,7 @@ class Hub:
 
     async def _reap_idle_sessions(self) -> None:
         """End sessions a client abandoned without DELETE (Streamable HTTP has no disconnect to see),
-        and stop users' children nobody has called for a while."""
+        and stop users' children and profiles' connections nobody has used for a while."""
         limit = self.settings.edge.session_idle_seconds
         child_limit = self.settings.user_child_idle_seconds
         while True:
@@ -215,55 +239,107 @@ class Hub:
                 if session.idle_for(now) > limit:
                     logger.info("session %s idle for %.0fs; closing it", session.shown_id, now - session.last_seen)
                     self.sessions.remove(session.id)
+            self._reap_links(now)
+
+    def _reap_links(self, now: float) -> None:
+        """Stop the profiles' connections nobody used for `userChildIdleSeconds`; forget what no
+        session's profile needs any more."""
+        self.links.stop_idle(now, self.settings.user_child_idle_seconds, self._holds_subscriptions)
+        live = {self.profile_of(session) for session in self.sessions}
+        self.links.forget_unused(live)
+        for profile in list(self._profiles):
+            if profile not in live and not any(profile in (link.profile, *link.serves) for link in self.links):
+                del self._profiles[profile]
+
+    def _holds_subscriptions(self, link: ProfileLink) -> bool:
+        return self.subscriptions.held(link.key)
 
     # -- catalog -----------------------------------------------------------------------
 
     def _build_catalog(self) -> Catalog:
-        self._listings = [_listing(c) for c in self.upstreams.values() if c.spec.enabled]
+        self._listings = self._listings_for(FULL)
         return Catalog(self._listings, self.settings.name_separator)
 
-    def _build_view(self, server: VirtualServer) -> View:
+    def _listings_for(self, profile: Profile) -> list[UpstreamListing]:
+        return [_listing(self._source(c, profile)) for c in self.upstreams.values() if c.spec.enabled]
+
+    def _source(self, connection: UpstreamConnection, profile: Profile) -> UpstreamConnection:
+        """Whose lists of `connection`'s upstream sessions of `profile` are shown: their link's once
+        it has listed; until then (and for upstreams without links) the shared connection's."""
+        if profile != FULL and (link := self.links.serving(connection.name, profile)) is not None:
+            return link.source() or connection
+        return connection
+
+    def _build_view(self, server: VirtualServer, listings: Sequence[UpstreamListing], profile: Profile = FULL) -> View:
         external = {
-            key: _listing(connection)
+            key: _listing(self._source(connection, profile))
             for config in server.external
             if (connection := self.externals.get(key := external_upstream_key(server.id, config.name))) is not None
         }
-        return build_view(server, self._listings, external, self.settings.name_separator)
+        return build_view(server, listings, external, self.settings.name_separator)
 
-    async def _lists_changed(self, connection: UpstreamConnection, kinds: frozenset[ListKind]) -> None:
-        if not self._started:
-            return  # the start-up build covers it
-        await self._refresh(kinds)
-        if len(kinds) == len(_SECTIONS):  # a (re)connected upstream: it starts from its default level
-            await self.apply_log_levels()
+    def _build_profile(self, profile: Profile) -> _ProfileLists:
+        listings = self._listings_for(profile)
+        views = {sid: self._build_view(server, listings, profile) for sid, server in self.servers.items()}
+        return _ProfileLists(Catalog(listings, self.settings.name_separator), views)
 
-    async def _refresh(self, kinds: frozenset[ListKind] | tuple[ListKind, ...] = tuple(_SECTIONS)) -> None:
-        """Rebuild the catalog and every view; tell each session which of *its* lists changed."""
+    def _rebuild(self) -> None:
+        """The catalog and every view, for the shared connections and for each profile a link has listed for."""
         previous, catalog = self.catalog, self._build_catalog()
         for collision in catalog.collisions:
             if collision not in previous.collisions:
                 logger.error("%s (kept the first)", collision.describe())
         self.catalog = catalog
-        changed = {
-            method
-            for kind, (section, method) in _SECTIONS.items()
-            if kind in kinds and getattr(previous, section) != getattr(catalog, section)
-        }
-        for method in sorted(changed):
-            await self.broadcast(notification(method), server=None)
-        for server in list(self.servers.values()):
-            await self._refresh_view(server)
+        self.views = {sid: self._build_view(server, self._listings) for sid, server in self.servers.items()}
+        # A profile is shown lists of its own once its links have listed (all of them: else a session
+        # being shown its first lists would be told they changed while it waits for them).
+        served = [(p, link) for link in self.links for p in (link.profile, *link.serves)]
+        listed = {p for p, link in served if link.source() is not None} - {p for p, link in served if not link.settled}
+        self._profiles = {profile: self._build_profile(profile) for profile in {*self._profiles, *listed} - {FULL}}
 
-    async def _refresh_view(self, server: VirtualServer) -> None:
-        before = self.views.get(server.id)
-        view = self.views[server.id] = self._build_view(server)
-        if before is not None and listed_tools(before) != listed_tools(view):
-            await self.broadcast(notification("notifications/tools/list_changed"), server=server.id)
-        if before is not None and (before.catalog.resources, before.catalog.templates) != (
-            view.catalog.resources,
-            view.catalog.templates,
-        ):
-            await self.broadcast(notification("notifications/resources/list_changed"), server=server.id)
+    async def _lists_changed(self, connection: UpstreamConnection, kinds: frozenset[ListKind]) -> None:
+        if not self._started:
+            return  # the start-up build covers it
+        await self._refresh()
+        if len(kinds) == _LIST_KINDS:  # a (re)connected upstream: it starts from its default level
+            await self.apply_log_levels()
+
+    async def _refresh(self) -> None:
+        """Rebuild the catalogs and views; tell each session which of *its* lists changed."""
+        audiences = {self._audience(session) for session in self.sessions if session.initialized}
+        before = {audience: self._lists_seen(*audience) for audience in audiences}
+        self._rebuild()
+        changed: dict[tuple[str | None, Profile], list[str]] = {}
+        for audience, seen in before.items():
+            now = self._lists_seen(*audience)
+            if seen is not None and now is not None:
+                changed[audience] = [method for method, entries in now.items() if seen.get(method) != entries]
+        for session in self.sessions:
+            if session.initialized:
+                # A profile given lists of its own just now is in no `changed`: none of it was shown any yet.
+                for method in changed.get(self._audience(session), ()):
+                    await session.push(notification(method))
+
+    def _audience(self, session: ClientSession) -> tuple[str | None, Profile]:
+        """Whose lists `session` is shown: its endpoint's, for its profile once that has lists of its own."""
+        profile = self.profile_of(session)
+        return session.server, profile if profile in self._profiles else FULL
+
+    def _lists_seen(self, server: str | None, profile: Profile) -> dict[str, Any] | None:
+        """What the sessions of an endpoint and profile are shown, by the notification that announces a change."""
+        state = self._profiles.get(profile)
+        if server is None:
+            catalog = state.catalog if state is not None else self.catalog
+            return {
+                _TOOLS_CHANGED: catalog.tools,
+                _PROMPTS_CHANGED: catalog.prompts,
+                _RESOURCES_CHANGED: (catalog.resources, catalog.templates),
+            }
+        view = (state.views if state is not None else self.views).get(server)
+        if view is None:
+            return None
+        catalog = view.catalog
+        return {_TOOLS_CHANGED: listed_tools(view), _RESOURCES_CHANGED: (catalog.resources, catalog.templates)}
 
     def find_server(self, ident: str) -> VirtualServer | None:
         """A virtual server by id or by name."""
@@ -272,14 +348,57 @@ class Hub:
             server = next((s for s in self.servers.values() if s.name == ident), None)
         return server
 
-    def catalog_for(self, server: str | None) -> Catalog:
-        """What a session of `server` (None: the default endpoint) may reach."""
+    def profile_of(self, session: ClientSession) -> Profile:
+        """The relayable part of what `session` declared (see `profiles.py`)."""
+        return Profile.of(session.capabilities)
+
+    def view_for(self, server: str, profile: Profile = FULL) -> View | None:
+        """What sessions of virtual server `server` and `profile` are shown (None: it was deleted)."""
+        state = self._profiles.get(profile)
+        return (state.views if state is not None else self.views).get(server)
+
+    def catalog_for(self, server: str | None, profile: Profile = FULL) -> Catalog:
+        """What a session of `server` (None: the default endpoint) and `profile` may reach."""
         if server is None:
-            return self.catalog
-        view = self.views.get(server)
+            state = self._profiles.get(profile)
+            return state.catalog if state is not None else self.catalog
+        view = self.view_for(server, profile)
         if view is None:
             raise UpstreamUnavailable("this virtual server was deleted; connect to another one")
         return view.catalog
+
+    def catalog_of(self, session: ClientSession) -> Catalog:
+        return self.catalog_for(session.server, self.profile_of(session))
+
+    async def prepare(self, session: ClientSession, upstreams: Set[str] | None = None) -> None:
+        """Before `session` is shown a list: the connections for its profile to the upstreams behind
+        its endpoint (or to `upstreams` of them) are up — opened on first use, waited for within the
+        connect timeout — so it is shown what those upstreams show a client that declares what it did."""
+        profile = self.profile_of(session)
+        if profile == FULL:
+            return
+        behind = [c for c in self._behind(session.server) if upstreams is None or c.name in upstreams]
+        links = [self.links.open(c, profile) for c in behind if self._profiled(c)]
+        with anyio.move_on_after(self.settings.timeouts.connect + 1):
+            for link in links:  # they connect at once; this waits for the slowest
+                await link.connection.wait_settled()
+        # Its links' first lists built it (`_rebuild`), unless none has listed (yet).
+        if profile not in self._profiles:
+            self._profiles[profile] = self._build_profile(profile)
+
+    def _behind(self, server: str | None) -> list[UpstreamConnection]:
+        """The connections whose lists make up an endpoint's (the shared ones)."""
+        if server is None:
+            return list(self.upstreams.values())
+        view = self.views.get(server)
+        names = view.catalog.upstreams() if view is not None else set()
+        return [c for name in sorted(names) if (c := self.upstreams.get(name) or self.externals.get(name)) is not None]
+
+    @staticmethod
+    def _profiled(shared: UpstreamConnection) -> bool:
+        """Whether sessions of another profile get their own connection to this upstream: not for an
+        in-process catalog (it ignores what a client declares), nor while the upstream is not up."""
+        return shared.is_ready and shared.spec.kind not in _IN_PROCESS
 
     # -- run-time changes --------------------------------------------------------------
 
@@ -295,6 +414,7 @@ class Hub:
             self._stop_user_child(key)
         for key in [k for k in self._session_children if k[1] == name]:
             self._session_children.pop(key)[1].cancel()
+        self.links.forget(name)
         self.subscriptions.drop_upstream(name)
 
     async def add_upstream(self, spec: UpstreamSpec) -> UpstreamConnection:
@@ -333,7 +453,7 @@ class Hub:
                 self.externals.pop(key, None)
         for connection in self._attach_externals(server, skip=unchanged):
             self._start(connection)
-        await self._refresh_view(server)
+        await self._refresh()
         return self.views[server.id]
 
     async def remove_server(self, server_id: str) -> None:
@@ -342,6 +462,8 @@ class Hub:
         if server is None:
             raise NotFound(f"no virtual server with id {server_id!r}")
         self.views.pop(server_id, None)
+        for lists in self._profiles.values():
+            lists.views.pop(server_id, None)
         for config in server.external:
             self._stop(key := external_upstream_key(server_id, config.name))
             self.externals.pop(key, None)
@@ -372,7 +494,8 @@ class Hub:
         if not wanted:
             return
         level: str = min(wanted, key=LOG_SEVERITY.__getitem__)
-        targets = [(connection, level) for connection in self.upstreams.values()]
+        shared = [*self.upstreams.values(), *(link.connection for link in self.links if link.running)]
+        targets = [(connection, level) for connection in shared]
         for (session_id, _), (child, _) in list(self._session_children.items()):
             owner = self.sessions.get(session_id)
             if owner is not None and owner.log_level in LOG_SEVERITY:
@@ -380,10 +503,19 @@ class Hub:
         for connection, wanted_level in targets:
             await _set_level(connection, wanted_level)
 
+    def _notifications(self, key: str) -> NotificationListener:
+        """What a connection shared under `key` (its upstream's name, or a link's) says about no request."""
+
+        async def deliver(connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None) -> None:
+            await self._upstream_notification(key, connection, method, params)
+
+        return deliver
+
     async def _upstream_notification(
-        self, connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None
+        self, key: str, connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None
     ) -> None:
-        """Notifications that belong to no request: resource updates go to their subscribers only."""
+        """Notifications that belong to no request: resource updates go to their subscribers only
+        (those who subscribed over this very connection)."""
         if method == "notifications/elicitation/complete":
             elicitation = (params or {}).get("elicitationId")
             owner = self._url_elicitations.pop((connection.name, elicitation), None)
@@ -393,7 +525,7 @@ class Hub:
         if method != "notifications/resources/updated" or not params or not isinstance(params.get("uri"), str):
             logger.debug("upstream %s: notification %s not forwarded", connection.label, method)
             return
-        for session_id, exposed in self.subscriptions.holders((connection.name, params["uri"])).items():
+        for session_id, exposed in self.subscriptions.holders((key, params["uri"])).items():
             session = self.sessions.get(session_id)
             if session is not None:
                 await session.push(notification(method, {**params, "uri": exposed}))
@@ -412,16 +544,19 @@ class Hub:
         return connection
 
     async def connection_for(self, upstream: str, session: ClientSession) -> UpstreamConnection:
-        """The connection that serves `session`'s requests to `upstream`: the shared one; for a
+        """The connection that serves `session`'s requests to `upstream`: the shared one, or its
+        profile's link when the session declared other capabilities (a 2026-07-28 request to an
+        upstream that takes 2026-07-28 requests carries the client's own, and needs none); for a
         stdio upstream the session's user has env credentials for, that user's own child; for a
-        `perSession` stdio upstream a child of the session's own — children start on first use."""
+        `perSession` stdio upstream a child of the session's own — all start on first use, and
+        children declare their session's capabilities."""
         shared = self.connection(upstream)
         if session.user is not None and shared.spec.kind == "stdio":
             credential = self.credentials.for_user(session.user, upstream)
             if credential is not None and credential.env:
-                return await self._user_child(upstream, session.user, shared, dict(credential.env))
+                return await self._user_child(upstream, session, shared, dict(credential.env))
         if not shared.per_session or session.ephemeral:
-            return shared
+            return await self._link_for(shared, session)
         key = (session.id, upstream)
         if key in self._session_children and self._session_children[key][0].status.state is UpstreamState.FAILED:
             self._session_children.pop(key)[1].cancel()  # given up on: the session's next call tries afresh
@@ -448,11 +583,42 @@ class Hub:
             await _set_level(child, session.log_level)
         return child
 
+    async def _link_for(self, shared: UpstreamConnection, session: ClientSession) -> UpstreamConnection:
+        profile = self.profile_of(session)
+        if profile == FULL or not self._profiled(shared):
+            return shared
+        if shared.modern and session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return shared  # the request goes with the client's own envelope (see forwarding.py)
+        connection = self.links.open(shared, profile).connection
+        with anyio.move_on_after(self.settings.timeouts.connect + 1):
+            await connection.wait_settled()
+        if not connection.is_ready:
+            raise connection.unavailable()
+        return connection
+
+    def sharing_key(self, upstream: str, connection: UpstreamConnection) -> str | None:
+        """The key under which sessions share `connection` to `upstream` — the upstream's name, or
+        a link's — so that their subscriptions are counted together; None for a session's or a
+        user's own child."""
+        if connection is self.upstreams.get(upstream) or connection is self.externals.get(upstream):
+            return upstream
+        return next((link.key for link in self.links.of(upstream) if link.connection is connection), None)
+
+    def _shared_by_key(self, key: str) -> UpstreamConnection | None:
+        if "#" not in key:
+            return self.upstreams.get(key) or self.externals.get(key)
+        link = self.links.by_key(key)
+        return link.connection if link is not None and link.running else None
+
     async def _user_child(
-        self, upstream: str, user: str, shared: UpstreamConnection, env: dict[str, str]
+        self, upstream: str, session: ClientSession, shared: UpstreamConnection, env: dict[str, str]
     ) -> UpstreamConnection:
-        """`user`'s own child of a stdio upstream, run with the user's env on top of the upstream's."""
-        key = (user, upstream)
+        """The session's user's own child of a stdio upstream, run with the user's env on top of the
+        upstream's and declaring the session's capabilities (a child for each profile the user's
+        sessions declare)."""
+        user, profile = session.user, self.profile_of(session)
+        assert user is not None
+        key = (user, upstream, profile)
         running = self._user_children.get(key)
         # The user's credentials changed, or the child was given up on: the next call tries afresh.
         if running is not None and (running.env != env or running.connection.status.state is UpstreamState.FAILED):
@@ -463,7 +629,7 @@ class Hub:
                 raise shared.unavailable()
             if self._task_group is None:
                 raise UpstreamUnavailable("the gateway is shutting down")
-            per_user = sum(1 for owner, _ in self._user_children if owner == user)
+            per_user = sum(1 for owner, *_ in self._user_children if owner == user)
             if per_user >= self.settings.max_children_per_user:
                 raise UpstreamUnavailable(
                     f"upstream {upstream!r} is unavailable: this user already runs {per_user} child processes "
@@ -475,7 +641,7 @@ class Hub:
                     "are running (maxSessionChildren)"
                 )
             spec = shared.spec.model_copy(update={"env": {**shared.spec.env, **env}})  # type: ignore[union-attr]
-            child = self._new_connection(spec, shared=False)
+            child = self._new_connection(spec, shared=False, profile=profile)
             running = self._user_children[key] = _UserChild(child, anyio.CancelScope(), env)
             self._task_group.start_soon(_run_in, running.scope, child.run, name=f"upstream:{upstream}:user")
         running.last_used = time.monotonic()
@@ -486,7 +652,7 @@ class Hub:
         running.last_used = time.monotonic()
         return running.connection
 
-    def _stop_user_child(self, key: tuple[str, str]) -> None:
+    def _stop_user_child(self, key: tuple[str, str, Profile]) -> None:
         if (running := self._user_children.pop(key, None)) is not None:
             running.scope.cancel()
 
@@ -511,20 +677,14 @@ class Hub:
             self._task_group.start_soon(self._unsubscribe_upstream, released)
 
     async def _unsubscribe_upstream(self, keys: list[tuple[str, str]]) -> None:
-        for upstream, uri in keys:
-            connection = self.upstreams.get(upstream) or self.externals.get(upstream)
+        for shared_by, uri in keys:
+            connection = self._shared_by_key(shared_by)
             if connection is None or not connection.is_ready:
                 continue
             try:
                 await connection.request("resources/unsubscribe", {"uri": uri})
             except Exception as exc:  # top of a background task: the upstream may be gone
-                logger.debug("upstream %s: unsubscribe after session end failed: %s", upstream, exc)
-
-    async def broadcast(self, message: dict[str, Any], server: str | None | object = ...) -> None:
-        """Push `message` to every initialized session, or to those of one `server` (None: the default endpoint)."""
-        for session in self.sessions:
-            if session.initialized and (server is ... or session.server == server):
-                await session.push(message)
+                logger.debug("upstream %s: unsubscribe after session end failed: %s", connection.label, exc)
 
     # -- health ------------------------------------------------------------------------
 
@@ -540,6 +700,9 @@ class Hub:
     def health(self) -> tuple[bool, dict[str, Any]]:
         """`(serving, report)`; not serving while starting/stopping or with every upstream down."""
         upstreams = {name: {**c.status.as_dict(), **self._exposure(c)} for name, c in self.upstreams.items()}
+        for link in self.links:  # connections for sessions that declared other capabilities, by what they declare
+            if link.running and (upstream := upstreams.get(link.upstream)) is not None:
+                upstream.setdefault("profiles", {})[str(link.profile)] = link.connection.status.state.value
         enabled = [c for c in self.upstreams.values() if c.status.state is not UpstreamState.DISABLED]
         ready = [c for c in enabled if c.is_ready]
         report: dict[str, Any] = {
@@ -566,6 +729,14 @@ class Hub:
         if len(ready) < len(enabled):
             report["degraded"] = [c.name for c in enabled if not c.is_ready]
         return True, report
+
+
+@dataclass(frozen=True, slots=True)
+class _ProfileLists:
+    """What the sessions of one profile are shown: the default endpoint's catalog, each virtual server's view."""
+
+    catalog: Catalog
+    views: dict[str, View]
 
 
 @dataclass(slots=True)

@@ -215,9 +215,9 @@ class RequestRouter:
     # -- tools ------------------------------------------------------------------------------
 
     async def _call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
-        view = self.hub.views.get(session.server) if session.server is not None else None
+        global_view = self.hub.views.get(session.server) if session.server is not None else None
         name = params.get("name")
-        if view is not None and view.smart and name in META_NAMES:
+        if global_view is not None and global_view.smart and name in META_NAMES:
             arguments = params.get("arguments") or {}
             if not isinstance(arguments, dict):
                 raise InvalidParams(f"tools/call {name}: arguments must be an object")
@@ -225,33 +225,41 @@ class RequestRouter:
             async def call(inner: dict[str, Any]) -> dict[str, Any]:
                 return await self.forwarder.call_tool(session, {**inner, "_meta": params.get("_meta")}, notify)
 
+            await self.hub.prepare(session)  # the meta-tools search and show the tools, as tools/list would
+            profile = self.hub.profile_of(session)
+            view = self.hub.view_for(global_view.server.id, profile) or global_view
             self.smart.prune(self.hub.views)
             connections = SessionConnections(self.hub, session)
-            return await self.smart.call(name, arguments, view.server.id, view.catalog, connections, call)
+            index = (view.server.id, str(profile))
+            return await self.smart.call(name, arguments, index, view.catalog, connections, call)
         return await self.forwarder.call_tool(session, params, notify)
 
     # -- merged lists ----------------------------------------------------------------------
 
     def entries(self, session: ClientSession, section: str) -> list[dict[str, Any]]:
-        """What `session` is shown of one section ("tools", "prompts", "resources", "templates")."""
+        """What `session` is shown of one section ("tools", "prompts", "resources", "templates"):
+        exact once `hub.prepare(session)` has been awaited."""
+        profile = self.hub.profile_of(session)
         if session.server is None:
-            return getattr(self.hub.catalog, section)
-        view = self.hub.views.get(session.server)
+            return getattr(self.hub.catalog_for(None, profile), section)
+        view = self.hub.view_for(session.server, profile)
         if view is None:
             return []  # deleted while the session was open; it is being closed
         return listed_tools(view) if section == "tools" else getattr(view.catalog, section)
 
     def listed_tool(self, session: ClientSession, name: str) -> dict[str, Any] | None:
         """The definition `session` is shown of the tool `name`, or None if it is not shown that tool."""
+        profile = self.hub.profile_of(session)
         if session.server is None:
-            return self.hub.catalog.tool_definition(name)
-        view = self.hub.views.get(session.server)
+            return self.hub.catalog_for(None, profile).tool_definition(name)
+        view = self.hub.view_for(session.server, profile)
         if view is None:
             return None
         return meta_tool(name) if view.smart else view.catalog.tool_definition(name)
 
     def _lister(self, section: str, field_name: str, key: str) -> Method:
         async def list_entries(session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
+            await self.hub.prepare(session)
             entries = self.entries(session, section)
             chunk, next_cursor = page(entries, key, params.get("cursor"), self.hub.settings.page_size, section)
             result: dict[str, Any] = {field_name: chunk}

@@ -135,50 +135,55 @@ class Connections(Protocol):
     async def disconnect(self, upstream: str) -> None: ...
 
 
+# A view's index: (virtual server id, the capability profile its sessions declared).
+IndexKey = tuple[str, str]
+
+
 class SmartTools:
-    """Answers meta-tool calls; holds one search index per view (by virtual server id)."""
+    """Answers meta-tool calls; holds one search index per view (by virtual server id and the
+    capability profile of the sessions shown it: an upstream may show them different tools)."""
 
     def __init__(self) -> None:
-        self._indexes: dict[str, tuple[Catalog, SearchIndex]] = {}
+        self._indexes: dict[IndexKey, tuple[Catalog, SearchIndex]] = {}
         self._lock = anyio.Lock()  # one update at a time: an index is not updated and read at once
 
     def prune(self, live: Mapping[str, Any]) -> None:
-        """Drop the indexes of virtual servers that are gone."""
-        for server_id in [key for key in self._indexes if key not in live]:
-            del self._indexes[server_id]
+        """Drop the indexes of virtual servers that are gone (`live`: by id)."""
+        for key in [key for key in self._indexes if key[0] not in live]:
+            del self._indexes[key]
 
     async def call(
         self,
         name: str,
         arguments: dict[str, Any],
-        server_id: str,
+        key: IndexKey,
         catalog: Catalog,
         connections: Connections,
         call_tool: CallTool,
     ) -> dict[str, Any]:
         if name == SEARCH:
-            return await self._search(arguments, server_id, catalog, connections)
+            return await self._search(arguments, key, catalog, connections)
         if name == DESCRIBE:
             return _describe(arguments, catalog)
         if name == EXECUTE:
             return await _execute(arguments, call_tool)
         return await _manage(arguments, catalog, connections)
 
-    async def index_for(self, server_id: str, catalog: Catalog, connections: Connections) -> SearchIndex:
+    async def index_for(self, key: IndexKey, catalog: Catalog, connections: Connections) -> SearchIndex:
         """The view's index, brought up to date with `catalog` first if it changed (in a worker
         thread: embedding thousands of new tools must not stall every other session)."""
         async with self._lock:
-            cached = self._indexes.get(server_id)
+            cached = self._indexes.get(key)
             if cached is not None and cached[0] is catalog:
                 return cached[1]
             index = cached[1] if cached is not None else await anyio.to_thread.run_sync(_new_index)
             documents = [_document(tool, connections.upstream_of(catalog, tool["name"])) for tool in catalog.tools]
             await anyio.to_thread.run_sync(index.update, documents)
-            self._indexes[server_id] = (catalog, index)
+            self._indexes[key] = (catalog, index)
             return index
 
     async def _search(
-        self, arguments: dict[str, Any], server_id: str, catalog: Catalog, connections: Connections
+        self, arguments: dict[str, Any], key: IndexKey, catalog: Catalog, connections: Connections
     ) -> dict[str, Any]:
         query = arguments.get("query")
         if not isinstance(query, str) or not query.strip():
@@ -189,7 +194,7 @@ class SmartTools:
         wanted = arguments.get("upstreams")
         if wanted is not None and (not isinstance(wanted, list) or not all(isinstance(u, str) for u in wanted)):
             raise InvalidParams(f"{SEARCH}: `upstreams` must be a list of names")
-        index = await self.index_for(server_id, catalog, connections)
+        index = await self.index_for(key, catalog, connections)
         groups = _groups_named(wanted, catalog, connections) if wanted is not None else None
         found = []
         for hit in index.search(query, limit, groups):

@@ -1,15 +1,17 @@
 """Who subscribed to which resource: `resources/updated` goes to those sessions only.
 
-Several sessions may subscribe to the same upstream resource over the one shared
-upstream connection; the upstream sees one subscription, held while any session holds
-one, and each update reaches exactly the sessions that asked, under the URI each used.
+Several sessions may subscribe to the same upstream resource over one connection they
+share (an upstream's shared connection, or a capability profile's); the upstream sees one
+subscription, held while any session holds one, and each update reaches exactly the
+sessions that asked over that connection, under the URI each used.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-Key = tuple[str, str]  # (upstream, the upstream's own URI)
+# (the connection's key — the upstream's name, or "<upstream>#<profile>" — and the upstream's own URI)
+Key = tuple[str, str]
 
 
 @dataclass
@@ -48,10 +50,14 @@ class Subscriptions:
         return released
 
     def drop_upstream(self, upstream: str) -> None:
-        """Forget every subscription to an upstream that was removed or replaced."""
-        for key in [k for k in self._by_resource if k[0] == upstream]:
+        """Forget every subscription to an upstream that was removed or replaced (over any of its connections)."""
+        for key in [k for k in self._by_resource if k[0].partition("#")[0] == upstream]:
             for session_id in self._by_resource.pop(key):
                 self._by_session.get(session_id, set()).discard(key)
+
+    def held(self, connection: str) -> bool:
+        """Whether any session holds a subscription over the connection with this key."""
+        return any(key[0] == connection for key in self._by_resource)
 
     def holders(self, key: Key) -> dict[str, str]:
         """Session id → the URI that session subscribed with."""

@@ -59,6 +59,8 @@ _MAX_LIST_PAGES = 1000  # a cursor loop longer than this is an upstream bug, not
 _PROTOCOL_HEADER = "MCP-Protocol-Version"
 _LISTEN_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 MODERN_VERSION = "2026-07-28"
+# Everything the gateway can relay to a client: what a connection declares unless told otherwise.
+FULL_CLIENT_CAPABILITIES: Mapping[str, Any] = {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}}
 # Up this long, a connection that drops again was a success: its failures start over.
 _STABLE_SECONDS = 10.0
 # A command that cannot start is tried again this many times in all (it may be being installed).
@@ -156,6 +158,7 @@ class UpstreamConnection:
         on_notification: NotificationListener | None = None,
         own_api: OwnAPI | None = None,
         label: str | None = None,
+        client_capabilities: Mapping[str, Any] | None = None,
     ) -> None:
         self.spec = spec
         self.own_api = own_api  # for a catalog of this gateway's own API
@@ -166,6 +169,11 @@ class UpstreamConnection:
         self.call_timeout = call_timeout
         self.list_timeout = list_timeout
         self.backoff = backoff or Backoff()
+        # The client capabilities `initialize` declares: what the client sessions this connection
+        # serves declared of what the gateway relays (hub/profiles.py); by default all it relays.
+        self.client_capabilities: dict[str, Any] = dict(
+            FULL_CLIENT_CAPABILITIES if client_capabilities is None else client_capabilities
+        )
         self.liveness = liveness  # None: never pinged
         self.status = UpstreamStatus()
         self.capabilities: dict[str, Any] = {}
@@ -323,9 +331,7 @@ class UpstreamConnection:
             "initialize",
             {
                 "protocolVersion": LATEST_HANDSHAKE_VERSION,
-                # What the gateway relays to the client session that causes the request; a
-                # session that did not declare the capability gets the refusal it would give.
-                "capabilities": {"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {}},
+                "capabilities": self.client_capabilities,
                 "clientInfo": {"name": "mcpgate", "version": __version__},
             },
             timeout=self.connect_timeout,
