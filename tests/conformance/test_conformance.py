@@ -43,6 +43,16 @@ ALLOWED_REPORTS = {
     ("server-sse-polling", "server-sse-retry-field"): "the retry field comes with a priming event (as above)",
 }
 ALLOWED_REPORTS_2026: dict[tuple[str, str], str] = {}  # none: the fixture serves every hook the suite asks for
+# Reports that depend on how the suite's own scenarios interleave against one fixture, so they come
+# and go from run to run: shown and allowed, but not required to appear.
+# Each with the words the report must hold (anything else under that check id is a real finding).
+SOMETIMES_REPORTED = {
+    ("tools-list", "tools-list-deterministic-order"): (
+        "Not testable: the set of tools changed between tools/list probe",
+        "another scenario's trigger hook added test_dynamic_tool between the check's two tools/list probes; "
+        "whether it does depends on the suite's timing, not on the server",
+    ),
+}
 
 
 def reported(results: dict[str, ScenarioResult]) -> dict[tuple[str, str], str]:
@@ -65,8 +75,10 @@ def check_reports(runs: dict[str, dict[str, ScenarioResult]], allowed: dict[tupl
             seen.add((scenario, check))
             line = f"{run}: {scenario} [{check}] {said}"
             print(f"  reported {line}")
-            if (scenario, check) in allowed:
-                warnings.warn(ConformanceWarning(f"{line} — allowed: {allowed[scenario, check]}"), stacklevel=2)
+            words, sometimes = SOMETIMES_REPORTED.get((scenario, check), (None, None))
+            reason = allowed.get((scenario, check)) or (sometimes if words and words in said else None)
+            if reason is not None:
+                warnings.warn(ConformanceWarning(f"{line} — allowed: {reason}"), stacklevel=2)
             else:
                 problems.append(f"not on the allow-list: {line}")
     problems += [f"allowed but no longer reported (remove it): {entry}" for entry in sorted(set(allowed) - seen)]

@@ -119,7 +119,8 @@ async def test_a_remote_upstream_that_stops_answering_is_taken_down_and_reconnec
         }
         # A backoff long enough that the test sees the down window whole.
         async with running_gateway(config, backoff=Backoff(first=2.0)) as gateway:
-            async with gateway.client("streamable_http") as client:
+            # A client that declares everything is served by the shared connection: the one watched here.
+            async with gateway.client("streamable_http", **DECLARES_EVERYTHING) as client:
                 remote = gateway.hub.upstreams["remote"]
                 assert (await client.call_tool("remote_echo", {"text": "up"})).content[0].text == "up"
                 frozen.on = True
