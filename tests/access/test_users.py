@@ -118,7 +118,7 @@ async def test_idle_user_children_are_stopped_and_capped_per_user() -> None:
     ):
         await http.put("/api/v1/users/alice/connections/local", json={"env": {"TOKEN": "a"}})
         await http.put("/api/v1/users/alice/connections/other", json={"env": {"TOKEN": "a2"}})
-        children = gateway.hub._user_children
+        children = gateway.hub.children.of_users
 
         def busy() -> bool:
             local = children.get(("alice", "local", NONE))  # alice's child for clients that declare nothing

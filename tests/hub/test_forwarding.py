@@ -526,7 +526,7 @@ async def test_a_per_session_stdio_upstream_gives_concurrent_sessions_exact_rout
             assert len(asked[name]) == 10 and all(q.startswith(name) for q in asked[name])
             expected = [f"{level} {name}{r}" for r in range(5) for level in ("info", "warning")]
             assert logs[name] == expected, logs[name]
-        await wait_until(lambda: not gateway.hub._session_children)  # each child ended with its session
+        await wait_until(lambda: not gateway.hub.children.of_sessions)  # each child ended with its session
 
 
 async def test_a_2026_client_answers_upstream_requests_through_input_required_rounds():

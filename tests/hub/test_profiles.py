@@ -203,7 +203,7 @@ async def test_per_session_and_users_own_children_declare_their_sessions_capabil
                 assert await declared(client, "solo") == relayed  # the session's own child
                 assert await declared(client, "mine") == relayed  # alice's own child for such clients
         profiles = {Profile.of(CLIENTS[name][1]) for name in ("roots", "none", "everything")}
-        assert {profile for _, _, profile in gateway.hub._user_children} == profiles  # a child each
+        assert {profile for _, _, profile in gateway.hub.children.of_users} == profiles  # a child each
 
 
 async def test_a_client_that_declares_everything_is_served_by_the_shared_connection_alone():

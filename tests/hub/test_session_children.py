@@ -24,7 +24,7 @@ async def pid_of(client: Any) -> str:
 async def test_per_session_children_stop_at_the_cap_and_a_session_that_ends_makes_room() -> None:
     config = {"mcpServers": {"solo": stdio_echo("solo", perSession=True)}, "maxSessionChildren": 2}
     async with running_gateway(config) as gateway:
-        children = gateway.hub._session_children
+        children = gateway.hub.children.of_sessions
         shared = gateway.hub.upstreams["solo"]
         async with gateway.client("sse") as first:
             async with gateway.client("streamable_http") as second:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -29,6 +29,7 @@ from mcpgate import __version__
 from mcpgate.errors import Conflict, NotFound, ToolNameCollision, UpstreamUnavailable
 from mcpgate.hub.bridging import Bridge
 from mcpgate.hub.catalog import Catalog, UpstreamListing
+from mcpgate.hub.children import OwnChildren
 from mcpgate.hub.credentials import Credentials, NoCredentials
 from mcpgate.hub.profiles import FULL, Profile, ProfileLink, ProfileLinks
 from mcpgate.hub.servers import (
@@ -94,7 +95,6 @@ class Hub:
         self.links = ProfileLinks(self._open_link, settings.max_upstream_profiles)
         self._profiles: dict[Profile, _ProfileLists] = {}
         # (session id, upstream) → that session's own child of a `perSession` stdio upstream.
-        self._session_children: dict[tuple[str, str], tuple[UpstreamConnection, anyio.CancelScope]] = {}
         self._declared = {spec.name for spec in settings.upstreams}
         # This gateway's own management API, for catalogs of it (served once the app exists).
         self.own_api = OwnAPI()
@@ -113,7 +113,8 @@ class Hub:
         self.credentials: Credentials = NoCredentials()
         # Told of every tool call (the audit trail, metrics): callables taking a forwarding.ToolCall.
         self.observers: list[Callable[[Any], None]] = []
-        self._user_children: dict[tuple[str, str, Profile], _UserChild] = {}
+        # Children started for one session (`perSession`) or one user (env credentials).
+        self.children = OwnChildren(settings, self._make_child, self._start_child)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False
         self._stopping = False
@@ -156,6 +157,18 @@ class Hub:
             label=label,
             client_capabilities=profile.declaration(),
         )
+
+    def _make_child(self, spec: UpstreamSpec, session: ClientSession | None, profile: Profile) -> UpstreamConnection:
+        """A session's own child (declaring its profile), or a user's (declaring `profile`)."""
+        if session is not None:
+            return self._new_connection(spec, per_session=session)
+        return self._new_connection(spec, shared=False, profile=profile)
+
+    def _start_child(self, scope: anyio.CancelScope, run: Callable[[], Awaitable[None]], name: str) -> bool:
+        if self._task_group is None:
+            return False
+        self._task_group.start_soon(_run_in, scope, run, name=name)
+        return True
 
     def _open_link(self, shared: UpstreamConnection, profile: Profile) -> tuple[UpstreamConnection, anyio.CancelScope]:
         """Start a connection to `shared`'s upstream declaring `profile` (for `ProfileLinks`)."""
@@ -230,11 +243,7 @@ class Hub:
         while True:
             await anyio.sleep(min(60.0, limit / 4, child_limit / 4))  # a periodic sweep, not a wait for an event
             now = time.monotonic()
-            for key, running in list(self._user_children.items()):
-                starting = running.connection.status.state is UpstreamState.CONNECTING
-                if not starting and now - running.last_used > child_limit and running.connection.in_flight == 0:
-                    logger.info("stopping an idle per-user child of upstream %s", key[1])
-                    self._stop_user_child(key)
+            self.children.stop_idle_users(now)
             for session in self.sessions:
                 if session.idle_for(now) > limit:
                     logger.info("session %s idle for %.0fs; closing it", session.shown_id, now - session.last_seen)
@@ -410,10 +419,7 @@ class Hub:
     def _stop(self, name: str) -> None:
         if (scope := self._scopes.pop(name, None)) is not None:
             scope.cancel()
-        for key in [k for k in self._user_children if k[1] == name]:
-            self._stop_user_child(key)
-        for key in [k for k in self._session_children if k[1] == name]:
-            self._session_children.pop(key)[1].cancel()
+        self.children.stop_upstream(name)
         self.links.forget(name)
         self.subscriptions.drop_upstream(name)
 
@@ -496,7 +502,7 @@ class Hub:
         level: str = min(wanted, key=LOG_SEVERITY.__getitem__)
         shared = [*self.upstreams.values(), *(link.connection for link in self.links if link.running)]
         targets = [(connection, level) for connection in shared]
-        for (session_id, _), (child, _) in list(self._session_children.items()):
+        for session_id, child in self.children.sessions_children():
             owner = self.sessions.get(session_id)
             if owner is not None and owner.log_level in LOG_SEVERITY:
                 targets.append((child, owner.log_level))  # a session's own child logs at its level
@@ -554,31 +560,11 @@ class Hub:
         if session.user is not None and shared.spec.kind == "stdio":
             credential = self.credentials.for_user(session.user, upstream)
             if credential is not None and credential.env:
-                return await self._user_child(upstream, session, shared, dict(credential.env))
+                profile = self.profile_of(session)
+                return await self.children.for_user(upstream, session, shared, profile, dict(credential.env))
         if not shared.per_session or session.ephemeral:
             return await self._link_for(shared, session)
-        key = (session.id, upstream)
-        if key in self._session_children and self._session_children[key][0].status.state is UpstreamState.FAILED:
-            self._session_children.pop(key)[1].cancel()  # given up on: the session's next call tries afresh
-        if key not in self._session_children:
-            if not shared.spec.enabled:
-                raise shared.unavailable()
-            if self._task_group is None or session.closed.is_set():
-                raise UpstreamUnavailable(f"upstream {upstream!r} is unavailable (the session is closing)")
-            if len(self._session_children) >= self.settings.max_session_children:
-                raise UpstreamUnavailable(
-                    f"upstream {upstream!r} is unavailable: {self.settings.max_session_children} per-session "
-                    "children are running (maxSessionChildren)"
-                )
-            child = self._new_connection(shared.spec, per_session=session)
-            scope = anyio.CancelScope()
-            self._session_children[key] = (child, scope)
-            self._task_group.start_soon(_run_in, scope, child.run, name=f"upstream:{upstream}:{session.id[:8]}")
-        child = self._session_children[key][0]
-        with anyio.move_on_after(self.settings.timeouts.connect + 1):
-            await child.wait_settled()
-        if not child.is_ready:
-            raise child.unavailable()
+        child = await self.children.for_session(upstream, session, shared)
         if session.log_level is not None:
             await _set_level(child, session.log_level)
         return child
@@ -610,56 +596,9 @@ class Hub:
         link = self.links.by_key(key)
         return link.connection if link is not None and link.running else None
 
-    async def _user_child(
-        self, upstream: str, session: ClientSession, shared: UpstreamConnection, env: dict[str, str]
-    ) -> UpstreamConnection:
-        """The session's user's own child of a stdio upstream, run with the user's env on top of the
-        upstream's and declaring the session's capabilities (a child for each profile the user's
-        sessions declare)."""
-        user, profile = session.user, self.profile_of(session)
-        assert user is not None
-        key = (user, upstream, profile)
-        running = self._user_children.get(key)
-        # The user's credentials changed, or the child was given up on: the next call tries afresh.
-        if running is not None and (running.env != env or running.connection.status.state is UpstreamState.FAILED):
-            self._stop_user_child(key)
-            running = None
-        if running is None:
-            if not shared.spec.enabled:
-                raise shared.unavailable()
-            if self._task_group is None:
-                raise UpstreamUnavailable("the gateway is shutting down")
-            per_user = sum(1 for owner, *_ in self._user_children if owner == user)
-            if per_user >= self.settings.max_children_per_user:
-                raise UpstreamUnavailable(
-                    f"upstream {upstream!r} is unavailable: this user already runs {per_user} child processes "
-                    "(maxChildrenPerUser)"
-                )
-            if len(self._user_children) + len(self._session_children) >= self.settings.max_session_children:
-                raise UpstreamUnavailable(
-                    f"upstream {upstream!r} is unavailable: {self.settings.max_session_children} child processes "
-                    "are running (maxSessionChildren)"
-                )
-            spec = shared.spec.model_copy(update={"env": {**shared.spec.env, **env}})  # type: ignore[union-attr]
-            child = self._new_connection(spec, shared=False, profile=profile)
-            running = self._user_children[key] = _UserChild(child, anyio.CancelScope(), env)
-            self._task_group.start_soon(_run_in, running.scope, child.run, name=f"upstream:{upstream}:user")
-        running.last_used = time.monotonic()
-        with anyio.move_on_after(self.settings.timeouts.connect + 1):
-            await running.connection.wait_settled()
-        if not running.connection.is_ready:
-            raise running.connection.unavailable()
-        running.last_used = time.monotonic()
-        return running.connection
-
-    def _stop_user_child(self, key: tuple[str, str, Profile]) -> None:
-        if (running := self._user_children.pop(key, None)) is not None:
-            running.scope.cancel()
-
     def forget_user(self, user: str, upstream: str | None = None) -> None:
         """Stop the user's children (all, or of one upstream): their credentials changed or were removed."""
-        for key in [k for k in self._user_children if k[0] == user and upstream in (None, k[1])]:
-            self._stop_user_child(key)
+        self.children.forget_user(user, upstream)
 
     def note_url_elicitation(self, upstream: str, elicitation_id: object, session_id: str) -> None:
         if isinstance(elicitation_id, str):
@@ -668,8 +607,7 @@ class Hub:
             self._url_elicitations[(upstream, elicitation_id)] = session_id
 
     def _session_closed(self, session: ClientSession) -> None:
-        for key in [k for k in self._session_children if k[0] == session.id]:
-            self._session_children.pop(key)[1].cancel()  # stops that child
+        self.children.stop_session(session.id)  # stops its own children
         for key in [k for k, owner in self._url_elicitations.items() if owner == session.id]:
             del self._url_elicitations[key]
         released = self.subscriptions.drop_session(session.id)
@@ -737,14 +675,6 @@ class _ProfileLists:
 
     catalog: Catalog
     views: dict[str, View]
-
-
-@dataclass(slots=True)
-class _UserChild:
-    connection: UpstreamConnection
-    scope: anyio.CancelScope
-    env: dict[str, str]
-    last_used: float = field(default_factory=time.monotonic)
 
 
 def _listing(connection: UpstreamConnection) -> UpstreamListing:
