@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make run    — the gateway on 127.0.0.1:8080 with the bundled demo upstream
-#   make test   — lint + the whole test suite (installs its own Node 22 tools and Debian's Chromium)
+#   make test   — lint + the whole test suite (installs its own Node 22 tools, Debian's Chromium and HAProxy)
 # Both create their own virtualenv in .venv; nothing is installed system-wide.
 
 PYTHON ?= python3
@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint node-tools browser bench bench-compare bench-latency bench-search bench-catalog clean
+.PHONY: run test lint node-tools browser haproxy bench bench-compare bench-latency bench-search bench-catalog clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,11 +27,14 @@ node-tools:
 browser:
 	scripts/install-browser.sh
 
+haproxy:
+	scripts/install-haproxy.sh  # the fleet tests' load balancer (tests/fleet), and deploy/haproxy.cfg's check
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-test: $(STAMP) node-tools browser lint
+test: $(STAMP) node-tools browser haproxy lint
 	$(BIN)/pytest
 
 # Issue #9's five workloads side by side with the peers (installed under bench/peers/, ~25 min).
