@@ -25,6 +25,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from mcpgate.fleet.link import FleetLink
+
 from mcpgate import __version__
 from mcpgate.access.audit import AuditTrail
 from mcpgate.access.authentication import Authenticator
@@ -46,6 +48,7 @@ from mcpgate.edge.streamable_http import StreamableHTTPTransport
 from mcpgate.errors import INVALID_REQUEST, METHOD_NOT_FOUND, ConfigError
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.routing import RequestRouter
+from mcpgate.hub.session import sessions_belong_to
 from mcpgate.protocol.jsonrpc import error_response
 from mcpgate.settings import GatewaySettings
 from mcpgate.store.audit import AuditStore
@@ -137,6 +140,7 @@ class Services:
     auth: Authenticator
     users: UserDirectory
     audit: AuditTrail
+    fleet: FleetLink | None = None  # set when replicas share a Redis (settings.redis_url)
 
 
 @contextlib.asynccontextmanager
@@ -181,12 +185,30 @@ async def open_services(settings: GatewaySettings, *, backoff: Backoff | None = 
                     "(set MCPGATE_API_KEY or create a key)",
                     settings.host,
                 )
-            async with audit, anyio.create_task_group() as tg:
+            async with audit, _fleet(settings, hub, registry, auth, users) as fleet, anyio.create_task_group() as tg:
                 tg.start_soon(_keep_keys_fresh, auth)
-                yield Services(hub, registry, auth, users, audit)
+                yield Services(hub, registry, auth, users, audit, fleet)
                 tg.cancel_scope.cancel()
     finally:
         await database.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _fleet(
+    settings: GatewaySettings, hub: Hub, registry: Registry, auth: Authenticator, users: UserDirectory
+) -> AsyncIterator[FleetLink | None]:
+    """This replica's part in a fleet (Redis configured): its link, and the changes it shares."""
+    if settings.redis_url is None:
+        yield None
+        return
+    from mcpgate.fleet.link import FleetLink
+    from mcpgate.fleet.shared_state import SharedState
+
+    link = FleetLink(settings)
+    sessions_belong_to(link.replica)
+    logger.info("replica %s of fleet %r (Redis at %s)", link.replica, settings.fleet.key_prefix, link.shown_url)
+    async with link, SharedState(link, hub, registry, auth, users, settings):
+        yield link
 
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -283,19 +305,26 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         "/messages/": messages,
         "/message": messages,
         "/sse": _only(("GET",), sse.handle_stream),
-        "/health": _only(("GET",), HealthEndpoint(hub)),
+        "/health": _only(("GET",), HealthEndpoint(hub, services.fleet)),
         "/metrics": _only(("GET",), metrics.endpoint),
         MANAGEMENT_DOCS: _only(("GET",), management_docs),
     }
     gateway = Gateway(management, fast_paths, VirtualServerEndpoints(hub, sse, streamable, rest), rest)
-    limiter = RateLimiter.from_settings(settings.rate_limits)
+    limiter = RateLimiter.from_settings(
+        settings.rate_limits, redis_url=settings.redis_url, key_prefix=settings.fleet.key_prefix
+    )
     hub.observers.append(metrics.tool_call)
 
     def failed(scope: Scope, reason: str) -> None:
         services.audit.auth_failure(scope, reason)
         metrics.auth_failure()
 
-    guarded = metrics.counting(Guard(gateway, services.auth, hub, limiter, on_failure=failed))
+    guard: ASGIApp = Guard(gateway, services.auth, hub, limiter, on_failure=failed)
+    if services.fleet is not None:
+        from mcpgate.fleet.relay import SessionRelay
+
+        guard = SessionRelay(guard, services.fleet, settings)  # before the guard: the owner judges
+    guarded = metrics.counting(guard)
     # In-process calls of the gateway's own API come from no browser: they skip the Host/Origin check.
     hub.own_api.serve(_as_caller(guarded), management.document)
     policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins, settings.edge.allowed_hosts)

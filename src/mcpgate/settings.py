@@ -418,6 +418,41 @@ class EdgeSettings(_Model):
     max_connections: int | None = Field(None, ge=1, validation_alias=_alias("max_connections", "maxConnections"))
 
 
+def redis_connection_url(value: str) -> str:
+    """`value` if redis-py can connect with it (redis://, rediss:// or unix://)."""
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise PydanticCustomError("url", "must be a redis://, rediss:// or unix:// URL")
+    return value
+
+
+class FleetSettings(_Model):
+    """How replicas of one gateway work together through Redis (`redis`); see fleet/.
+
+    Replicas that share a database and a Redis must share a `keyPrefix`; gateways that share only
+    the Redis server use different ones.
+    """
+
+    key_prefix: str = Field(
+        "mcpgate", pattern=r"^[A-Za-z0-9_.:-]{1,64}$", validation_alias=_alias("key_prefix", "keyPrefix")
+    )
+    # Each replica says it is alive this often; one not heard from for `deadAfterSeconds` is gone
+    # (its relayed streams end, /health stops listing it).
+    heartbeat_seconds: float = Field(1.0, gt=0, validation_alias=_alias("heartbeat_seconds", "heartbeatSeconds"))
+    dead_after_seconds: float = Field(5.0, gt=0, validation_alias=_alias("dead_after_seconds", "deadAfterSeconds"))
+    # How long a request relayed to the replica that owns its session waits for the answer to start.
+    relay_timeout_seconds: float = Field(
+        30.0, gt=0, validation_alias=_alias("relay_timeout_seconds", "relayTimeoutSeconds")
+    )
+    # Changes are announced at once; this full re-read catches what an outage of Redis hid.
+    resync_seconds: float = Field(30.0, gt=0, validation_alias=_alias("resync_seconds", "resyncSeconds"))
+
+    @model_validator(mode="after")
+    def _dead_after_beats(self) -> FleetSettings:
+        if self.dead_after_seconds <= 2 * self.heartbeat_seconds:
+            raise ValueError("deadAfterSeconds must be more than twice heartbeatSeconds")
+        return self
+
+
 class GatewaySettings(BaseSettings):
     # The environment is read under MCPGATE_ only: the prefix applies to the aliases too
     # (env_prefix_target "all", pydantic-settings 2.13), so MCPGATE_LOG_LEVEL and MCPGATE_LOGLEVEL
@@ -460,7 +495,12 @@ class GatewaySettings(BaseSettings):
     upstreams: list[UpstreamSettings] = Field(default_factory=list)
     servers: list[VirtualServerSettings] = Field(default_factory=list)
     # The registry: objects created through the API and the CLI. Unset = SQLite in data_dir.
-    database_url: str | None = None
+    database_url: str | None = Field(None, validation_alias=_alias("database_url", "databaseUrl"))
+    # What replicas share at run time (sessions, changes, rate limits, liveness). Unset = one process.
+    redis_url: Annotated[str, AfterValidator(redis_connection_url)] | None = Field(
+        None, validation_alias=_alias("redis_url", "redisUrl", "redis")
+    )
+    fleet: FleetSettings = FleetSettings()
     data_dir: Path = Field(default_factory=default_data_dir)
     migrate_on_start: bool = True
     # Encrypts stored secrets (headers, env). Unset = a key generated once into data_dir.

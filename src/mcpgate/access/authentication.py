@@ -22,7 +22,7 @@ import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -74,10 +74,22 @@ class Authenticator:
         self._required = required
         self._keys: dict[str, ApiKey] = {}  # digest → live (unrevoked) key
         self._used: dict[str, datetime] = {}
+        # Told the id of every key that stops being valid: revoked here, or gone when re-read
+        # (revoked by another replica or the offline CLI). Its sessions end.
         self.on_revoke: list[Callable[[str], None]] = []
+        # Awaited after a key is created or revoked here (fleet/shared_state.py tells the other replicas).
+        self.on_change: list[Callable[[], Awaitable[None]]] = []
 
     async def load(self) -> None:
+        """(Re-)read the keys; the sessions of any that is no longer valid are ended."""
+        before = {key.id for key in self._keys.values()}
         self._keys = {key.digest: key for key in await self.store.all() if key.revoked_at is None}
+        for key_id in before - {key.id for key in self._keys.values()}:
+            self._revoked(key_id)
+
+    def _revoked(self, key_id: str) -> None:
+        for listener in self.on_revoke:
+            listener(key_id)
 
     @property
     def enforcing(self) -> bool:
@@ -145,14 +157,17 @@ class Authenticator:
         await self.store.add(key)
         self._keys[key.digest] = key
         logger.info("API key %s (%s) created", key.prefix, name)
+        for listener in self.on_change:
+            await listener()
         return secret, key
 
     async def revoke(self, key_id: str) -> ApiKey:
         key = await self.store.revoke(key_id, self.clock())
         self._keys.pop(key.digest, None)
-        for listener in self.on_revoke:
-            listener(key_id)
+        self._revoked(key_id)
         logger.info("API key %s (%s) revoked", key.prefix, key.name)
+        for listener in self.on_change:
+            await listener()
         return key
 
     async def keys(self) -> list[ApiKey]:

@@ -14,6 +14,7 @@ the gateway's.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -25,8 +26,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
 from mcpgate.access.principal import Principal
-from mcpgate.errors import ConfigError, TooManyRequests, Unprocessable
+from mcpgate.errors import ConfigError, TooManyRequests, Unprocessable, shown_url
 from mcpgate.settings import RateLimitSettings
+
+logger = logging.getLogger(__name__)
 
 _KINDS = {"perKey": "key", "perUser": "user", "perIp": "ip"}
 
@@ -37,20 +40,24 @@ class RateLimiter:
         self._strategy = MovingWindowRateLimiter(self.storage)
         self._global = _parse(limits)
         self._parsed: dict[str, dict[str, list[RateLimitItem]]] = {}  # a server's config → its limits
+        self._warned_at = -math.inf
 
     @classmethod
-    def from_settings(cls, settings: RateLimitSettings, key_prefix: str = "mcpgate") -> RateLimiter:
+    def from_settings(
+        cls, settings: RateLimitSettings, *, redis_url: str | None = None, key_prefix: str = "mcpgate"
+    ) -> RateLimiter:
+        """Counters in `settings.storage`, else in the fleet's Redis (`redis_url`), else in memory."""
         storage = None
-        if settings.storage:
-            uri = settings.storage
+        if settings.storage or redis_url:
+            uri = settings.storage or redis_url
+            assert uri is not None
             if uri.startswith(("redis://", "rediss://")):
                 uri = "async+" + uri
             try:
-                storage = storage_from_string(uri, implementation="redispy", key_prefix=key_prefix)
+                storage = storage_from_string(uri, implementation="redispy", key_prefix=f"{key_prefix}:limits")
             except Exception as exc:  # the library's own errors for a URI it cannot use
-                raise ConfigError(
-                    f"rateLimits.storage: cannot use {settings.storage.split('@')[-1]!r}: {exc}"
-                ) from None
+                where = "rateLimits.storage" if settings.storage else "redis"
+                raise ConfigError(f"{where}: cannot use {shown_url(uri)!r}: {exc}") from None
         limits = {"perKey": settings.per_key, "perUser": settings.per_user, "perIp": settings.per_ip}
         return cls(limits, storage)
 
@@ -77,13 +84,25 @@ class RateLimiter:
             if (subject := subjects[kind]) is not None
             for item in items
         ]
-        if len(counted) > 1:  # every limit first, so a refusal by one is counted by none
+        try:
+            if len(counted) > 1:  # every limit first, so a refusal by one is counted by none
+                for item, scope, kind, subject in counted:
+                    if not await self._strategy.test(item, scope, kind, subject):
+                        raise await self._refusal(item, scope, kind, subject)
             for item, scope, kind, subject in counted:
-                if not await self._strategy.test(item, scope, kind, subject):
+                if not await self._strategy.hit(item, scope, kind, subject):  # a concurrent request took the last one
                     raise await self._refusal(item, scope, kind, subject)
-        for item, scope, kind, subject in counted:
-            if not await self._strategy.hit(item, scope, kind, subject):  # a concurrent request took the last one
-                raise await self._refusal(item, scope, kind, subject)
+        except TooManyRequests:
+            raise
+        except Exception as exc:
+            if isinstance(self.storage, MemoryStorage):
+                raise
+            # Shared counters out of reach (Redis restarting): let requests through rather than refuse
+            # every one — /health says Redis is unreachable; said once a minute here.
+            now = time.monotonic()
+            if now - self._warned_at > 60:
+                self._warned_at = now
+                logger.warning("rate limits not counted: their storage cannot be reached (%s)", exc)
 
     async def _refusal(self, item: RateLimitItem, scope: str, kind: str, subject: str) -> TooManyRequests:
         stats = await self._strategy.get_window_stats(item, scope, kind, subject)

@@ -10,6 +10,8 @@ own children of that upstream so the next call starts one with the new credentia
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from mcpgate.hub.credentials import Credential
 from mcpgate.hub.gateway import Hub
 from mcpgate.store.users import User, UserConnection, UserStore
@@ -20,11 +22,33 @@ class UserDirectory:
         self.store = store
         self.hub = hub
         self._credentials: dict[tuple[str, str], Credential] = {}
+        self._users: set[str] = set()
+        # Awaited after every change made here (fleet/shared_state.py tells the other replicas).
+        self.on_change: list[Callable[[], Awaitable[None]]] = []
 
     async def load(self) -> None:
-        self._credentials = {
+        """(Re-)read users and credentials. What changed since the last read (another replica
+        changed it) is applied as a change here would be: a user's children of an upstream whose
+        credentials changed are stopped, a removed user's sessions end."""
+        users = {user.name for user in await self.store.users()}
+        credentials = {
             (c.user, c.upstream): Credential(dict(c.headers), dict(c.env)) for c in await self.store.connections()
         }
+        changed = {
+            key
+            for key in self._credentials.keys() | credentials.keys()
+            if self._credentials.get(key) != credentials.get(key)
+        }
+        removed = self._users - users
+        self._credentials, self._users = credentials, users
+        for user, upstream in changed:
+            self.hub.forget_user(user, upstream)
+        for name in removed:
+            self._end_sessions_of(name)
+
+    async def _changed(self) -> None:
+        for listener in self.on_change:
+            await listener()
 
     def for_user(self, user: str, upstream: str) -> Credential | None:
         return self._credentials.get((user, upstream))
@@ -33,12 +57,20 @@ class UserDirectory:
         return await self.store.users()
 
     async def add_user(self, name: str) -> User:
-        return await self.store.add_user(name)
+        user = await self.store.add_user(name)
+        self._users.add(name)
+        await self._changed()
+        return user
 
     async def remove_user(self, name: str) -> None:
         await self.store.remove_user(name)
         for key in [k for k in self._credentials if k[0] == name]:
             del self._credentials[key]
+        self._users.discard(name)
+        self._end_sessions_of(name)
+        await self._changed()
+
+    def _end_sessions_of(self, name: str) -> None:
         self.hub.forget_user(name)
         for session in self.hub.sessions:  # its sessions would silently fall back to the default context
             if session.user == name:
@@ -52,6 +84,7 @@ class UserDirectory:
         stored = await self.store.put_connection(connection)
         self._credentials[(stored.user, stored.upstream)] = Credential(dict(stored.headers), dict(stored.env))
         self.hub.forget_user(stored.user, stored.upstream)
+        await self._changed()
         return stored
 
     async def keep(self, user: str, upstream: str, credential: Credential) -> None:
@@ -65,3 +98,4 @@ class UserDirectory:
         await self.store.remove_connection(user, upstream)
         self._credentials.pop((user, upstream), None)
         self.hub.forget_user(user, upstream)
+        await self._changed()

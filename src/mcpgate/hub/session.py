@@ -42,9 +42,27 @@ async def _drop(message: Message) -> None:
     """A session with nowhere to deliver unsolicited messages (stateless, or no GET stream yet)."""
 
 
+# Which process a session id belongs to: "" alone, ".<replica id>" in a fleet, so that any
+# replica can tell from the id where the session lives (fleet/relay.py) without a lookup.
+_owner_suffix = ""
+
+
+def sessions_belong_to(replica: str) -> None:
+    """Mint every later session id of this process with `replica` in it (set once, at start)."""
+    global _owner_suffix
+    _owner_suffix = f".{replica}" if replica else ""
+
+
 def new_session_id() -> str:
-    # 128 bits from the OS CSPRNG, URL-safe; the session id is a bearer capability.
-    return secrets.token_urlsafe(16)
+    # 128 bits from the OS CSPRNG, URL-safe; the session id is a bearer capability. The random part
+    # comes first: it is what `shown_session_id` shows.
+    return secrets.token_urlsafe(16) + _owner_suffix
+
+
+def owner_of_session(session_id: str) -> str | None:
+    """The replica a session id was minted by (None: minted outside a fleet)."""
+    _, dot, replica = session_id.rpartition(".")
+    return replica if dot and replica else None
 
 
 def shown_session_id(session_id: str) -> str:

@@ -34,6 +34,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # (~9 MB, ~0.15 s); tests/store/test_registry.py checks this is Alembic's head, so a new
 # migration that forgets to move it fails the suite.
 HEAD_REVISION = "0004"
+_MIGRATION_LOCK = 0x6D637067  # "mcpg": the advisory lock held while migrating
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 
 
@@ -101,6 +102,10 @@ class Database:
         if revision in ("head", HEAD_REVISION) and await self.revision() == HEAD_REVISION:
             return  # the usual start: nothing to do, and no Alembic to load
         async with self.engine.begin() as connection:
+            if self.backend == "postgresql":
+                # Replicas starting together on a new database: one migrates, the others wait
+                # here and then find the schema at head (the lock ends with the transaction).
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             await connection.run_sync(_upgrade, revision)
 
     async def revision(self) -> str | None:

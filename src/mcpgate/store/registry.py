@@ -11,6 +11,7 @@ in. Objects declared in the config file never come here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +45,12 @@ class Registry:
     def __init__(self, database: Database, box: SecretBox) -> None:
         self.database = database
         self.box = box
+        # Awaited after every committed change (fleet/shared_state.py tells the other replicas).
+        self.on_change: list[Callable[[], Awaitable[None]]] = []
+
+    async def _changed(self) -> None:
+        for listener in self.on_change:
+            await listener()
 
     # -- upstreams ---------------------------------------------------------------------
 
@@ -66,6 +73,7 @@ class Registry:
                 await tx.execute(insert(upstreams_table).values(**self._upstream_values(spec), created_at=now))
         except IntegrityError:
             raise Conflict(f"an upstream named {spec.name!r} already exists") from None
+        await self._changed()
         return RegisteredUpstream(spec, now, now)
 
     async def replace_upstream(self, spec: UpstreamSpec) -> RegisteredUpstream:
@@ -77,6 +85,7 @@ class Registry:
             if result.rowcount == 0:
                 raise NotFound(f"no upstream named {spec.name!r}")
             row = (await tx.execute(select(upstreams_table).where(upstreams_table.c.name == spec.name))).one()
+        await self._changed()
         return self._upstream(row._mapping)
 
     async def remove_upstream(self, name: str) -> None:
@@ -84,6 +93,7 @@ class Registry:
             result = await tx.execute(delete(upstreams_table).where(upstreams_table.c.name == name))
         if result.rowcount == 0:
             raise NotFound(f"no upstream named {name!r}")
+        await self._changed()
 
     def _upstream_values(self, spec: UpstreamSpec) -> dict[str, Any]:
         data = spec.model_dump(mode="json", exclude={"name", "kind", "enabled", *_SECRET_FIELDS})
@@ -142,6 +152,7 @@ class Registry:
                 await tx.execute(insert(servers_table).values(**self._server_values(server)))
         except IntegrityError:
             raise Conflict(f"a virtual server named {server.name!r} already exists") from None
+        await self._changed()
         return server
 
     async def replace_server(self, server: VirtualServer) -> VirtualServer:
@@ -155,6 +166,7 @@ class Registry:
             raise Conflict(f"a virtual server named {server.name!r} already exists") from None
         if result.rowcount == 0:
             raise NotFound(f"no virtual server with id {server.id!r}")
+        await self._changed()
         return server
 
     async def remove_server(self, server_id: str) -> None:
@@ -162,6 +174,7 @@ class Registry:
             result = await tx.execute(delete(servers_table).where(servers_table.c.id == server_id))
         if result.rowcount == 0:
             raise NotFound(f"no virtual server with id {server_id!r}")
+        await self._changed()
 
     def _server_values(self, server: VirtualServer) -> dict[str, Any]:
         headers = {e.name: dict(e.headers) for e in server.external if e.headers}
