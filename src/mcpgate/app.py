@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -177,7 +177,10 @@ async def open_services(settings: GatewaySettings, *, backoff: Backoff | None = 
             await users.load()
             hub.credentials = users
             audit = AuditTrail(AuditStore(database), auth)
-            hub.observers.append(audit.tool_call)
+            if settings.redis_url is None:
+                hub.observers.append(audit.tool_call)
+            else:  # a replica may be killed at any moment: its rows are written before it answers
+                hub.recorders.append(audit.stored)
             auth.on_revoke.append(lambda key_id: _close_sessions_of(hub, key_id))
             if not auth.enforcing and settings.host not in _LOOPBACK:
                 logger.warning(
@@ -315,9 +318,12 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
     )
     hub.observers.append(metrics.tool_call)
 
-    def failed(scope: Scope, reason: str) -> None:
-        services.audit.auth_failure(scope, reason)
+    def failed(scope: Scope, reason: str) -> Awaitable[None] | None:
         metrics.auth_failure()
+        if services.fleet is not None:
+            return services.audit.stored_failure(scope, reason)
+        services.audit.auth_failure(scope, reason)
+        return None
 
     guard: ASGIApp = Guard(gateway, services.auth, hub, limiter, on_failure=failed)
     if services.fleet is not None:

@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--config", "-c", type=Path, help="YAML or JSON file; accepts the Claude Desktop format")
     listen_flags(serve)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="serving processes on the one port (default 1); more than one needs Redis (MCPGATE_REDIS_URL), "
+        "through which they share sessions and changes",
+    )
 
     wrap = commands.add_parser(
         "wrap",
@@ -166,12 +173,12 @@ def settings_from_args(args: argparse.Namespace) -> GatewaySettings:
     return settings
 
 
-def listen(settings: GatewaySettings) -> list[socket.socket]:
+def listen(settings: GatewaySettings, *, reuse_port: bool = False) -> list[socket.socket]:
     """The bound sockets to serve on; one `mcpgate: error:` line and exit status 1 when the port
     cannot be had (2 when the host does not resolve: that is the configuration)."""
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     try:
-        return listening_sockets(settings.host, settings.port)
+        return listening_sockets(settings.host, settings.port, reuse_port=reuse_port)
     except socket.gaierror as exc:
         _fail(2, f"cannot listen on {host}: {exc.strerror}")
     except OSError as exc:
@@ -262,10 +269,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = settings_from_args(args)
     except ConfigError as exc:
         _fail(2, str(exc))
+    workers = getattr(args, "workers", 1)
+    process = " [%(process)d]" if workers != 1 else ""  # which worker said it
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=settings.log_level.upper(),
+        format=f"%(asctime)s{process} %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     _raise_open_file_limit()
+    if workers != 1:
+        _serve_workers(settings, workers)
     sockets = listen(settings)
     try:
         with HeldSignals() as held:
@@ -277,6 +290,48 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def _serve_workers(settings: GatewaySettings, workers: int) -> NoReturn:
+    from mcpgate.workers import prepare_shared_files, serve_workers
+
+    if workers < 1:
+        _fail(2, f"--workers must be 1 or more, not {workers}")
+    if settings.redis_url is None:
+        _fail(
+            2,
+            f"--workers {workers} needs Redis, through which workers share sessions and changes: "
+            "set MCPGATE_REDIS_URL (or `redis:` in the config file), or run one process",
+        )
+    # Each worker its own socket on the one port (SO_REUSEPORT); port 0 picks one for all.
+    first = listen_shared(settings, settings.port)
+    port = first[0].getsockname()[1]
+    sockets = [first, *(listen_shared(settings, port) for _ in range(workers - 1))]
+    try:
+        prepare_shared_files(settings)
+    except ValueError as exc:
+        _fail(2, str(exc))
+    except ConfigError as exc:
+        _fail(2, str(exc))
+    sig = serve_workers(settings, sockets, _serve_one)
+    for group in sockets:
+        for sock in group:
+            sock.close()
+    signal.raise_signal(sig)  # stopped by a signal: end as a single gateway does (handlers restored)
+    raise SystemExit(128 + sig)
+
+
+def listen_shared(settings: GatewaySettings, port: int) -> list[socket.socket]:
+    return listen(settings.model_copy(update={"port": port}), reuse_port=True)
+
+
+def _serve_one(settings: GatewaySettings, sockets: list[socket.socket]) -> None:
+    """One worker's gateway (in its own process)."""
+    try:
+        with HeldSignals() as held:
+            anyio.run(serve, settings, sockets, held, backend_options={"use_uvloop": _uvloop_available()})
+    except KeyboardInterrupt:
+        pass
 
 
 def _raise_open_file_limit() -> None:

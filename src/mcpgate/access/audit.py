@@ -7,6 +7,11 @@ reason), as a structured log line at once and a database row soon after.
     guard.on_failure = trail.auth_failure
     async with trail:          # writes batches in the background; the last one on exit
         ...
+
+A replica of a fleet may be killed at any moment, and what it buffered would be lost with it;
+there, `stored` (for tool calls) and `stored_failure` return once the row is in the database:
+every event recorded meanwhile goes in the same transaction (a group commit), so the cost is
+one commit per batch, not per call.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +35,7 @@ from mcpgate.store.audit import AuditEvent, AuditStore
 logger = logging.getLogger("mcpgate.audit")
 
 _FLUSH_SECONDS = 0.5
+_STORED_WAIT_SECONDS = 5.0  # a caller waits this long at most for its row (the database may be away)
 _MAX_BUFFER = 50_000  # beyond this (database away for long) the oldest rows are dropped, the log lines stay
 
 
@@ -41,6 +48,32 @@ class AuditTrail:
         # One write at a time: a reader's flush must also wait for a periodic write already under
         # way, or it would read the table before those rows are in it.
         self._writing = anyio.Lock()
+        self._next_commit: anyio.Event | None = None  # set once the rows waited on are written
+
+    async def stored(self, call: ToolCall) -> None:
+        """Record a tool call; return once its row is written (or after a bounded wait)."""
+        self.tool_call(call)
+        await self._committed()
+
+    def stored_failure(self, scope: dict[str, Any], reason: str) -> Awaitable[None]:
+        self.auth_failure(scope, reason)
+        return self._committed()
+
+    async def _committed(self) -> None:
+        commit = self._next_commit
+        if commit is None:
+            commit = self._next_commit = anyio.Event()
+            assert self._task_group is not None
+            self._task_group.start_soon(self._commit, commit)
+        with anyio.move_on_after(_STORED_WAIT_SECONDS):
+            await commit.wait()
+
+    async def _commit(self, commit: anyio.Event) -> None:
+        async with self._writing:  # rows recorded while an earlier write runs join this one
+            self._next_commit = None
+        with anyio.CancelScope(shield=True):
+            await self.flush()
+        commit.set()
 
     def tool_call(self, call: ToolCall) -> None:
         owner = call.session.owner

@@ -21,7 +21,7 @@ or 403, with a JSON-RPC error body on MCP paths and the API's error body elsewhe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -48,7 +48,7 @@ ADMIN_ONLY = ("/api/v1/keys", "/api/v1/users", "/api/v1/audit")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNAUTHORIZED_CODE = -32001
 
-AuthFailure = Callable[[Scope, str], None]
+AuthFailure = Callable[[Scope, str], Awaitable[None] | None]
 
 
 class Guard:
@@ -151,7 +151,8 @@ class Guard:
 
     async def _refuse(self, scope: Scope, send: Send, exc: GatewayError) -> None:
         if self.on_failure is not None and isinstance(exc, Unauthorized):
-            self.on_failure(scope, exc.message)
+            if (recorded := self.on_failure(scope, exc.message)) is not None:
+                await recorded  # kept before the refusal is sent (a fleet's audit)
         status = exc.http_status
         headers = [(b"www-authenticate", b'Bearer realm="mcpgate"')] if status == 401 else []
         if isinstance(exc, TooManyRequests):

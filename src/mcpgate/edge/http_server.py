@@ -85,7 +85,7 @@ def server_config(app: Any, edge: EdgeSettings | None = None, **options: Any) ->
     return uvicorn.Config(app, http=protocol, **options)  # type: ignore[arg-type]
 
 
-def listening_sockets(host: str, port: int) -> list[socket.socket]:
+def listening_sockets(host: str, port: int, *, reuse_port: bool = False) -> list[socket.socket]:
     """Sockets bound to `host`:`port` (each address the name has), as asyncio's `create_server`
     would bind them, for `GatewayServer.serve`: a port in use fails here, before anything starts.
     Raises `OSError` (`socket.gaierror` for a host that does not resolve)."""
@@ -96,6 +96,8 @@ def listening_sockets(host: str, port: int) -> list[socket.socket]:
             sock = socket.socket(family, kind, proto)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:  # one socket per worker on the same port: the kernel spreads connections
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)

@@ -75,12 +75,17 @@ class Forwarder:
             outcome = "cancelled"
             raise
         finally:
-            if self.hub.observers:
+            if self.hub.observers or self.hub.recorders:
                 call = ToolCall(
                     session, params.get("name"), params.get("arguments"), outcome, time.perf_counter() - started
                 )
-                # Told once this task yields (the answer on its way): audit and metrics add no latency.
-                asyncio.get_running_loop().call_soon(_tell, self.hub.observers, call)
+                if self.hub.observers:
+                    # Told once this task yields (the answer on its way): audit and metrics add no latency.
+                    asyncio.get_running_loop().call_soon(_tell, self.hub.observers, call)
+                if self.hub.recorders:  # must have kept it before the answer goes (a fleet's audit)
+                    with anyio.CancelScope(shield=True):
+                        for record in self.hub.recorders:
+                            await record(call)
 
     async def _call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         name = _required_name(params, "tools/call")

@@ -113,6 +113,9 @@ class Hub:
         self.credentials: Credentials = NoCredentials()
         # Told of every tool call (the audit trail, metrics): callables taking a forwarding.ToolCall.
         self.observers: list[Callable[[Any], None]] = []
+        # Awaited with every tool call before its answer is sent (the audit trail of a fleet, whose
+        # rows must not be lost with a killed replica). Each bounds its own wait.
+        self.recorders: list[Callable[[Any], Awaitable[None]]] = []
         # Children started for one session (`perSession`) or one user (env credentials).
         self.children = OwnChildren(settings, self._make_child, self._start_child)
         self._task_group: anyio.abc.TaskGroup | None = None
