@@ -370,6 +370,15 @@ class Fleet:
         with anyio.CancelScope(shield=True):
             await self._stack.aclose()
 
+    def logs(self, lines: int = 40) -> str:
+        """The end of each process's log (the whole files are under the fleet's directory)."""
+        parts = [(replica.name, replica.log()) for replica in self.replicas]
+        if self.balancer is not None:
+            parts.append(("haproxy", self.balancer.log()))
+        return "\n".join(
+            f"----- {name} (last {lines} lines) -----\n" + "\n".join(text.splitlines()[-lines:]) for name, text in parts
+        )
+
     def kill_now(self) -> None:
         """SIGKILL to every process still running: a fixture's last resort if closing was cut short."""
         for process in [*self.replicas, *([self.balancer] if self.balancer else [])]:

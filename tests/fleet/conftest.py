@@ -9,7 +9,7 @@ async def test_other(fleet_factory, private_redis) -> None:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,22 @@ from tests.fleet.balancer import require_haproxy
 from tests.fleet.cluster import Fleet, PrivateRedis
 
 FleetFactory = Callable[..., Fleet]
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
 
 
 @pytest.fixture
-def fleet_factory(tmp_path: Path) -> Iterator[FleetFactory]:
+def fleet_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FleetFactory]:
     """`fleet_factory(replicas=2, **options)` → a `Fleet` to enter with `async with` (see `Fleet`
-    for the options); whatever is still running at the end of the test is killed."""
+    for the options); whatever is still running at the end of the test is killed. When the test
+    fails, the end of each process's log is printed (pytest shows it under the failure)."""
     require_haproxy()
     made: list[Fleet] = []
 
@@ -36,6 +46,8 @@ def fleet_factory(tmp_path: Path) -> Iterator[FleetFactory]:
     yield make
     for fleet in made:
         fleet.kill_now()
+        if request.node.stash.get(_FAILED, False):
+            print(fleet.logs())
 
 
 @pytest.fixture
