@@ -84,7 +84,7 @@ class FleetLink:
         self.reachable = False
         self.unreachable_since: float | None = time.time()
         self.error: str | None = "not connected yet"
-        self._subscribed = False
+        self._subscribed_at: float | None = None  # time.monotonic() of the current subscription
         self._resubscribe = anyio.Event()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started_at = time.time()
@@ -143,7 +143,7 @@ class FleetLink:
             pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(*self._channels.values())
-                self._subscribed = True
+                self._subscribed_at = time.monotonic()
                 self._resubscribe = anyio.Event()
                 attempt = 0
                 await self._found()
@@ -157,7 +157,7 @@ class FleetLink:
             except (RedisError, OSError) as exc:
                 self._lost(exc)
             finally:
-                self._subscribed = False
+                self._subscribed_at = None
                 with anyio.CancelScope(shield=True), anyio.move_on_after(1):
                     try:
                         await pubsub.aclose()
@@ -187,10 +187,12 @@ class FleetLink:
                     await self.redis.zrem(self._members_key, *forgotten)
                     await self.redis.hdel(self._info_key, *forgotten)
                 self._seen({member.decode(): score for member, score in live}, infos)
-                if self._subscribed and listeners == 0:
-                    logger.warning("fleet: this replica's subscription was lost; subscribing again")
-                    self._resubscribe.set()
-                if self._subscribed:
+                subscribed_at = self._subscribed_at
+                if subscribed_at is not None:
+                    # A new subscription is confirmed a moment after SUBSCRIBE returns: judged after a beat.
+                    if listeners == 0 and time.monotonic() - subscribed_at > 2 * self.settings.heartbeat_seconds:
+                        logger.warning("fleet: this replica's subscription was lost; subscribing again")
+                        self._resubscribe.set()
                     await self._found()
             except (RedisError, OSError) as exc:
                 self._lost(exc)

@@ -46,6 +46,7 @@ from mcpgate.settings import GatewaySettings
 logger = logging.getLogger(__name__)
 
 SESSION_HEADER = "mcp-session-id"
+_RESUBSCRIBING_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8, 0.0)
 _SCOPE_KEYS = ("http_version", "method", "scheme", "path", "root_path", "client", "server")
 
 
@@ -85,21 +86,18 @@ class SessionRelay:
         except GatewayError as exc:
             await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
             return
-        if not self.link.alive(owner):
-            await self.app(scope, _replay(body, receive), send)  # answers 404: that session is gone
-            return
         relay_id = f"{self.link.replica}:{next(self._ids)}"
         answer = self._waiting[relay_id] = _Answer(owner, self.max_queued_bytes)
         request = {"op": "request", "id": relay_id, "from": self.link.replica, "scope": _portable(scope)}
         try:
-            delivered = await self.link.send(owner, _pack(request, body))
+            delivered = await self._deliver(owner, _pack(request, body))
         except FleetUnavailable as exc:
             del self._waiting[relay_id]
             await _refuse(send, 503, f"the replica holding this session cannot be reached now ({exc}); retry")
             return
-        if not delivered:
+        if not delivered:  # nobody listens there: that replica, and its sessions, are gone
             del self._waiting[relay_id]
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, _replay(body, receive), send)  # which answers 404 session not found
             return
         finished = False
         try:
@@ -117,6 +115,17 @@ class SessionRelay:
                         await self.link.send(owner, _pack({"op": "cancel", "id": relay_id}))
                     except FleetUnavailable:
                         pass
+
+    async def _deliver(self, owner: str, request: bytes) -> bool:
+        """Publish to the owner; True once it listens. A replica still beating but not listening is
+        between two subscriptions (Redis just came back): it is given a moment before it counts as gone."""
+        for pause in _RESUBSCRIBING_PAUSES:
+            if await self.link.send(owner, request):
+                return True
+            if not self.link.alive(owner):
+                return False
+            await anyio.sleep(pause)  # a bounded retry, not a wait for an event
+        return False
 
     async def _pass_on(self, answer: _Answer, send: Send) -> bool:
         """Write the owner's answer out as it arrives; True once it was whole."""
@@ -193,7 +202,6 @@ class SessionRelay:
                 frame = {"op": "start", "id": relay_id, "status": message["status"]}
                 frame["headers"] = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in message.get("headers", ())]
                 chunk = b""
-                served.started = True
             elif message["type"] == "http.response.body":
                 more = message.get("more_body", False)
                 frame, chunk = {"op": "body", "id": relay_id, "more": more}, message.get("body", b"")
@@ -222,13 +230,6 @@ class SessionRelay:
                         await self.link.send(relayer, _pack({"op": "end", "id": relay_id, "whole": False}))
                     except FleetUnavailable:
                         pass
-
-    async def aclose(self) -> None:
-        """Stop answering relayed requests (the gateway is stopping)."""
-        for served in list(self._serving.values()):
-            served.disconnected.set()
-            if served.task is not None:
-                served.task.cancel()
 
 
 @dataclass(eq=False)
@@ -277,8 +278,7 @@ class _Served:
 
     relayer: str
     disconnected: anyio.Event = field(default_factory=anyio.Event)
-    task: asyncio.Task[None] | None = None
-    started: bool = False
+    task: asyncio.Task[None] | None = None  # held: a task nobody references may be collected mid-run
     finished: bool = False
 
 
