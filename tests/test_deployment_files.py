@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from mcpgate.settings import EdgeSettings
 from tests.fleet.balancer import BALANCING, require_haproxy
 from tests.fleet.cluster import mcpgate_command
 
@@ -106,7 +107,9 @@ def test_compose_runs_two_replicas_sharing_one_database_redis_and_keys_behind_ha
     haproxy = services["haproxy"]
     assert "./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in haproxy["volumes"]
     assert [port.split(":")[-1] for port in haproxy["ports"]] == ["8080"]
-    assert environment["FORWARDED_ALLOW_IPS"] == haproxy["networks"]["default"]["ipv4_address"]
+    trusted = json.loads(environment["MCPGATE_EDGE__TRUSTED_PROXIES"])
+    assert trusted == [haproxy["networks"]["default"]["ipv4_address"]]
+    assert EdgeSettings(trustedProxies=trusted).trusted_proxies == trusted  # a value the gateway takes
     assert not any("ports" in service for service in fleet.values())  # reached through the balancer only
 
 

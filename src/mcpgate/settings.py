@@ -7,6 +7,7 @@ in what neither gives. Values here are validated once, at start-up.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -369,6 +370,16 @@ class RateLimitSettings(_Model):
         return value
 
 
+def proxy_address(value: str) -> str:
+    """An IP address, a network in CIDR notation, or "*"."""
+    if value != "*":
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise PydanticCustomError("proxy", "must be an IP address, a network such as 10.0.0.0/8, or *") from None
+    return value
+
+
 class EdgeSettings(_Model):
     """What the client-facing transports accept."""
 
@@ -416,6 +427,13 @@ class EdgeSettings(_Model):
     # that is more). At the cap a new connection takes the place of the one that has waited
     # longest for its request's head or body, or is refused when none is waiting.
     max_connections: int | None = Field(None, ge=1, validation_alias=_alias("max_connections", "maxConnections"))
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the client address that rate
+    # limits and the audit see): addresses or networks ("10.0.0.0/8"), or "*" for any. The default
+    # is loopback, for a proxy on the same host; behind a balancer elsewhere, name it; set [] when
+    # clients connect on loopback directly, or any of them could claim another's address.
+    trusted_proxies: list[Annotated[str, AfterValidator(proxy_address)]] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"], validation_alias=_alias("trusted_proxies", "trustedProxies")
+    )
 
 
 def redis_connection_url(value: str) -> str:

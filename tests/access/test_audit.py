@@ -152,3 +152,22 @@ async def test_a_flush_returns_only_once_every_earlier_event_is_stored() -> None
         assert sorted(reasons) == ["POST /mcp: first", "POST /mcp: second"]
     finally:
         await database.aclose()
+
+
+@pytest.mark.parametrize(
+    ("trusted", "recorded"),
+    [(None, "203.0.113.7"), (["10.0.0.0/8"], "127.0.0.1"), ([], "127.0.0.1")],
+    ids=["loopback-proxy-trusted-by-default", "another-network-trusted", "nobody-trusted"],
+)
+async def test_a_client_address_from_x_forwarded_for_is_believed_only_from_trusted_proxies(
+    trusted: list[str] | None, recorded: str
+) -> None:
+    """What rate limits and the audit see as the client's address (`edge.trustedProxies`)."""
+    config: dict[str, object] = {"mcpServers": {"demo": stdio_echo("demo")}, "api_key": ADMIN}
+    if trusted is not None:
+        config["edge"] = {"trustedProxies": trusted}
+    async with running_gateway(config) as gateway, gateway.http() as http:
+        refused = await http.get("/tools", headers={"x-api-key": "wrong", "x-forwarded-for": "203.0.113.7"})
+        assert refused.status_code == 401
+        page = (await http.get("/api/v1/audit", params={"kind": "auth_failure"}, headers={"x-api-key": ADMIN})).json()
+    assert [row["sourceIp"] for row in page["data"]] == [recorded]

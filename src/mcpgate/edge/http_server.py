@@ -78,6 +78,7 @@ def server_config(app: Any, edge: EdgeSettings | None = None, **options: Any) ->
             open_files,
         )
     options.setdefault("timeout_keep_alive", edge.idle_timeout_seconds)
+    options.setdefault("forwarded_allow_ips", list(edge.trusted_proxies))
     # One turn of the accept loop takes up to `backlog` connections before any is counted: a
     # burst that must fit in what the cap leaves of the open-file limit.
     options.setdefault("backlog", max(16, min(_BACKLOG, (open_files - max_connections) // 4)))
