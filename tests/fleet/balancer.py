@@ -44,6 +44,9 @@ BALANCING = [
     "http-check expect status 200",
     "retries 2",
     "option redispatch 1",
+    # A request whose replica died before answering it is sent to another: safe for MCP, where a
+    # session answers a request id once (hub/session.py RecentAnswers) whoever resends it.
+    "retry-on conn-failure empty-response",
 ]
 
 # Long timeouts for streams (SSE, a Streamable HTTP GET): the replicas' keep-alive comments keep

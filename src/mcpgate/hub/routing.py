@@ -9,6 +9,7 @@ names a tool, prompt or resource is forwarded to the upstream that owns it (see
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,7 +23,7 @@ from mcpgate.hub.forwarding import Forwarder, Notify
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
 from mcpgate.hub.pagination import page
 from mcpgate.hub.servers import listed_tools
-from mcpgate.hub.session import ClientSession
+from mcpgate.hub.session import ClientSession, RecentAnswers
 from mcpgate.hub.smart import META_NAMES, SmartTools, meta_tool
 from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, error_response, result_response
 from mcpgate.protocol.spec import (
@@ -87,6 +88,38 @@ class RequestRouter:
             if not session.answer(envelope.message):
                 logger.debug("session %s: response to unknown request %r ignored", session.shown_id, envelope.id)
             return None
+        if session.ephemeral:
+            return await self._answer(session, envelope, notify)
+        return await self._answer_once(session, envelope, notify)
+
+    async def _answer_once(self, session: ClientSession, envelope: Envelope, notify: Notify) -> Message | None:
+        """`_answer`, unless this request was seen already (resent: see `RecentAnswers`)."""
+        answers = session.answers
+        if answers is None:
+            answers = session.answers = RecentAnswers()
+        key = (type(envelope.id).__name__, envelope.id)  # 1 and "1" are two ids
+        earlier = answers.earlier(key)
+        if earlier is not None:
+            logger.info("session %s: request %r was sent again; answered once", session.shown_id, envelope.id)
+            if session.transport == "sse":
+                return None  # the answer travels on the session's stream, once
+            if isinstance(earlier, tuple):
+                return earlier[1]
+            try:
+                return await asyncio.shield(earlier)
+            except asyncio.CancelledError:
+                if not earlier.cancelled():
+                    raise  # this request was cancelled itself
+                return await self._answer_once(session, envelope, notify)  # the first one was: run it now
+        answers.start(key)
+        answer: Message | None = None
+        try:
+            answer = await self._answer(session, envelope, notify)
+        finally:
+            answers.finish(key, answer, cancelled=answer is None)
+        return answer
+
+    async def _answer(self, session: ClientSession, envelope: Envelope, notify: Notify) -> Message | None:
         try:
             params = envelope.message.get("params")
             if params is not None and not isinstance(params, dict):

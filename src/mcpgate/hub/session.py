@@ -9,6 +9,7 @@ is shared between sessions; that is the point.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -98,6 +99,8 @@ class ClientSession:
     closed: anyio.Event = field(default_factory=anyio.Event)
     on_close: Callable[[], None] | None = None  # a stream's own way to end at once (SSE)
     open_streams: int = 0  # SSE streams currently attached; a session with one is never idle
+    # Answers to its recent requests, by request id, for one resent (see `RecentAnswers`).
+    answers: RecentAnswers | None = field(default=None, repr=False)
     # Requests the gateway sent this client (sampling, elicitation, roots…) awaiting its answer.
     _asked: dict[int, _Answer] = field(default_factory=dict)
     _next_ask: int = 0
@@ -197,6 +200,50 @@ class ClientSession:
             answer.result = result if isinstance(result, dict) else {}
         answer.arrived.set()
         return True
+
+
+class RecentAnswers:
+    """A session's answers by request id, while they run and for a few seconds after.
+
+    Request ids are unique within a session (the spec says so), so a request that arrives again
+    with an id already seen is the same request resent — by a balancer that lost the connection
+    it first went on (a replica killed mid-request) and tried another. It gets the first one's
+    answer instead of running twice: a tool call is not made twice because a proxy retried it.
+    Bounded: the last `keep` answers, for `seconds` each.
+    """
+
+    __slots__ = ("_running", "_answered")
+
+    keep = 8
+    seconds = 10.0
+
+    def __init__(self) -> None:
+        self._running: dict[tuple[str, Any], asyncio.Future[Message | None]] = {}
+        self._answered: dict[tuple[str, Any], tuple[float, Message | None]] = {}
+
+    def earlier(self, key: tuple[str, Any]) -> asyncio.Future[Message | None] | tuple[float, Message | None] | None:
+        """The answer to an earlier request with this id: running (a future) or given; None if new."""
+        running = self._running.get(key)
+        if running is not None:
+            return running
+        given = self._answered.get(key)
+        if given is not None and time.monotonic() - given[0] < self.seconds:
+            return given
+        return None
+
+    def start(self, key: tuple[str, Any]) -> asyncio.Future[Message | None]:
+        future = self._running[key] = asyncio.get_running_loop().create_future()
+        return future
+
+    def finish(self, key: tuple[str, Any], answer: Message | None, cancelled: bool) -> None:
+        future = self._running.pop(key)
+        if cancelled:  # nothing was answered: a resent request runs again
+            future.cancel()
+            return
+        future.set_result(answer)
+        self._answered[key] = (time.monotonic(), answer)
+        while len(self._answered) > self.keep:
+            del self._answered[next(iter(self._answered))]
 
 
 @dataclass(slots=True)
