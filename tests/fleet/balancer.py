@@ -47,6 +47,9 @@ BALANCING = [
     # A request whose replica died before answering it is sent to another: safe for MCP, where a
     # session answers a request id once (hub/session.py RecentAnswers) whoever resends it.
     "retry-on conn-failure empty-response",
+    # The whole request is read before a replica is chosen: what makes a request a dead replica
+    # was answering retryable (without it a client saw its connection closed, no answer, no retry).
+    "option http-buffer-request",
 ]
 
 # Long timeouts for streams (SSE, a Streamable HTTP GET): the replicas' keep-alive comments keep

@@ -30,9 +30,13 @@ class ServedBy:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.first: str | None = None  # who answered the first request (the session's replica)
 
     async def _seen(self, response: httpx2.Response) -> None:
-        self.counts[response.headers.get("x-served-by", "?")] += 1
+        replica = response.headers.get("x-served-by", "?")
+        self.counts[replica] += 1
+        if self.first is None:
+            self.first = replica
 
     def http_client(
         self, headers: dict[str, str] | None = None, timeout: Any = None, auth: Any = None

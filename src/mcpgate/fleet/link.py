@@ -32,6 +32,9 @@ import anyio
 import anyio.abc
 import orjson
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from mcpgate import __version__
@@ -74,14 +77,21 @@ class FleetLink:
             timeout=_COMMAND_SECONDS,
             socket_connect_timeout=_COMMAND_SECONDS,
             socket_timeout=_COMMAND_SECONDS,
+            # A pooled connection to a Redis that restarted is dead: one failed command reconnects
+            # and tries again (at once, then after 50 ms) rather than count as Redis being away.
+            retry=Retry(ExponentialBackoff(cap=0.05, base=0.05), 2),
+            retry_on_error=[RedisConnectionError],
         )
         self.redis = Redis(connection_pool=pool)
         self._handlers: dict[str, Handler] = {}
         self.on_gone: list[Callable[[str], None]] = []
+        self.on_unreachable: list[Callable[[], None]] = []  # told once when Redis is lost
         self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
         self.members: dict[str, float] = {}  # replica → when it was last heard from (time.time())
         self.info: dict[str, dict[str, Any]] = {}
         self.reachable = False
+        self._reached = anyio.Event()  # set while `reachable`
+        self._hearing_since = time.time()
         self.unreachable_since: float | None = time.time()
         self.error: str | None = "not connected yet"
         self._subscribed_at: float | None = None  # time.monotonic() of the current subscription
@@ -110,6 +120,12 @@ class FleetLink:
         except (RedisError, OSError) as exc:
             self._lost(exc)
             raise FleetUnavailable(f"Redis at {self.shown_url} cannot be reached: {_reason(exc)}") from None
+
+    async def reached(self, timeout: float) -> bool:  # noqa: ASYNC109 - a bound on waiting, not an operation
+        """Whether Redis is reachable, waiting up to `timeout` seconds for it to come back."""
+        with anyio.move_on_after(timeout):
+            await self._reached.wait()
+        return self.reachable
 
     def alive(self, replica: str) -> bool:
         seen = self.members.get(replica)
@@ -199,9 +215,19 @@ class FleetLink:
             await anyio.sleep(self.settings.heartbeat_seconds)  # the beat's own period
 
     def _seen(self, live: dict[str, float], infos: dict[bytes, bytes]) -> None:
-        gone = [replica for replica in self.members if replica not in live and replica != self.replica]
-        self.members = live
-        self.info = {field.decode(): orjson.loads(value) for field, value in infos.items() if field.decode() in live}
+        # Gone when not heard from for deadAfterSeconds — not merely missing from one read: a Redis
+        # that restarted has forgotten everyone until each replica's next beat.
+        now = time.time()
+        members = {**self.members, **live}
+        # Silence is counted from when this replica could hear again, not across its own outage.
+        gone = [
+            r for r, seen in members.items() if now - max(seen, self._hearing_since) >= self.settings.dead_after_seconds
+        ]
+        for replica in gone:
+            del members[replica]
+        self.members = members
+        read = {field.decode(): orjson.loads(value) for field, value in infos.items()}
+        self.info = {replica: read.get(replica) or self.info.get(replica, {}) for replica in members}
         for replica in gone:
             logger.info("fleet: replica %s is gone", replica)
             for listener in self.on_gone:
@@ -212,6 +238,8 @@ class FleetLink:
             return
         was_lost = self.unreachable_since is not None and self.error != "not connected yet"
         self.reachable = True
+        self._reached.set()
+        self._hearing_since = time.time()
         self.unreachable_since = None
         self.error = None
         if was_lost:
@@ -223,11 +251,17 @@ class FleetLink:
                 logger.exception("fleet: re-reading shared state after reconnecting failed")
 
     def _lost(self, exc: BaseException) -> None:
-        if self.reachable or self.error == "not connected yet":
+        was_reachable = self.reachable
+        if was_reachable or self.error == "not connected yet":
             logger.error("fleet: Redis at %s cannot be reached: %s", self.shown_url, _reason(exc))
             self.unreachable_since = time.time()
         self.reachable = False
+        if self._reached.is_set():
+            self._reached = anyio.Event()
         self.error = _reason(exc)
+        if was_reachable:
+            for listener in self.on_unreachable:
+                listener()
 
     def report(self) -> dict[str, Any]:
         """This replica's view of the fleet, for /health."""

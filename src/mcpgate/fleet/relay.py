@@ -62,6 +62,7 @@ class SessionRelay:
         self._serving: dict[str, _Served] = {}  # relayed to here, by id: being answered
         link.on_message("direct", self._frame)
         link.on_gone.append(self._gone)
+        link.on_unreachable.append(self._cut_off)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         owner = self._owner(scope) if scope["type"] == "http" else None
@@ -86,11 +87,21 @@ class SessionRelay:
         except GatewayError as exc:
             await send_json(send, exc.http_status, error_response(None, exc.code, exc.message))
             return
+        # While Redis is away nothing can be relayed: the request waits for it (a legacy SSE client
+        # whose POST fails cannot send again), within the relay's bound.
+        if not self.link.reachable and not await self.link.reached(self.timeout):
+            await _refuse(send, 503, "the replica holding this session cannot be reached now (Redis is away); retry")
+            return
         relay_id = f"{self.link.replica}:{next(self._ids)}"
         answer = self._waiting[relay_id] = _Answer(owner, self.max_queued_bytes)
         request = {"op": "request", "id": relay_id, "from": self.link.replica, "scope": _portable(scope)}
         try:
-            delivered = await self._deliver(owner, _pack(request, body))
+            try:
+                delivered = await self._deliver(owner, _pack(request, body))
+            except FleetUnavailable:  # Redis went away just now: once it is back (within the bound), again
+                if not await self.link.reached(self.timeout):
+                    raise
+                delivered = await self._deliver(owner, _pack(request, body))
         except FleetUnavailable as exc:
             del self._waiting[relay_id]
             await _refuse(send, 503, f"the replica holding this session cannot be reached now ({exc}); retry")
@@ -130,8 +141,9 @@ class SessionRelay:
     async def _pass_on(self, answer: _Answer, send: Send) -> bool:
         """Write the owner's answer out as it arrives; True once it was whole."""
         head: dict[str, Any] | None = None
+        first = b""
         with anyio.move_on_after(self.timeout):
-            head, _ = await answer.next()
+            head, first = await answer.next()
         if head is None or head["op"] != "start":
             message = (
                 "the replica holding this session stopped answering"
@@ -141,6 +153,11 @@ class SessionRelay:
             await _refuse(send, 502 if answer.ended else 504, message)
             return False
         await send({"type": "http.response.start", "status": head["status"], "headers": _headers(head["headers"])})
+        if head.get("body"):  # the start frame carries the first body too
+            more = bool(head.get("more"))
+            await send({"type": "http.response.body", "body": first, "more_body": more})
+            if not more:
+                return True
         while True:
             head, chunk = await answer.next()
             if head["op"] == "body":
@@ -170,6 +187,13 @@ class SessionRelay:
             if not answer.offer(head, body):
                 logger.warning("relayed request %s: the client is not reading its answer; giving up", relay_id)
 
+    def _cut_off(self) -> None:
+        """Redis is lost: no frame can come or go, so every relayed exchange ends now."""
+        for answer in self._waiting.values():
+            answer.offer({"op": "end"}, b"")
+        for served in self._serving.values():
+            served.disconnected.set()
+
     def _gone(self, replica: str) -> None:
         for answer in self._waiting.values():
             if answer.owner == replica:
@@ -194,18 +218,30 @@ class SessionRelay:
             await served.disconnected.wait()
             return {"type": "http.disconnect"}
 
+        held: dict[str, Any] | None = None  # a response's start, sent with its first body
+
         async def send(message: Message) -> None:
-            nonlocal delivered
+            nonlocal delivered, held
             if served.disconnected.is_set() or not delivered:
                 raise OSError("the client of the relaying replica went away")
+            chunk = b""
             if message["type"] == "http.response.start":
+                headers = message.get("headers", ())
                 frame = {"op": "start", "id": relay_id, "status": message["status"]}
-                frame["headers"] = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in message.get("headers", ())]
-                chunk = b""
+                frame["headers"] = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]
+                if not _is_event_stream(headers):
+                    # Its body follows at once: the two travel together and are written out as one,
+                    # so a relaying replica that dies leaves its client nothing or everything.
+                    held = frame
+                    return
             elif message["type"] == "http.response.body":
                 more = message.get("more_body", False)
-                frame, chunk = {"op": "body", "id": relay_id, "more": more}, message.get("body", b"")
+                chunk = message.get("body", b"")
                 served.finished = not more
+                if held is not None:
+                    frame, held = {**held, "body": True, "more": more}, None
+                else:
+                    frame = {"op": "body", "id": relay_id, "more": more}
             else:
                 return
             try:
@@ -280,6 +316,10 @@ class _Served:
     disconnected: anyio.Event = field(default_factory=anyio.Event)
     task: asyncio.Task[None] | None = None  # held: a task nobody references may be collected mid-run
     finished: bool = False
+
+
+def _is_event_stream(headers: Any) -> bool:
+    return any(name.lower() == b"content-type" and value.startswith(b"text/event-stream") for name, value in headers)
 
 
 def _pack(head: Mapping[str, Any], body: bytes = b"") -> bytes:
