@@ -14,6 +14,7 @@ OpenTelemetry, and nothing else does.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -59,5 +60,9 @@ async def open_tracing(environ: Mapping[str, str]) -> AsyncIterator[None]:
         yield
     finally:
         hook.tracer = None
-        with anyio.CancelScope(shield=True), anyio.move_on_after(_FLUSH_SECONDS):
-            await anyio.to_thread.run_sync(provider.shutdown, abandon_on_cancel=True)
+        # In a daemon thread of its own: an exporter still retrying past the bound must not
+        # keep the process from exiting (anyio's worker threads would).
+        flushing = threading.Thread(target=provider.shutdown, name="mcpgate-tracing-flush", daemon=True)
+        flushing.start()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(flushing.join, _FLUSH_SECONDS)
