@@ -51,6 +51,8 @@ META_KEYS = ("traceparent", "tracestate", "baggage")  # SEP-414
 _HTTP_TRANSPORTS = frozenset({"sse", "streamable_http"})
 _NETWORK_TRANSPORT = {"sse": "tcp", "streamable_http": "tcp", "stdio": "pipe"}
 _MAX_METHOD_CHARS = 64  # a method name the hub does not know is the client's text: shown cut
+# What the HTTP request's span learns of the JSON-RPC it carried (the first request's, in a batch).
+_EDGE_NOTED = ("mcp.method.name", "mcp.session.id", "mcp.protocol.version", "mcpgate.transport")
 
 
 class _Outcome:
@@ -108,7 +110,7 @@ class OTelTracer:
             attributes["mcp.session.id"] = session.shown_id
         edge = current_edge()
         if edge is not None:
-            edge.note({k: v for k, v in attributes.items() if k.startswith(("mcp.", "mcpgate."))})
+            edge.note({key: attributes[key] for key in _EDGE_NOTED if key in attributes})
         if request_id is not None:
             attributes["jsonrpc.request.id"] = str(request_id)
         parent, links = self._parent_of(params, edge)
@@ -165,9 +167,11 @@ class OTelTracer:
         context = trace.set_span_in_context(span)
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context)
-        meta = (params or {}).get("_meta")
-        sent_params = {**(params or {}), "_meta": {**(meta if isinstance(meta, Mapping) else {}), **carrier}}
-        sent_headers = {**headers, **carrier} if http else headers
+        sent_params, sent_headers = params, headers
+        if carrier:  # empty only if a propagator configured out the W3C ones
+            meta = (params or {}).get("_meta")
+            sent_params = {**(params or {}), "_meta": {**(meta if isinstance(meta, Mapping) else {}), **carrier}}
+            sent_headers = {**headers, **carrier} if http else headers
         with _current(span, context, _Call(span, method, sent_params, sent_headers)) as call:
             yield call
 
