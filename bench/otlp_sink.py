@@ -17,6 +17,13 @@ received = {"requests": 0, "bytes": 0}
 
 
 async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    if scope["type"] == "lifespan":
+        while (message := await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        # Said here: uvicorn re-raises SIGTERM/SIGINT once it has stopped, and the process ends with it.
+        print(f"otlp sink: {received['requests']} exports, {received['bytes']} bytes", file=sys.stderr, flush=True)
+        await send({"type": "lifespan.shutdown.complete"})
+        return
     if scope["type"] != "http":
         return
     size = 0
@@ -37,7 +44,6 @@ async def app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")  # until SIGINT or SIGTERM
-    print(f"otlp sink: {received['requests']} exports, {received['bytes']} bytes", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ from starlette.types import ASGIApp
 
 from mcpgate.errors import GatewayError
 from mcpgate.protocol.jsonrpc import Envelope
-from mcpgate.tracing.edge import EdgeSpans, current_edge
+from mcpgate.tracing.edge import EdgeSpan, EdgeSpans, current_edge
 from mcpgate.tracing.hook import Result, Session
 
 META_KEYS = ("traceparent", "tracestate", "baggage")  # SEP-414
@@ -118,7 +118,7 @@ class OTelTracer:
         with _current(span, parent, _Outcome(span, method)) as outcome:
             yield outcome
 
-    def _parent_of(self, params: Mapping[str, Any], edge: Any) -> tuple[Context | None, list[Link]]:
+    def _parent_of(self, params: Mapping[str, Any], edge: EdgeSpan | None) -> tuple[Context | None, list[Link]]:
         """The hub span's parent: the span current in this task (a request the gateway makes of
         itself, in-process), else the HTTP request's span, else the `_meta` context."""
         from_meta = meta_context(params)
