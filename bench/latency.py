@@ -10,13 +10,22 @@ the CPU time each server process spent per call (read from /proc, so it does not
 with the machine's background load the way wall-clock latency does).
 The client runs on the same 2 cores as both servers; all three compete for CPU, so the
 concurrent figures are bounded by the machine, and the ratio is what to read.
+
+Several gateways, each with its own environment, can be measured side by side in the same
+interleaved rounds — e.g. tracing off and on (docs/benchmarks.md, "Traces"), or another
+checkout's code through PYTHONPATH:
+
+    python bench/latency.py --gateway off \
+        --gateway on:OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 --gateway base:PYTHONPATH=/tmp/base/src
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -51,8 +60,8 @@ def wait_listening(port: int, deadline: float) -> None:
 
 
 @contextmanager
-def process(args: list[str], port: int):
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def process(args: list[str], port: int, env: dict[str, str] | None = None):
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         wait_listening(port, time.monotonic() + 30)
         yield proc
@@ -150,6 +159,18 @@ def upstream_command(kind: str, port: int) -> list[str]:
     return [PY, str(HERE / "fast_upstream.py"), "http", str(port)]
 
 
+def gateway_spec(text: str) -> tuple[str, dict[str, str]]:
+    """`LABEL[:VAR=VALUE,VAR=VALUE…]` → (label, the variables it adds to this environment)."""
+    label, _, assignments = text.partition(":")
+    env = {}
+    for assignment in re.split(r",(?=[A-Za-z_][A-Za-z0-9_]*=)", assignments) if assignments else []:
+        name, sep, value = assignment.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--gateway {text!r}: expected VAR=VALUE, got {assignment!r}")
+        env[name] = value
+    return label, env
+
+
 def median_of(rounds: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
 
@@ -165,11 +186,21 @@ def main() -> None:
         default="fast",
         help="fast: bench/fast_upstream.py (not the bottleneck); sdk: bench/upstream.py (official SDK server)",
     )
+    parser.add_argument(
+        "--gateway",
+        action="append",
+        type=gateway_spec,
+        metavar="LABEL[:VAR=VALUE,...]",
+        help="a gateway to measure, started with these variables added to the environment (repeatable; "
+        "default: one gateway, as is)",
+    )
     args = parser.parse_args()
     per_round = max(1, args.calls // args.rounds)
     levels = [int(c) for c in args.concurrency.split(",")]
+    gateways: list[tuple[str, dict[str, str]]] = args.gateway or [("mcpgate", {})]
 
-    upstream_port, gateway_port = free_port(), free_port()
+    upstream_port = free_port()
+    gateway_ports = [free_port() for _ in gateways]
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "gateway.json"
         config.write_text(
@@ -181,60 +212,60 @@ def main() -> None:
             )
         )
         env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} cores"
-        with (
-            process(upstream_command(args.upstream, upstream_port), upstream_port) as upstream,
-            process(
-                [
-                    PY,
-                    "-m",
-                    "mcpgate",
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--port",
-                    str(gateway_port),
-                    "--log-level",
-                    "warning",
-                ],
-                gateway_port,
-            ) as gateway,
-        ):
+        with contextlib.ExitStack() as running:
+            upstream = running.enter_context(process(upstream_command(args.upstream, upstream_port), upstream_port))
+            pids = []
+            for (_, extra), port in zip(gateways, gateway_ports, strict=True):
+                command = [PY, "-m", "mcpgate", "serve", "--config", str(config), "--port", str(port)]
+                command += ["--log-level", "warning"]
+                gateway = running.enter_context(process(command, port, {**os.environ, **extra}))
+                pids.append({"upstream": upstream.pid, "gateway": gateway.pid})
             direct_pids = {"upstream": upstream.pid}
-            gateway_pids = {"upstream": upstream.pid, "gateway": gateway.pid}
             direct_url = f"http://127.0.0.1:{upstream_port}/mcp"
-            gateway_url = f"http://127.0.0.1:{gateway_port}/mcp"
             rows = []
             for concurrency in levels:
                 # Interleaved rounds: this 2-core VM's background load drifts, and alternating
                 # direct / gateway rounds exposes both to the same drift; medians of rounds are reported.
-                direct_rounds, gateway_rounds = [], []
+                direct_rounds: list[dict[str, float]] = []
+                gateway_rounds: list[list[dict[str, float]]] = [[] for _ in gateways]
                 for _ in range(args.rounds):
                     direct = anyio.run(drive, direct_url, "echo", concurrency, per_round, direct_pids)
                     direct_rounds.append(summarize(*direct))
-                    through = anyio.run(drive, gateway_url, "up_echo", concurrency, per_round, gateway_pids)
-                    gateway_rounds.append(summarize(*through))
-                rows.append((concurrency, median_of(direct_rounds), median_of(gateway_rounds)))
+                    for n, port in enumerate(gateway_ports):
+                        url = f"http://127.0.0.1:{port}/mcp"
+                        through = anyio.run(drive, url, "up_echo", concurrency, per_round, pids[n])
+                        gateway_rounds[n].append(summarize(*through))
+                direct_median = median_of(direct_rounds)
+                for (label, _), measured in zip(gateways, gateway_rounds, strict=True):
+                    rows.append((label, concurrency, direct_median, median_of(measured)))
 
     print(
         f"\necho tools/call over Streamable HTTP (JSON responses), {args.calls} calls per level "
         f"in {args.rounds} interleaved rounds (medians of rounds); {env_note}\n"
     )
+    several = len(gateways) > 1
+    label_width = max(len("gateway"), *(len(label) for label, _ in gateways))
+    first = f"{'gateway':<{label_width}} | " if several else ""
     header = (
-        f"{'conc':>4} | {'direct p50':>10} {'p99':>7} {'calls/s':>8} | {'mcpgate p50':>11} {'p99':>7} "
+        f"{first}{'conc':>4} | {'direct p50':>10} {'p99':>7} {'calls/s':>8} | {'mcpgate p50':>11} {'p99':>7} "
         f"{'calls/s':>8} | {'added p50':>9} {'thru ratio':>10} | {'gateway CPU/call':>16}"
     )
     print(header)
     print("-" * len(header))
-    for concurrency, d, g in rows:
+    for label, concurrency, d, g in rows:
+        first = f"{label:<{label_width}} | " if several else ""
         print(
-            f"{concurrency:>4} | {d['p50']:>8.2f}ms {d['p99']:>5.2f}ms {d['rps']:>8.0f} | {g['p50']:>9.2f}ms "
+            f"{first}{concurrency:>4} | {d['p50']:>8.2f}ms {d['p99']:>5.2f}ms {d['rps']:>8.0f} | {g['p50']:>9.2f}ms "
             f"{g['p99']:>5.2f}ms {g['rps']:>8.0f} | {g['p50'] - d['p50']:>7.2f}ms {g['rps'] / d['rps']:>10.2f} | "
             f"{g['cpu_gateway']:>14.3f}ms"
         )
-    added = rows[0][2]["p50"] - rows[0][1]["p50"] if rows and rows[0][0] == 1 else None
-    if added is not None:
-        verdict = "meets" if added <= 1.5 else "MISSES"
-        print(f"\nadded latency at concurrency 1: {added:.2f} ms p50 ({verdict} the 1.5 ms target of issue #2)")
+    for label, concurrency, d, g in rows:
+        if concurrency == 1:
+            added = g["p50"] - d["p50"]
+            verdict = "meets" if added <= 1.5 else "MISSES"
+            named = f" ({label})" if several else ""
+            target = f"{verdict} the 1.5 ms target of issue #2"
+            print(f"\nadded latency at concurrency 1{named}: {added:.2f} ms p50 ({target})")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The gateway's own copies of protocol constants and helpers (mcpgate.protocol.spec) are the SDK's,
 and the gateway's process runs without importing the SDK, numpy or Alembic (issue #9: start-up
-time and idle memory; docs/benchmarks.md)."""
+time and idle memory; docs/benchmarks.md), nor OpenTelemetry unless tracing is on (#27)."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_the_gateway_starts_without_the_sdk_numpy_or_alembic() -> None:
         "from mcpgate.protocol.uri_templates import UriTemplate\n"
         "assert UriTemplate.parse('weather://{city}/now').match('weather://Oslo/now') == {'city': 'Oslo'}\n"
         "heavy = ['mcp', 'mcp_types', 'numpy', 'bm25s', 'alembic', 'httpx', 'cryptography', 'asyncpg', 'redis',\n"
-        "         'aiohttp', 'jsonschema', 'yaml', 'Stemmer']\n"
+        "         'aiohttp', 'jsonschema', 'yaml', 'Stemmer', 'opentelemetry', 'google.protobuf']\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)

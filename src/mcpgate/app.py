@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ from mcpgate.store.database import HEAD_REVISION, Database, database_url
 from mcpgate.store.keys import KeyStore
 from mcpgate.store.registry import Registry
 from mcpgate.store.users import UserStore
+from mcpgate.tracing import hook
+from mcpgate.tracing.switch import open_tracing
 from mcpgate.upstream.connection import Backoff
 
 logger = logging.getLogger(__name__)
@@ -145,7 +148,15 @@ class Services:
 
 @contextlib.asynccontextmanager
 async def open_services(settings: GatewaySettings, *, backoff: Backoff | None = None) -> AsyncIterator[Services]:
-    """The registry (migrated, its secrets readable), the keys, and the hub started from config + registry."""
+    """The registry (migrated, its secrets readable), the keys, and the hub started from config + registry;
+    traced when the OTEL_* variables ask for it (tracing/switch.py)."""
+    async with open_tracing(os.environ):
+        async with _open_services(settings, backoff) as services:
+            yield services
+
+
+@contextlib.asynccontextmanager
+async def _open_services(settings: GatewaySettings, backoff: Backoff | None) -> AsyncIterator[Services]:
     database = Database(database_url(settings.database_url, settings.data_dir))
     try:
         await prepare_database(database, settings.migrate_on_start)
@@ -335,6 +346,8 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
     hub.own_api.serve(_as_caller(guarded), management.document)
     policy = OriginPolicy.for_bind(settings.host, settings.edge.allowed_origins, settings.edge.allowed_hosts)
     asgi = HostOriginCheck(guarded, policy)
+    if (tracer := hook.tracer) is not None:
+        asgi = tracer.edge(asgi)  # outermost: a request refused on the way in is traced too
     return App(asgi, management, gateway)
 
 

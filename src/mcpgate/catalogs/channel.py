@@ -44,6 +44,7 @@ class LocalServer(Protocol):
 
 class LocalChannel:
     carries_stateless = False
+    transport = "in_process"
 
     def __init__(self, server: LocalServer) -> None:
         self.server = server

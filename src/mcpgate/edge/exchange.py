@@ -17,6 +17,7 @@ from mcpgate.errors import GatewayError
 from mcpgate.hub.routing import Notify, RequestRouter
 from mcpgate.hub.session import ClientSession
 from mcpgate.protocol.jsonrpc import Envelope, Message, Rejected, error_response, parse_body
+from mcpgate.tracing import hook
 
 
 async def read_messages(
@@ -33,6 +34,8 @@ async def read_messages(
     if isinstance(parsed, dict):
         await send_json(send, 400, parsed)
         return None
+    if (tracer := hook.tracer) is not None:
+        tracer.received(parsed[0])  # a trace context in a lone request's `_meta`
     return parsed
 
 

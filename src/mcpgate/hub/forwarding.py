@@ -34,6 +34,7 @@ from mcpgate.hub.profiles import Profile
 from mcpgate.hub.session import CALLER_HEADERS, ClientSession, Undeliverable
 from mcpgate.protocol.jsonrpc import Message, notification
 from mcpgate.protocol.spec import MODERN_PROTOCOL_VERSIONS
+from mcpgate.tracing import hook
 from mcpgate.upstream.connection import Caller, UpstreamConnection
 from mcpgate.upstream.peer import ProgressFn
 
@@ -211,6 +212,8 @@ class Forwarder:
         self, session: ClientSession, notify: Notify, route: Route, method: str, params: dict[str, Any]
     ) -> dict[str, Any]:
         connection = await self.hub.connection_for(route.upstream, session)
+        if (tracer := hook.tracer) is not None:
+            tracer.routed(route.upstream, method, route.name)
         # A 2026-07-28 client reaching an upstream that speaks 2026-07-28 too: the request goes
         # as the client sent it, envelope included (the upstream decides by the client's own
         # capabilities), and `input_required` results with their requestState come back intact.

@@ -25,7 +25,14 @@ from mcpgate.hub.pagination import page
 from mcpgate.hub.servers import listed_tools
 from mcpgate.hub.session import ClientSession, RecentAnswers
 from mcpgate.hub.smart import META_NAMES, SmartTools, meta_tool
-from mcpgate.protocol.jsonrpc import Envelope, Message, error_from_exception, error_response, result_response
+from mcpgate.protocol.jsonrpc import (
+    Envelope,
+    Message,
+    RequestId,
+    error_from_exception,
+    error_response,
+    result_response,
+)
 from mcpgate.protocol.spec import (
     CACHEABLE_METHODS,
     HANDSHAKE_PROTOCOL_VERSIONS,
@@ -33,6 +40,7 @@ from mcpgate.protocol.spec import (
     MODERN_PROTOCOL_VERSIONS,
     SERVER_INFO_META_KEY,
 )
+from mcpgate.tracing import hook
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +135,7 @@ class RequestRouter:
             with anyio.CancelScope() as scope:
                 session.in_flight[envelope.id] = scope  # type: ignore[index]
                 try:
-                    result = await self.run(session, envelope.method, params or {}, notify)
+                    result = await self.run(session, envelope.method, params or {}, notify, envelope.id)
                     if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
                         result = _modern_result(envelope.method, result)
                     return result_response(envelope.id, result)
@@ -142,7 +150,12 @@ class RequestRouter:
             return error_response(envelope.id, INTERNAL_ERROR, f"Internal error while handling {envelope.method}")
 
     async def run(
-        self, session: ClientSession, method_name: str, params: dict[str, Any], notify: Notify
+        self,
+        session: ClientSession,
+        method_name: str,
+        params: dict[str, Any],
+        notify: Notify,
+        request_id: RequestId | None = None,
     ) -> dict[str, Any]:
         """The result of one request of `session`, or the `GatewayError` saying why not.
 
@@ -152,6 +165,9 @@ class RequestRouter:
         method = (self._modern_methods if modern else self._methods).get(method_name)
         if method is None:
             raise MethodNotFound(f"Method not found: {method_name}")
+        if (tracer := hook.tracer) is not None:
+            with tracer.serving(session, method_name, params, request_id) as span:
+                return span.answered(await method(session, params, notify))
         return await method(session, params, notify)
 
     def _notification(self, session: ClientSession, envelope: Envelope) -> None:

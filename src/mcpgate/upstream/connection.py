@@ -47,6 +47,7 @@ from mcpgate.protocol.spec import (
     PROTOCOL_VERSION_META_KEY,
     encode_header_value,
 )
+from mcpgate.tracing import hook
 from mcpgate.upstream.peer import Caller, Channel, Exchange, Peer, ProgressFn, no_session_for
 from mcpgate.upstream.stdio import CommandNotRunnable
 from mcpgate.upstream.transports import OwnAPI, UpstreamSpec, open_channel
@@ -444,6 +445,19 @@ class UpstreamConnection:
             headers = self._headers
         if extra_headers:
             headers = {**headers, **extra_headers}
+        if (tracer := hook.tracer) is not None:
+            url = getattr(self.spec, "url", None)
+            with tracer.calling(self.label, peer.channel.transport, url, method, params, headers) as call:
+                result = await peer.request(
+                    method,
+                    call.params,
+                    timeout=timeout or self.call_timeout,
+                    headers=call.headers,
+                    on_progress=on_progress,
+                    caller=caller,
+                    stateless=modern,
+                )
+                return call.answered(result)
         return await peer.request(
             method,
             params,

@@ -78,6 +78,7 @@ class Channel(Protocol):
     """How messages reach one upstream. Implementations deliver what they read to `peer.receive`."""
 
     carries_stateless: bool  # can send self-contained 2026-07-28 requests beside the session
+    transport: str  # how traces name it: "stdio", "sse", "streamable_http", "in_process"
 
     async def run(self, peer: Peer, *, task_status: TaskStatus[None]) -> None:
         """Read until the upstream goes away; `task_status.started()` once messages can be sent."""

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 class SSEChannel:
     carries_stateless = False
+    transport = "sse"
 
     def __init__(self, http: HTTPClient, name: str, endpoint: str, events: AsyncIterator[ServerSentEvent]):
         self.http = http

@@ -49,6 +49,7 @@ class CommandNotRunnable(UpstreamUnavailable):
 
 class StdioChannel:
     carries_stateless = False
+    transport = "stdio"
 
     def __init__(self, process: Process, name: str) -> None:
         self.process = process

@@ -41,6 +41,7 @@ _LISTEN_RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 class StreamableHTTPChannel:
     carries_stateless = True
+    transport = "streamable_http"
 
     def __init__(self, http: HTTPClient, spec: StreamableHTTPUpstream) -> None:
         self.http = http
