@@ -208,15 +208,12 @@ class SessionRelay:
         relayer = served.relayer
         scope = _restored(head["scope"])
         delivered = True
-        sent_body = False
 
-        async def receive() -> Message:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
+        async def until_disconnected() -> Message:
             await served.disconnected.wait()
             return {"type": "http.disconnect"}
+
+        receive = _replay(body, until_disconnected)
 
         held: dict[str, Any] | None = None  # a response's start, sent with its first body
 
