@@ -188,3 +188,16 @@ async def test_at_the_open_file_limit_health_still_answers(tmp_path):
         finally:
             for writer in stalled:
                 writer.close()
+
+
+def test_workers_without_redis_are_refused_in_one_line():
+    """`serve --workers N` shares sessions and changes through Redis: without one it does not start."""
+    result = _run("serve", "--port", "0", "--workers", "2")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "mcpgate: error: --workers 2 needs Redis, through which workers share sessions and changes: "
+        "set MCPGATE_REDIS_URL (or `redis:` in the config file), or run one process"
+    )
+    assert _run("serve", "--port", "0", "--workers", "0").stderr.strip() == (
+        "mcpgate: error: --workers must be 1 or more, not 0"
+    )
