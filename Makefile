@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint node-tools browser haproxy bench bench-compare bench-latency bench-search bench-catalog clean
+.PHONY: run test lint node-tools browser haproxy bench bench-compare bench-latency bench-fleet bench-search bench-catalog clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ bench-compare: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(BIN)/python bench/latency.py
+
+# One process vs `serve --workers 2` vs two replicas behind HAProxy, and a relayed request (#27).
+# Needs the machine's PostgreSQL and Redis, as the fleet tests do.
+bench-fleet: $(STAMP) haproxy
+	$(BIN)/python bench/fleet.py
 
 bench-search: $(STAMP)
 	$(BIN)/python bench/tool_search.py
