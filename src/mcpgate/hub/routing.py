@@ -106,20 +106,19 @@ class RequestRouter:
         if answers is None:
             answers = session.answers = RecentAnswers()
         key = (type(envelope.id).__name__, envelope.id)  # 1 and "1" are two ids
-        earlier = answers.earlier(key)
+        earlier = answers.earlier(key, envelope.message)
         if earlier is not None:
             logger.info("session %s: request %r was sent again; answered once", session.shown_id, envelope.id)
-            if session.transport == "sse":
-                return None  # the answer travels on the session's stream, once
             if isinstance(earlier, tuple):
-                return earlier[1]
+                return earlier[2]
             try:
                 return await asyncio.shield(earlier)
             except asyncio.CancelledError:
                 if not earlier.cancelled():
                     raise  # this request was cancelled itself
                 return await self._answer_once(session, envelope, notify)  # the first one was: run it now
-        answers.start(key)
+        if not answers.start(key, envelope.message):
+            return await self._answer(session, envelope, notify)
         answer: Message | None = None
         try:
             answer = await self._answer(session, envelope, notify)

@@ -205,11 +205,12 @@ class ClientSession:
 class RecentAnswers:
     """A session's answers by request id, while they run and for a few seconds after.
 
-    Request ids are unique within a session (the spec says so), so a request that arrives again
-    with an id already seen is the same request resent — by a balancer that lost the connection
-    it first went on (a replica killed mid-request) and tried another. It gets the first one's
-    answer instead of running twice: a tool call is not made twice because a proxy retried it.
-    Bounded: the last `keep` answers, for `seconds` each.
+    Request ids are unique within a session (the spec says so), so a request that arrives again,
+    the same in every byte, with an id already seen is the same request resent — by a balancer
+    that lost the connection it first went on (a replica killed mid-request) and tried another.
+    It gets the first one's answer instead of running twice: a tool call is not made twice
+    because a proxy retried it. A request that reuses an id for something else (some clients
+    number every request 1) is no resend: it runs. Bounded: the last `keep` answers, `seconds` each.
     """
 
     __slots__ = ("_running", "_answered")
@@ -218,30 +219,36 @@ class RecentAnswers:
     seconds = 10.0
 
     def __init__(self) -> None:
-        self._running: dict[tuple[str, Any], asyncio.Future[Message | None]] = {}
-        self._answered: dict[tuple[str, Any], tuple[float, Message | None]] = {}
+        self._running: dict[tuple[str, Any], tuple[Message, asyncio.Future[Message | None]]] = {}
+        self._answered: dict[tuple[str, Any], tuple[float, Message, Message | None]] = {}
 
-    def earlier(self, key: tuple[str, Any]) -> asyncio.Future[Message | None] | tuple[float, Message | None] | None:
-        """The answer to an earlier request with this id: running (a future) or given; None if new."""
+    def earlier(
+        self, key: tuple[str, Any], request: Message
+    ) -> asyncio.Future[Message | None] | tuple[float, Message, Message | None] | None:
+        """The answer to the same request sent before: running (a future) or given; None if new."""
         running = self._running.get(key)
         if running is not None:
-            return running
+            return running[1] if running[0] == request else None
         given = self._answered.get(key)
-        if given is not None and time.monotonic() - given[0] < self.seconds:
+        if given is not None and given[1] == request and time.monotonic() - given[0] < self.seconds:
             return given
         return None
 
-    def start(self, key: tuple[str, Any]) -> asyncio.Future[Message | None]:
-        future = self._running[key] = asyncio.get_running_loop().create_future()
-        return future
+    def start(self, key: tuple[str, Any], request: Message) -> bool:
+        """Note a request as running; False when another with its id runs (an id reused): not noted."""
+        if key in self._running:
+            return False
+        self._running[key] = (request, asyncio.get_running_loop().create_future())
+        return True
 
     def finish(self, key: tuple[str, Any], answer: Message | None, cancelled: bool) -> None:
-        future = self._running.pop(key)
+        request, future = self._running.pop(key)
         if cancelled:  # nothing was answered: a resent request runs again
             future.cancel()
             return
         future.set_result(answer)
-        self._answered[key] = (time.monotonic(), answer)
+        self._answered.pop(key, None)
+        self._answered[key] = (time.monotonic(), request, answer)
         while len(self._answered) > self.keep:
             del self._answered[next(iter(self._answered))]
 
