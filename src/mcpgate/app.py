@@ -221,8 +221,11 @@ async def _fleet(
     link = FleetLink(settings)
     sessions_belong_to(link.replica)
     logger.info("replica %s of fleet %r (Redis at %s)", link.replica, settings.fleet.key_prefix, link.shown_url)
-    async with link, SharedState(link, hub, registry, auth, users, settings):
-        yield link
+    try:
+        async with link, SharedState(link, hub, registry, auth, users, settings):
+            yield link
+    finally:
+        sessions_belong_to("")  # the process's next gateway (tests start several) mints plain ids
 
 
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
