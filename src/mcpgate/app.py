@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from mcpgate.fleet.link import FleetLink
+    from mcpgate.oauth import OAuth
 
 from mcpgate import __version__
 from mcpgate.access.audit import AuditTrail
@@ -74,12 +75,18 @@ class Gateway:
     """
 
     def __init__(
-        self, management: ASGIApp, fast_paths: dict[str, ASGIApp], virtual: ASGIApp, rest: RESTEndpoints
+        self,
+        management: ASGIApp,
+        fast_paths: dict[str, ASGIApp],
+        virtual: ASGIApp,
+        rest: RESTEndpoints,
+        oauth: ASGIApp | None = None,
     ) -> None:
         self._management = management
         self._fast_paths = fast_paths
         self._virtual = virtual
         self._rest = rest
+        self._oauth = oauth  # /oauth/… and /.well-known/oauth-…, when OAuth is on
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -104,6 +111,8 @@ class Gateway:
             await docs_asset(scope, receive, send)
         elif path == PREFIX or path.startswith(f"{PREFIX}/"):
             await self._management(scope, receive, send)
+        elif self._oauth is not None and path.startswith(("/oauth/", "/.well-known/oauth-")):
+            await self._oauth(scope, receive, send)
         else:
             await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {path}"))
 
@@ -144,6 +153,7 @@ class Services:
     users: UserDirectory
     audit: AuditTrail
     fleet: FleetLink | None = None  # set when replicas share a Redis (settings.redis_url)
+    oauth: OAuth | None = None  # set when `oauth.mode` is not off
 
 
 @contextlib.asynccontextmanager
@@ -179,7 +189,9 @@ async def _open_services(settings: GatewaySettings, backoff: Backoff | None) -> 
         registered = [spec for spec in stored_upstreams if spec.name not in declared_upstreams]
         servers = [server for server in stored_servers if server.name not in declared_servers]
         static_key = settings.api_key.get_secret_value() if settings.api_key else None
-        auth = Authenticator(KeyStore(database), static_key=static_key, required=settings.auth_required)
+        # OAuth on means a client must come with a token or a key, even before any key exists.
+        required = settings.auth_required or settings.oauth.mode != "off"
+        auth = Authenticator(KeyStore(database), static_key=static_key, required=required)
         await auth.load()
         user_store = UserStore(database, box)
         await user_store.check_secrets()
@@ -199,17 +211,44 @@ async def _open_services(settings: GatewaySettings, backoff: Backoff | None) -> 
                     "(set MCPGATE_API_KEY or create a key)",
                     settings.host,
                 )
-            async with audit, _fleet(settings, hub, registry, auth, users) as fleet, anyio.create_task_group() as tg:
+            async with (
+                audit,
+                _oauth(settings, database, box, auth, hub) as oauth,
+                _fleet(settings, hub, registry, auth, users, oauth) as fleet,
+                anyio.create_task_group() as tg,
+            ):
                 tg.start_soon(_keep_keys_fresh, auth)
-                yield Services(hub, registry, auth, users, audit, fleet)
+                yield Services(hub, registry, auth, users, audit, fleet, oauth)
                 tg.cancel_scope.cancel()
     finally:
         await database.aclose()
 
 
 @contextlib.asynccontextmanager
+async def _oauth(
+    settings: GatewaySettings, database: Database, box: SecretBox, auth: Authenticator, hub: Hub
+) -> AsyncIterator[OAuth | None]:
+    """OAuth (oauth/), when `oauth.mode` asks for it: nothing of it is loaded otherwise."""
+    if settings.oauth.mode == "off":
+        yield None
+        return
+    from mcpgate.oauth import open_oauth
+
+    async with open_oauth(settings, database, box, auth, hub) as oauth:
+        if oauth.issuer is not None:
+            oauth.issuer.on_revoke.append(lambda grants: _close_sessions_of_grants(hub, grants))
+        logger.info("OAuth: %s mode", settings.oauth.mode)
+        yield oauth
+
+
+@contextlib.asynccontextmanager
 async def _fleet(
-    settings: GatewaySettings, hub: Hub, registry: Registry, auth: Authenticator, users: UserDirectory
+    settings: GatewaySettings,
+    hub: Hub,
+    registry: Registry,
+    auth: Authenticator,
+    users: UserDirectory,
+    oauth: OAuth | None,
 ) -> AsyncIterator[FleetLink | None]:
     """This replica's part in a fleet (Redis configured): its link, and the changes it shares."""
     if settings.redis_url is None:
@@ -222,7 +261,7 @@ async def _fleet(
     sessions_belong_to(link.replica)
     logger.info("replica %s of fleet %r (Redis at %s)", link.replica, settings.fleet.key_prefix, link.shown_url)
     try:
-        async with link, SharedState(link, hub, registry, auth, users, settings):
+        async with link, SharedState(link, hub, registry, auth, users, settings, oauth.issuer if oauth else None):
             yield link
     finally:
         sessions_belong_to("")  # the process's next gateway (tests start several) mints plain ids
@@ -245,8 +284,16 @@ async def _keep_keys_fresh(auth: Authenticator) -> None:
 
 
 def _close_sessions_of(hub: Hub, key_id: str) -> None:
+    """End the sessions a key opened, itself or through an OAuth token (owner `<key>#<grant>`)."""
     for session in hub.sessions:
-        if session.owner == key_id:
+        if session.owner.partition("#")[0] == key_id:
+            hub.sessions.remove(session.id)
+
+
+def _close_sessions_of_grants(hub: Hub, grants: frozenset[str]) -> None:
+    """End the sessions OAuth tokens of revoked grants opened (owner `<key>#<grant>`)."""
+    for session in hub.sessions:
+        if session.owner.partition("#")[2] in grants:
             hub.sessions.remove(session.id)
 
 
@@ -326,7 +373,13 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         "/metrics": _only(("GET",), metrics.endpoint),
         MANAGEMENT_DOCS: _only(("GET",), management_docs),
     }
-    gateway = Gateway(management, fast_paths, VirtualServerEndpoints(hub, sse, streamable, rest), rest)
+    gateway = Gateway(
+        management,
+        fast_paths,
+        VirtualServerEndpoints(hub, sse, streamable, rest),
+        rest,
+        services.oauth.endpoints if services.oauth else None,
+    )
     limiter = RateLimiter.from_settings(
         settings.rate_limits, redis_url=settings.redis_url, key_prefix=settings.fleet.key_prefix
     )
@@ -339,7 +392,10 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         services.audit.auth_failure(scope, reason)
         return None
 
-    guard: ASGIApp = Guard(gateway, services.auth, hub, limiter, on_failure=failed)
+    oauth = services.oauth
+    guard: ASGIApp = Guard(
+        gateway, services.auth, hub, limiter, on_failure=failed, oauth=oauth.bearer if oauth else None
+    )
     if services.fleet is not None:
         from mcpgate.fleet.relay import SessionRelay
 

@@ -74,6 +74,10 @@ class Unauthorized(GatewayError):
 
     http_status = 401
 
+    def __init__(self, message: str, *, token_refused: bool = False, data: object | None = None) -> None:
+        super().__init__(message, data=data)
+        self.token_refused = token_refused  # an OAuth access token was given and refused (`invalid_token`)
+
 
 class Forbidden(GatewayError):
     """Valid credentials without the right to do this."""

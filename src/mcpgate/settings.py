@@ -471,6 +471,52 @@ class FleetSettings(_Model):
         return self
 
 
+def public_url(value: str) -> str:
+    """An origin (and optional path) clients reach the gateway at: http(s), no query or fragment."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise PydanticCustomError("url", "must be an http(s) URL without query or fragment")
+    return value.rstrip("/")
+
+
+class OAuthSettings(_Model):
+    """OAuth 2.1 for clients (oauth/). `off`: API keys only. `builtin`: this gateway is the
+    authorization server — a person signs in with one of its API keys and the client gets a token
+    carrying at most that key's rights. `external`: JWT access tokens of another issuer are accepted
+    (API keys keep working beside either)."""
+
+    mode: Literal["off", "builtin", "external"] = "off"
+    # builtin: the URL clients reach this gateway at (issuer and resource URLs); default: the URL each
+    # request came to. external: the issuer whose tokens are accepted (required).
+    issuer: Annotated[str, AfterValidator(public_url)] | None = None
+    # external: `aud` values accepted for every endpoint (a token whose `aud` is one endpoint's
+    # resource URL is accepted there only).
+    audience: list[str] = Field(default_factory=list)
+    # external: the claim that names the end user (per-user connections without x-username).
+    user_claim: str = Field("sub", min_length=1, validation_alias=_alias("user_claim", "userClaim"))
+    access_token_seconds: int = Field(
+        3600, ge=60, le=86400, validation_alias=_alias("access_token_seconds", "accessTokenSeconds")
+    )
+    refresh_token_seconds: int = Field(
+        30 * 86400, ge=3600, validation_alias=_alias("refresh_token_seconds", "refreshTokenSeconds")
+    )
+    # builtin: clients may name themselves by an https URL serving their metadata (client ID metadata documents).
+    client_metadata_documents: bool = Field(
+        True, validation_alias=_alias("client_metadata_documents", "clientMetadataDocuments")
+    )
+
+    @field_validator("audience", mode="before")
+    @classmethod
+    def _audience_list(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _external_needs_issuer(self) -> OAuthSettings:
+        if self.mode == "external" and (self.issuer is None or not self.audience):
+            raise ValueError("oauth mode 'external' needs `issuer` and `audience`")
+        return self
+
+
 class GatewaySettings(BaseSettings):
     # The environment is read under MCPGATE_ only: the prefix applies to the aliases too
     # (env_prefix_target "all", pydantic-settings 2.13), so MCPGATE_LOG_LEVEL and MCPGATE_LOGLEVEL
@@ -497,6 +543,14 @@ class GatewaySettings(BaseSettings):
         sources = [init_settings, env_settings]
         if (key := os.environ.get("MCP_API_KEY")) is not None:
             sources.append(InitSettingsSource(settings_cls, init_kwargs={"api_key": key}))
+        # MCPGATE_OAUTH_MODE (…_ISSUER, …_AUDIENCE), the names the docs give, beside MCPGATE_OAUTH__MODE.
+        oauth = {
+            field: os.environ[f"MCPGATE_OAUTH_{field.upper()}"]
+            for field in ("mode", "issuer", "audience")
+            if f"MCPGATE_OAUTH_{field.upper()}" in os.environ
+        }
+        if oauth:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs={"oauth": oauth}))
         return (*sources, dotenv_settings, file_secret_settings)
 
     name: str = "mcpgate"
@@ -528,6 +582,7 @@ class GatewaySettings(BaseSettings):
     api_key: SecretStr | None = Field(None, validation_alias=_alias("api_key", "MCPGATE_API_KEY", "MCP_API_KEY"))
     # Require a key even before any managed key exists (keys are required once one does).
     auth_required: bool = False
+    oauth: OAuthSettings = OAuthSettings()
     log_level: str = Field("info", validation_alias=_alias("log_level", "logLevel"))
     max_session_children: int = Field(
         200,

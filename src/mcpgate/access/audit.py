@@ -76,7 +76,7 @@ class AuditTrail:
         commit.set()
 
     def tool_call(self, call: ToolCall) -> None:
-        owner = call.session.owner
+        owner = call.session.owner.partition("#")[0]  # the key, for a session an OAuth token opened too
         key_id = owner if owner not in ("open", "anonymous") else None
         late = _LateToolCall(call, time.time(), key_id, self.auth.name_of(key_id) if key_id else None)
         if logger.isEnabledFor(logging.INFO):

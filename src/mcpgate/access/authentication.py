@@ -112,6 +112,22 @@ class Authenticator:
         self._used[found.id] = now
         return Principal("key", found.id, found.name, found.scopes, found.servers)
 
+    def key_ref(self, principal: Principal) -> str:
+        """How a grant (oauth/) names the key `principal` came from: a managed key's id, or the
+        static key with a prefix of its digest, so a changed MCPGATE_API_KEY ends its grants."""
+        if principal.kind == "static" and self._static is not None:
+            return f"static:{self._static[:16]}"
+        return principal.id
+
+    def holder(self, key_ref: str) -> Principal | None:
+        """The principal of the key `key_ref` names, if it is still valid (not revoked, expired or changed)."""
+        if key_ref.startswith("static:"):
+            return STATIC if self._static is not None and key_ref == f"static:{self._static[:16]}" else None
+        found = next((key for key in self._keys.values() if key.id == key_ref), None)
+        if found is None or (found.expires_at is not None and found.expires_at <= self.clock()):
+            return None
+        return Principal("key", found.id, found.name, found.scopes, found.servers)
+
     def carries_gateway_key(self, headers: Mapping[str, str]) -> bool:
         """Whether `Authorization: Bearer …` holds one of the gateway's own keys (valid or not for
         this request): such a header is never the caller's token for an upstream."""

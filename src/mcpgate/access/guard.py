@@ -22,6 +22,7 @@ or 403, with a JSON-RPC error body on MCP paths and the API's error body elsewhe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -43,6 +44,9 @@ from mcpgate.errors import Forbidden, GatewayError, TooManyRequests, Unauthorize
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.servers import VirtualServer
 
+if TYPE_CHECKING:
+    from mcpgate.oauth.bearer import BearerTokens
+
 OPEN_PATHS = frozenset({"/health"})
 ADMIN_ONLY = ("/api/v1/keys", "/api/v1/users", "/api/v1/audit")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -59,19 +63,22 @@ class Guard:
         hub: Hub,
         limiter: RateLimiter | None = None,
         on_failure: AuthFailure | None = None,
+        oauth: BearerTokens | None = None,
     ) -> None:
         self.app = app
         self.auth = auth
         self.hub = hub
         self.limiter = limiter
         self.on_failure = on_failure
+        self.oauth = oauth  # OAuth on (oauth/): bearer tokens that are not keys, and the metadata paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or _is_docs_page(scope["path"]):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if scope["type"] != "http" or path in OPEN_PATHS or _is_docs_page(path) or self._oauth_path(path):
             await self.app(scope, receive, send)
             return
         try:
-            principal, user = self._admit(scope)
+            principal, user = self._admit(scope, await self._token_holder(scope))
             if self.limiter is not None:
                 server = self._server_of(scope["path"])
                 client = scope.get("client")
@@ -92,7 +99,34 @@ class Guard:
             scope[GATEWAY_KEY_IN_AUTHORIZATION] = True
         await self.app(scope, receive, send)
 
-    def _admit(self, scope: Scope) -> tuple[Principal, str | None]:
+    def _oauth_path(self, path: str) -> bool:
+        if self.oauth is None:
+            return False
+        from mcpgate.oauth.endpoints import is_oauth_path
+
+        return is_oauth_path(path)
+
+    async def _token_holder(self, scope: Scope) -> tuple[Principal, str | None] | None:
+        """Whom an OAuth bearer token speaks for (None: no such token: no OAuth, a key, or none at all).
+        On a public server a token that is not valid here is the caller's token for the upstreams."""
+        if self.oauth is None:
+            return None
+        headers = request_headers(scope)
+        from mcpgate.oauth.bearer import bearer_token
+
+        token = bearer_token(headers)
+        if token is None or "x-api-key" in headers or self.auth.carries_gateway_key(headers):
+            return None
+        try:
+            return await self.oauth.principal(token, scope)
+        except Unauthorized as exc:
+            if self._public(scope["path"]):
+                return None
+            raise Unauthorized(exc.message, token_refused=True) from None
+
+    def _admit(
+        self, scope: Scope, token_holder: tuple[Principal, str | None] | None = None
+    ) -> tuple[Principal, str | None]:
         headers = request_headers(scope)
         path: str = scope["path"]
         user = headers.get("x-username")
@@ -101,6 +135,12 @@ class Guard:
         if not self.auth.enforcing:
             return OPEN, user
         principal: Principal | None = scope.get(IN_PROCESS_CALLER)
+        if token_holder is not None:
+            principal, subject = token_holder
+            if subject is not None:  # an external issuer's token names its end user itself
+                if user is not None and user != subject:
+                    raise Forbidden("x-username differs from the end user the access token names")
+                user = subject
         if principal is None:
             try:
                 principal = self.auth.authenticate(headers)
@@ -132,11 +172,11 @@ class Guard:
         if principal is None:
             raise Unauthorized("an API key is required: send `Authorization: Bearer <key>` or `x-api-key: <key>`")
         if needed is not None and not principal.allows(needed):
-            raise Forbidden(f"this key lacks the scope {needed!r}")
+            raise Forbidden(f"this key lacks the scope {needed!r}", data={"scope": needed})
         if needed == "tools:call" and not principal.may_use(server_id):
             where = "the default endpoint (it reaches every tool)" if server_id is None else "this virtual server"
             raise Forbidden(f"this key may not use {where}")
-        if user is not None and not principal.allows("users:act"):
+        if user is not None and not principal.allows("users:act") and not (token_holder and token_holder[1]):
             raise Forbidden("acting for an end user (x-username) needs the scope 'users:act'")
         return principal, user
 
@@ -154,13 +194,24 @@ class Guard:
             if (recorded := self.on_failure(scope, exc.message)) is not None:
                 await recorded  # kept before the refusal is sent (a fleet's audit)
         status = exc.http_status
-        headers = [(b"www-authenticate", b'Bearer realm="mcpgate"')] if status == 401 else []
+        headers = []
+        if status == 401 or (status == 403 and self.oauth is not None):
+            headers.append((b"www-authenticate", self._challenge(scope, exc).encode()))
         if isinstance(exc, TooManyRequests):
             headers.append((b"retry-after", str(exc.retry_after).encode()))
         label = {401: "Unauthorized", 403: "Forbidden", 429: "Too Many Requests"}.get(status, "Refused")
         path: str = scope["path"]
         message = f"{label}: {exc.message}" if speaks_jsonrpc(path) else exc.message
         await send_json(send, status, refusal_body(path, status, message, UNAUTHORIZED_CODE), headers)
+
+    def _challenge(self, scope: Scope, exc: GatewayError) -> str:
+        """`WWW-Authenticate`: with OAuth on, where the resource's metadata is (RFC 9728), and what was wrong."""
+        if self.oauth is None:
+            return 'Bearer realm="mcpgate"'
+        if exc.http_status == 403:
+            needed = exc.data.get("scope") if isinstance(exc.data, dict) else None
+            return self.oauth.challenge(scope, "insufficient_scope" if needed else None, needed)
+        return self.oauth.challenge(scope, "invalid_token" if getattr(exc, "token_refused", False) else None)
 
 
 def _server_ident(path: str) -> str:

@@ -30,11 +30,17 @@ ALL = "*"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    kind: Literal["open", "static", "key", "anonymous"]
-    id: str  # "open", "static", a key id, or "anonymous"
+    kind: Literal["open", "static", "key", "anonymous", "oauth"]
+    id: str  # "open", "static", a key id, "anonymous"; for an OAuth token, the key it derives from
     name: str
     scopes: frozenset[str]
     servers: frozenset[str] | None = None  # virtual server ids it may use; None = any
+    grant: str | None = None  # an OAuth token's grant (oauth/): revoking it ends the sessions it opened
+
+    @property
+    def owner(self) -> str:
+        """Who a session it opens belongs to: the key, and for a token, its grant as well."""
+        return self.id if self.grant is None else f"{self.id}#{self.grant}"
 
     def allows(self, scope: str) -> bool:
         return ALL in self.scopes or "admin" in self.scopes or scope in self.scopes

@@ -122,9 +122,9 @@ def caller_principal() -> Any:
 
 
 def owner_of(scope: Scope) -> str:
-    """The id of the principal a request comes from ("open" without authentication)."""
+    """Who a request comes from, as sessions record it ("open" without authentication)."""
     principal = scope.get(PRINCIPAL_KEY)
-    return principal.id if principal is not None else "open"
+    return principal.owner if principal is not None else "open"
 
 
 async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:

@@ -4,7 +4,7 @@
     async with shared: ...          # announces this replica's changes, applies the others'
 
 The database is the truth; each replica keeps a copy in memory (the hub's upstreams and
-virtual servers, the keys, end users' credentials). A replica that commits a change says
+virtual servers, the keys, end users' credentials, OAuth tokens seen). A replica that commits a change says
 which part changed on the fleet's `events` channel; every other replica re-reads that part
 and applies the difference as if the change had been made there: upstreams connected,
 reconnected or dropped, views rebuilt — so their clients hear `list_changed` — keys
@@ -19,7 +19,7 @@ changes made on the database by the offline CLI.
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 import anyio.abc
@@ -33,10 +33,13 @@ from mcpgate.hub.gateway import Hub
 from mcpgate.settings import GatewaySettings
 from mcpgate.store.registry import Registry
 
+if TYPE_CHECKING:
+    from mcpgate.oauth.issuer import Issuer
+
 logger = logging.getLogger(__name__)
 
-Part = Literal["registry", "keys", "users"]
-PARTS: tuple[Part, ...] = ("registry", "keys", "users")
+Part = Literal["registry", "keys", "users", "grants"]
+PARTS: tuple[Part, ...] = ("registry", "keys", "users", "grants")
 
 
 class SharedState:
@@ -48,6 +51,7 @@ class SharedState:
         auth: Authenticator,
         users: UserDirectory,
         settings: GatewaySettings,
+        issuer: Issuer | None = None,
     ) -> None:
         self.link = link
         self.hub = hub
@@ -55,6 +59,7 @@ class SharedState:
         self.auth = auth
         self.users = users
         self.settings = settings
+        self.issuer = issuer  # OAuth's built-in tokens: a grant revoked elsewhere stops working here
         self._declared_upstreams = {spec.name for spec in settings.upstreams}
         self._stale: set[Part] = set()
         self._wake = anyio.Event()
@@ -62,6 +67,8 @@ class SharedState:
         registry.on_change.append(lambda: self._announce("registry"))
         auth.on_change.append(lambda: self._announce("keys"))
         users.on_change.append(lambda: self._announce("users"))
+        if issuer is not None:
+            issuer.on_change.append(lambda: self._announce("grants"))
         link.on_message("events", self._heard)
         link.on_reconnect.append(self._everything_stale)
 
@@ -121,6 +128,9 @@ class SharedState:
             await self.auth.load()
         elif part == "users":
             await self.users.load()
+        elif part == "grants":
+            if self.issuer is not None:
+                await self.issuer.forget_grants()
         else:
             await self._reread_registry()
 

@@ -92,3 +92,52 @@ class AuditEventRow(Base):
     source_ip: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(Text)
     arguments_digest: Mapped[str | None] = mapped_column(String(64))  # SHA-256 of the arguments, never them
+
+
+class OAuthClientRow(Base):
+    """A client registered dynamically (RFC 7591). Clients identified by a metadata document URL are not stored."""
+
+    __tablename__ = "oauth_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    registration: Mapped[dict] = mapped_column(JSON)  # the client's metadata as registered, without its secret
+    secrets: Mapped[str | None] = mapped_column(Text)  # sealed {"client_secret": …}, if it has one
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OAuthGrantRow(Base):
+    """What a person allowed a client: a key's rights (at most), for one resource, until revoked."""
+
+    __tablename__ = "oauth_grants"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(2048), index=True)
+    client_name: Mapped[str] = mapped_column(String(256))
+    key_id: Mapped[str] = mapped_column(String(64), index=True)  # a managed key's id, or "static:<digest prefix>"
+    server_id: Mapped[str | None] = mapped_column(String(36))  # the virtual server; None = the default endpoint
+    resource: Mapped[str] = mapped_column(Text)  # the resource URL the client asked for (RFC 8707)
+    scopes: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OAuthTokenRow(Base):
+    """An authorization code, access token or refresh token, by its SHA-256 digest (never in clear)."""
+
+    __tablename__ = "oauth_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # code | access | refresh
+    grant_id: Mapped[str | None] = mapped_column(String(36), index=True)  # a code's: set once exchanged
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # exchanged, rotated or revoked
+    details: Mapped[dict | None] = mapped_column(JSON)  # a code's request: client, redirect, challenge, key, …
+
+
+class OAuthSigningKeyRow(Base):
+    __tablename__ = "oauth_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secrets: Mapped[str] = mapped_column(Text)  # sealed {"jwk": private key}
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
