@@ -109,6 +109,7 @@ class Gateway:
     registry: Registry
     auth: Authenticator
     app: Any = None
+    oauth: Any = None  # mcpgate.oauth.OAuth when `oauth.mode` is on
 
     def client(
         self,
@@ -149,7 +150,7 @@ async def running_gateway(
     async with open_services(settings, backoff=backoff or Backoff(first=0.05, maximum=0.5)) as services:
         app = create_app(settings, services)
         async with serve_asgi(app, settings.edge) as url:
-            yield Gateway(url, services.hub, services.registry, services.auth, app)
+            yield Gateway(url, services.hub, services.registry, services.auth, app, services.oauth)
             for session in services.hub.sessions:  # end open streams so the server can stop promptly
                 services.hub.sessions.remove(session.id)
 

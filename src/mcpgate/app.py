@@ -427,10 +427,10 @@ def _management_api(settings: GatewaySettings, services: Services) -> tuple[Fast
     )
     install_error_handlers(app)
     describe_security(app)
-    hub = services.hub
-    app.include_router(
-        admin_router(Admin(hub, services.registry, settings, services.auth, services.users, services.audit))
+    admin = Admin(
+        services.hub, services.registry, settings, services.auth, services.users, services.audit, services.oauth
     )
+    app.include_router(admin_router(admin))
     return app, BodyLimit(app, settings.edge.max_body_bytes)
 
 

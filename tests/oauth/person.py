@@ -52,7 +52,9 @@ class Person:
             answer = await browser.get(authorization_url)
             while answer.status_code in (302, 303) and not answer.headers["location"].startswith(REDIRECT):
                 answer = await browser.get(urljoin(str(answer.url), answer.headers["location"]))
-        page = Page(answer.status_code, answer.text, str(answer.url))
+        # Sent back to the client at once (an error the client must hear): the page is that address.
+        url = answer.headers["location"] if answer.status_code in (302, 303) else str(answer.url)
+        page = Page(answer.status_code, answer.text, url)
         self.pages.append(page)
         return page
 
@@ -134,3 +136,47 @@ def oauth_client(url: str, transport: str, auth: OAuthClientProvider) -> mcp.Cli
     if transport == "sse":
         return mcp.Client(sse_client(url, auth=auth))
     return mcp.Client(streamable_http_client(url, http_client=create_mcp_http_client(auth=auth)), mode="legacy")
+
+
+@dataclass
+class Registered:
+    """A client registered by hand (RFC 7591), for flows the SDK client would not make: replays,
+    wrong verifiers, tampered pages."""
+
+    base: str
+    client_id: str
+
+    @classmethod
+    async def at(cls, base: str, **metadata: Any) -> Registered:
+        body = {"client_name": "hand-made", "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}
+        async with httpx.AsyncClient(timeout=10) as http:
+            answer = await http.post(f"{base}/oauth/register", json={**body, **metadata})
+        assert answer.status_code == 201, answer.text
+        return cls(base, answer.json()["client_id"])
+
+    def authorization_url(self, challenge: str, resource: str | None, scope: str = "tools:call") -> str:
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": REDIRECT,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": "s-1",
+            "scope": scope,
+            **({"resource": resource} if resource else {}),
+        }
+        return str(httpx.URL(f"{self.base}/oauth/authorize", params=params))
+
+    async def code(self, person: Person, challenge: str, resource: str | None, scope: str = "tools:call") -> str:
+        await person.redirect_handler(self.authorization_url(challenge, resource, scope))
+        assert person.result is not None, person.redirect_params
+        return person.result.code
+
+    async def token(self, **form: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=10) as http:
+            return await http.post(f"{self.base}/oauth/token", data={"client_id": self.client_id, **form})
+
+    async def exchange(self, code: str, verifier: str) -> httpx.Response:
+        return await self.token(
+            grant_type="authorization_code", code=code, code_verifier=verifier, redirect_uri=REDIRECT
+        )

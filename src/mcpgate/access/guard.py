@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from mcpgate.oauth.bearer import BearerTokens
 
 OPEN_PATHS = frozenset({"/health"})
-ADMIN_ONLY = ("/api/v1/keys", "/api/v1/users", "/api/v1/audit")
+ADMIN_ONLY = ("/api/v1/keys", "/api/v1/users", "/api/v1/audit", "/api/v1/oauth")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNAUTHORIZED_CODE = -32001
 
