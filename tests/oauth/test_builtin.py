@@ -13,8 +13,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 from mcp.client.auth.oauth2 import PKCEParameters
 
-from tests.conftest import running_gateway, stdio_echo
+from tests.conftest import running_gateway, serve_asgi, stdio_echo
 from tests.oauth.person import REDIRECT, MemoryStorage, Person, Registered, oauth_client, oauth_provider
+from tests.upstreams.echo_server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -297,3 +298,18 @@ async def test_keys_keep_working_beside_oauth() -> None:
             assert answer.status_code == 200
         answer = await initialize(f"{gateway.url}/mcp", "mcpg_not-a-key")
         assert answer.status_code == 401
+
+
+async def test_the_gateways_own_token_is_never_passed_through_to_an_upstream() -> None:
+    async with serve_asgi(build_server("crm").streamable_http_app()) as upstream:
+        config = {
+            **CONFIG,
+            "mcpServers": {"crm": {"url": f"{upstream}/mcp", "type": "http", "passthroughHeaders": ["Authorization"]}},
+            "virtualServers": {},
+        }
+        async with running_gateway(config) as gateway:
+            key = await make_key(gateway.url, scopes=["tools:call"])
+            endpoint = f"{gateway.url}/mcp"
+            async with oauth_client(endpoint, "streamable_http", oauth_provider(endpoint, Person(key))) as client:
+                seen = await client.call_tool("crm_header", {"name": "authorization"})
+            assert seen.content[0].text == ""

@@ -78,7 +78,8 @@ class Guard:
             await self.app(scope, receive, send)
             return
         try:
-            principal, user = self._admit(scope, await self._token_holder(scope))
+            token_holder = await self._token_holder(scope)
+            principal, user = self._admit(scope, token_holder)
             if self.limiter is not None:
                 server = self._server_of(scope["path"])
                 client = scope.get("client")
@@ -95,8 +96,8 @@ class Guard:
         scope[PRINCIPAL_KEY] = principal
         if user is not None:
             scope[USER_KEY] = user
-        if self.auth.enforcing and self.auth.carries_gateway_key(request_headers(scope)):
-            scope[GATEWAY_KEY_IN_AUTHORIZATION] = True
+        if token_holder is not None or (self.auth.enforcing and self.auth.carries_gateway_key(request_headers(scope))):
+            scope[GATEWAY_KEY_IN_AUTHORIZATION] = True  # never passed through to an upstream
         await self.app(scope, receive, send)
 
     def _oauth_path(self, path: str) -> bool:
