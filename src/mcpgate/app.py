@@ -35,6 +35,8 @@ from mcpgate.access.authentication import Authenticator
 from mcpgate.access.guard import Guard
 from mcpgate.access.rate_limits import RateLimiter
 from mcpgate.access.users import UserDirectory
+from mcpgate.accounts.callback import AuthorizationCallback
+from mcpgate.accounts.service import UpstreamAccounts
 from mcpgate.admin import PREFIX
 from mcpgate.admin.deferred import DeferredManagementAPI
 from mcpgate.edge.docs_page import DOCS_ASSETS, MANAGEMENT_DOCS, docs_asset, docs_page, send_html
@@ -58,6 +60,7 @@ from mcpgate.store.crypto import SecretBox
 from mcpgate.store.database import HEAD_REVISION, Database, database_url
 from mcpgate.store.keys import KeyStore
 from mcpgate.store.registry import Registry
+from mcpgate.store.upstream_oauth import UpstreamOAuthStore
 from mcpgate.store.users import UserStore
 from mcpgate.tracing import hook
 from mcpgate.tracing.switch import open_tracing
@@ -152,6 +155,7 @@ class Services:
     auth: Authenticator
     users: UserDirectory
     audit: AuditTrail
+    accounts: UpstreamAccounts
     fleet: FleetLink | None = None  # set when replicas share a Redis (settings.redis_url)
     oauth: OAuth | None = None  # set when `oauth.mode` is not off
 
@@ -199,6 +203,9 @@ async def _open_services(settings: GatewaySettings, backoff: Backoff | None) -> 
             users = UserDirectory(user_store, hub)
             await users.load()
             hub.credentials = users
+            accounts = UpstreamAccounts(UpstreamOAuthStore(database, box), box, hub, settings.public_url)
+            await accounts.load()
+            hub.authorizations = users.accounts = accounts
             audit = AuditTrail(AuditStore(database), auth)
             if settings.redis_url is None:
                 hub.observers.append(audit.tool_call)
@@ -214,11 +221,12 @@ async def _open_services(settings: GatewaySettings, backoff: Backoff | None) -> 
             async with (
                 audit,
                 _oauth(settings, database, box, auth, hub) as oauth,
-                _fleet(settings, hub, registry, auth, users, oauth) as fleet,
+                _fleet(settings, hub, registry, auth, users, accounts, oauth) as fleet,
                 anyio.create_task_group() as tg,
             ):
                 tg.start_soon(_keep_keys_fresh, auth)
-                yield Services(hub, registry, auth, users, audit, fleet, oauth)
+                tg.start_soon(accounts.keep_fresh)
+                yield Services(hub, registry, auth, users, audit, accounts, fleet, oauth)
                 tg.cancel_scope.cancel()
     finally:
         await database.aclose()
@@ -248,6 +256,7 @@ async def _fleet(
     registry: Registry,
     auth: Authenticator,
     users: UserDirectory,
+    accounts: UpstreamAccounts,
     oauth: OAuth | None,
 ) -> AsyncIterator[FleetLink | None]:
     """This replica's part in a fleet (Redis configured): its link, and the changes it shares."""
@@ -261,7 +270,8 @@ async def _fleet(
     sessions_belong_to(link.replica)
     logger.info("replica %s of fleet %r (Redis at %s)", link.replica, settings.fleet.key_prefix, link.shown_url)
     try:
-        async with link, SharedState(link, hub, registry, auth, users, settings, oauth.issuer if oauth else None):
+        shared = SharedState(link, hub, registry, auth, users, settings, accounts, oauth.issuer if oauth else None)
+        async with link, shared:
             yield link
     finally:
         sessions_belong_to("")  # the process's next gateway (tests start several) mints plain ids
@@ -372,6 +382,7 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         "/health": _only(("GET",), HealthEndpoint(hub, services.fleet)),
         "/metrics": _only(("GET",), metrics.endpoint),
         MANAGEMENT_DOCS: _only(("GET",), management_docs),
+        "/oauth/callback": AuthorizationCallback(services.accounts),
     }
     gateway = Gateway(
         management,

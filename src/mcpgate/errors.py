@@ -120,6 +120,22 @@ class UpstreamError(GatewayError):
     http_status = 502
 
 
+class UpstreamNeedsAuthorization(UpstreamError):
+    """The upstream answered 401: it wants credentials (an OAuth access token) it was not given.
+    `challenge` is its WWW-Authenticate header, which may say where its resource metadata is."""
+
+    def __init__(self, message: str, *, challenge: str | None) -> None:
+        super().__init__(message)
+        self.challenge = challenge
+
+
+class AuthorizationNeeded(UpstreamError):
+    """A call to an upstream that wants OAuth, by someone who has not connected their account
+    there; the message carries the link that connects it."""
+
+    http_status = 403
+
+
 class UpstreamUnavailable(UpstreamError):
     """The upstream is not connected (starting, restarting, or given up on)."""
 

@@ -583,6 +583,11 @@ class GatewaySettings(BaseSettings):
     # Require a key even before any managed key exists (keys are required once one does).
     auth_required: bool = False
     oauth: OAuthSettings = OAuthSettings()
+    # Where people's browsers reach this gateway (links to connect an account at an upstream, and
+    # the callback it returns to). Unset: the address each request came to.
+    public_url: Annotated[str, AfterValidator(public_url)] | None = Field(
+        None, validation_alias=_alias("public_url", "publicUrl")
+    )
     log_level: str = Field("info", validation_alias=_alias("log_level", "logLevel"))
     max_session_children: int = Field(
         200,

@@ -47,7 +47,7 @@ from mcpgate.hub.servers import VirtualServer
 if TYPE_CHECKING:
     from mcpgate.oauth.bearer import BearerTokens
 
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/oauth/callback"})  # the callback: a browser back from an upstream's sign-in
 ADMIN_ONLY = ("/api/v1/keys", "/api/v1/users", "/api/v1/audit", "/api/v1/oauth")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 UNAUTHORIZED_CODE = -32001

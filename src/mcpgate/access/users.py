@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from mcpgate.hub.credentials import Credential
+from mcpgate.hub.credentials import Authorizations, Credential
 from mcpgate.hub.gateway import Hub
 from mcpgate.store.users import User, UserConnection, UserStore
 
@@ -25,6 +25,7 @@ class UserDirectory:
         self._users: set[str] = set()
         # Awaited after every change made here (fleet/shared_state.py tells the other replicas).
         self.on_change: list[Callable[[], Awaitable[None]]] = []
+        self.accounts: Authorizations | None = None  # OAuth tokens at upstreams (accounts/), ahead of stored headers
 
     async def load(self) -> None:
         """(Re-)read users and credentials. What changed since the last read (another replica
@@ -51,6 +52,8 @@ class UserDirectory:
             await listener()
 
     def for_user(self, user: str, upstream: str) -> Credential | None:
+        if self.accounts is not None and (token := self.accounts.bearer(upstream, user)) is not None:
+            return Credential({"Authorization": f"Bearer {token}"}, own_connection=True)
         return self._credentials.get((user, upstream))
 
     async def users(self) -> list[User]:

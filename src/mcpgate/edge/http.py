@@ -111,6 +111,13 @@ class CallerHeaders(Mapping[str, str]):
     def principal(self) -> Any:
         return self._scope.get(PRINCIPAL_KEY)
 
+    @property
+    def origin(self) -> str:
+        """Where the caller reached this gateway (scheme as uvicorn took it from a trusted proxy, and
+        the Host, which the Host/Origin check already allowed): for links a person opens."""
+        host = request_headers(self._scope).get("host", "127.0.0.1")
+        return f"{self._scope.get('scheme', 'http')}://{host}{self._scope.get('root_path', '')}"
+
 
 def caller_headers(scope: Scope) -> CallerHeaders:
     return CallerHeaders(scope)

@@ -34,12 +34,13 @@ from mcpgate.settings import GatewaySettings
 from mcpgate.store.registry import Registry
 
 if TYPE_CHECKING:
+    from mcpgate.accounts.service import UpstreamAccounts
     from mcpgate.oauth.issuer import Issuer
 
 logger = logging.getLogger(__name__)
 
-Part = Literal["registry", "keys", "users", "grants"]
-PARTS: tuple[Part, ...] = ("registry", "keys", "users", "grants")
+Part = Literal["registry", "keys", "users", "accounts", "grants"]
+PARTS: tuple[Part, ...] = ("registry", "keys", "users", "accounts", "grants")
 
 
 class SharedState:
@@ -51,6 +52,7 @@ class SharedState:
         auth: Authenticator,
         users: UserDirectory,
         settings: GatewaySettings,
+        accounts: UpstreamAccounts | None = None,
         issuer: Issuer | None = None,
     ) -> None:
         self.link = link
@@ -59,6 +61,7 @@ class SharedState:
         self.auth = auth
         self.users = users
         self.settings = settings
+        self.accounts = accounts  # users' OAuth tokens at upstreams (connected or refreshed elsewhere)
         self.issuer = issuer  # OAuth's built-in tokens: a grant revoked elsewhere stops working here
         self._declared_upstreams = {spec.name for spec in settings.upstreams}
         self._stale: set[Part] = set()
@@ -67,6 +70,8 @@ class SharedState:
         registry.on_change.append(lambda: self._announce("registry"))
         auth.on_change.append(lambda: self._announce("keys"))
         users.on_change.append(lambda: self._announce("users"))
+        if accounts is not None:
+            accounts.on_change.append(lambda: self._announce("accounts"))
         if issuer is not None:
             issuer.on_change.append(lambda: self._announce("grants"))
         link.on_message("events", self._heard)
@@ -128,6 +133,9 @@ class SharedState:
             await self.auth.load()
         elif part == "users":
             await self.users.load()
+        elif part == "accounts":
+            if self.accounts is not None:
+                await self.accounts.load()
         elif part == "grants":
             if self.issuer is not None:
                 await self.issuer.forget_grants()

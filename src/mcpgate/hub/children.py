@@ -2,11 +2,12 @@
 
     children = OwnChildren(settings, make=..., start=...)
     connection = await children.for_session(upstream, session, shared)        # a `perSession` upstream
-    connection = await children.for_user(upstream, session, shared, profile, env)  # a user's env credentials
+    connection = await children.for_user(upstream, session, shared, profile, env, headers)  # a user's own
 
 Two kinds, both started on first use and capped together by `maxSessionChildren`: a child per
 client session of a `perSession` stdio upstream (stopped with its session), and an end user's
-own child of a stdio upstream, run with the user's env on top of the upstream's (one per profile
+own connection — a child of a stdio upstream run with the user's env on top of the upstream's,
+or a connection to a remote one carrying the user's OAuth token (accounts/) — (one per profile
 the user's sessions declare; at most `maxChildrenPerUser` per user; stopped after
 `userChildIdleSeconds` unused, or when the user's credentials change).
 
@@ -44,7 +45,7 @@ StartChild = Callable[[anyio.CancelScope, Callable[[], Awaitable[None]], str], b
 class Child:
     connection: UpstreamConnection
     scope: anyio.CancelScope
-    env: dict[str, str] = field(default_factory=dict)
+    credential: tuple[dict[str, str], dict[str, str]] = ({}, {})  # (env, headers) it was started with
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -85,15 +86,19 @@ class OwnChildren:
         shared: UpstreamConnection,
         profile: Profile,
         env: dict[str, str],
+        headers: dict[str, str] | None = None,
     ) -> UpstreamConnection:
-        """The session's user's own child of the stdio upstream `shared` connects to, run with `env`
-        on top of the upstream's and declaring `profile`."""
+        """The session's user's own connection to the upstream `shared` connects to, declaring
+        `profile`: a child run with `env` on top of the upstream's, or a remote connection sending
+        `headers` on every request."""
         user = session.user
         assert user is not None
         key = (user, upstream, profile)
         running = self.of_users.get(key)
         # The user's credentials changed, or the child was given up on: the next call tries afresh.
-        if running is not None and (running.env != env or running.connection.status.state is UpstreamState.FAILED):
+        credential = (env, headers or {})
+        failed = running is not None and running.connection.status.state is UpstreamState.FAILED
+        if running is not None and (running.credential != credential or failed):
             self._stop(self.of_users, key)
             running = None
         if running is None:
@@ -110,9 +115,11 @@ class OwnChildren:
                     f"upstream {upstream!r} is unavailable: {self.settings.max_session_children} child processes "
                     "are running (maxSessionChildren)"
                 )
-            spec = shared.spec.model_copy(update={"env": {**shared.spec.env, **env}})  # type: ignore[union-attr]
-            running = self._launch(self.of_users, key, spec, None, profile, f"{upstream}:user")
-            running.env = env
+            spec = shared.spec
+            if env:
+                spec = spec.model_copy(update={"env": {**shared.spec.env, **env}})  # type: ignore[union-attr]
+            running = self._launch(self.of_users, key, spec, None, profile, f"{upstream}:user", headers)
+            running.credential = credential
         running.last_used = time.monotonic()
         connection = await self._ready(running)
         running.last_used = time.monotonic()
@@ -126,8 +133,10 @@ class OwnChildren:
         session: ClientSession | None,
         profile: Profile | None,
         name: str,
+        headers: dict[str, str] | None = None,
     ) -> Child:
         connection = self._make(spec, session, profile)  # type: ignore[arg-type]
+        connection.auth_headers = dict(headers or {})
         child = Child(connection, anyio.CancelScope())
         if not self._start(child.scope, connection.run, f"upstream:{name}"):
             raise UpstreamUnavailable(f"upstream {spec.name!r} is unavailable (the gateway is shutting down)")

@@ -13,7 +13,7 @@ from typing import Any
 
 from mcpgate.errors import InvalidParams, Unprocessable
 from mcpgate.hub.catalog import Catalog
-from mcpgate.hub.credentials import Credential
+from mcpgate.hub.credentials import Authorizations, Credential
 from mcpgate.hub.forwarding import passed_through
 from mcpgate.hub.gateway import Hub
 from mcpgate.hub.session import ClientSession
@@ -41,6 +41,9 @@ class SessionConnections:
         connection = self.hub.upstreams.get(upstream) or self.hub.externals.get(upstream)
         state = connection.status.state.value if connection is not None else "unknown"
         user = self.session.user
+        authorizations = self.hub.authorizations
+        if authorizations is not None and authorizations.wanted(upstream):
+            return self._oauth_status(upstream, state, authorizations)
         stored = user is not None and self.hub.credentials.for_user(user, upstream) is not None
         passed = connection is not None and bool(passed_through(connection, self.session))
         needs = connection is not None and connection.needs_credentials
@@ -68,12 +71,40 @@ class SessionConnections:
             report["how"] = how
         return report
 
+    def _oauth_status(self, upstream: str, state: str, authorizations: Authorizations) -> dict[str, Any]:
+        """An upstream that signs in with OAuth: connected when the caller's user (or, for everyone
+        when the upstream allows, the gateway) has a token there."""
+        user = self.session.user
+        connection = self.hub.upstreams.get(upstream)
+        own = user is not None and authorizations.bearer(upstream, user) is not None
+        shared = authorizations.bearer(upstream, None) is not None and not getattr(
+            connection.spec if connection else None, "credentials_required", False
+        )
+        report: dict[str, Any] = {
+            "upstream": self.label_of(upstream),
+            "state": state,
+            "connected": own or shared,
+            "credentials": "oauth: yours" if own else "oauth: the gateway's" if shared else "oauth: not connected",
+        }
+        if not own and not shared:
+            report["how"] = "call manage_connections with action 'connect' for the link that connects your account"
+        return report
+
+    async def authorization_link(self, upstream: str) -> str | None:
+        authorizations = self.hub.authorizations
+        if authorizations is None or not authorizations.wanted(upstream):
+            return None
+        return await authorizations.link(upstream, self.session.user)
+
     async def connect(self, upstream: str, headers: dict[str, str], env: dict[str, str]) -> None:
         user = self._user_for_change(upstream)
         await self.hub.credentials.keep(user, upstream, Credential(dict(headers), dict(env)))
 
     async def disconnect(self, upstream: str) -> None:
         user = self._user_for_change(upstream)
+        authorizations = self.hub.authorizations
+        if authorizations is not None and authorizations.bearer(upstream, user) is not None:
+            await authorizations.disconnect(upstream, user)
         await self.hub.credentials.forget(user, upstream)
 
     def _user_for_change(self, upstream: str) -> str:

@@ -19,6 +19,9 @@ from mcpgate.errors import Unprocessable
 class Credential:
     headers: Mapping[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
+    # The headers open a connection of the user's own (an OAuth token the upstream binds its
+    # sessions to) rather than riding on the shared one's requests.
+    own_connection: bool = False
 
 
 class Credentials(Protocol):
@@ -28,6 +31,20 @@ class Credentials(Protocol):
         """Keep `credential` as `user`'s for `upstream` (encrypted at rest), replacing any."""
 
     async def forget(self, user: str, upstream: str) -> None: ...
+
+
+class Authorizations(Protocol):
+    """Upstreams that want OAuth, and who connected there (accounts/ implements it)."""
+
+    def wanted(self, upstream: str) -> bool: ...
+
+    def bearer(self, upstream: str, user: str | None) -> str | None:
+        """The access token of `user` (None: the gateway's own) at `upstream`, if connected."""
+
+    async def link(self, upstream: str, user: str | None) -> str:
+        """Where a person connects `user`'s account at `upstream` (for the request being handled)."""
+
+    async def disconnect(self, upstream: str, user: str | None) -> None: ...
 
 
 class NoCredentials:

@@ -21,6 +21,8 @@ import anyio
 
 from mcpgate.errors import (
     METHOD_NOT_FOUND,
+    AuthorizationNeeded,
+    GatewayError,
     InvalidParams,
     UnknownName,
     UpstreamError,
@@ -100,6 +102,8 @@ class Forwarder:
             return tool_error(missing)  # the session and the other tools carry on
         try:
             return await self._forward(session, notify, route, "tools/call", {**params, "name": route.name})
+        except AuthorizationNeeded as exc:
+            return tool_error(exc.message)  # the link: the person connects, the model tries again
         except (UpstreamUnavailable, UpstreamTimeout) as exc:
             if session.speaks_http:
                 raise  # a REST caller is told by the status (503 + Retry-After, 504)
@@ -211,7 +215,10 @@ class Forwarder:
     async def _forward(
         self, session: ClientSession, notify: Notify, route: Route, method: str, params: dict[str, Any]
     ) -> dict[str, Any]:
-        connection = await self.hub.connection_for(route.upstream, session)
+        try:
+            connection = await self.hub.connection_for(route.upstream, session)
+        except AuthorizationNeeded:
+            raise await self._authorization_needed(route.upstream, session) from None
         if (tracer := hook.tracer) is not None:
             tracer.routed(route.upstream, method, route.name)
         # A 2026-07-28 client reaching an upstream that speaks 2026-07-28 too: the request goes
@@ -252,8 +259,22 @@ class Forwarder:
         headers.update(passed_through(connection, session))
         return headers
 
+    async def _authorization_needed(self, upstream: str, session: ClientSession) -> AuthorizationNeeded:
+        """The error for a call to an OAuth upstream its caller has not connected to: with the link."""
+        assert self.hub.authorizations is not None
+        who = f"the end user {session.user!r}" if session.user else "this gateway"
+        try:
+            link = await self.hub.authorizations.link(upstream, session.user)
+        except GatewayError as exc:
+            return AuthorizationNeeded(f"{upstream!r} wants OAuth and connecting {who} there failed: {exc.message}")
+        return AuthorizationNeeded(
+            f"{upstream!r} needs an account connected for {who}: open this link to connect it, then try again: {link}"
+        )
+
     def _missing_credentials(self, session: ClientSession, upstream: str) -> str | None:
         """What a call to `upstream` lacks when the upstream needs the caller's own credentials."""
+        if self.hub.authorizations is not None and self.hub.authorizations.wanted(upstream):
+            return None  # OAuth: connection_for decides, and the answer carries the link
         connection = self.hub.connection(upstream)
         if not getattr(connection.spec, "credentials_required", False) or passed_through(connection, session):
             return None

@@ -26,11 +26,11 @@ import anyio
 import anyio.abc
 
 from mcpgate import __version__
-from mcpgate.errors import Conflict, NotFound, ToolNameCollision, UpstreamUnavailable
+from mcpgate.errors import AuthorizationNeeded, Conflict, NotFound, ToolNameCollision, UpstreamUnavailable
 from mcpgate.hub.bridging import Bridge
 from mcpgate.hub.catalog import Catalog, UpstreamListing
 from mcpgate.hub.children import OwnChildren
-from mcpgate.hub.credentials import Credentials, NoCredentials
+from mcpgate.hub.credentials import Authorizations, Credentials, NoCredentials
 from mcpgate.hub.profiles import FULL, Profile, ProfileLink, ProfileLinks
 from mcpgate.hub.servers import (
     View,
@@ -98,6 +98,9 @@ class Hub:
         self._declared = {spec.name for spec in settings.upstreams}
         # This gateway's own management API, for catalogs of it (served once the app exists).
         self.own_api = OwnAPI()
+        # Upstreams that want OAuth (accounts/); the token each one's shared connection lists with.
+        self.authorizations: Authorizations | None = None
+        self.upstream_auth: dict[str, dict[str, str]] = {}
         self.upstreams: dict[str, UpstreamConnection] = {
             spec.name: self._new_connection(spec) for spec in (*settings.upstreams, *registered)
         }
@@ -145,7 +148,7 @@ class Hub:
         else:
             on_lists, on_notification = None, self._notifications(spec.name)
         timeouts = self.settings.timeouts
-        return UpstreamConnection(
+        connection = UpstreamConnection(
             spec,
             connect_timeout=timeouts.connect,
             call_timeout=self.settings.call_timeout(spec),
@@ -160,6 +163,9 @@ class Hub:
             label=label,
             client_capabilities=profile.declaration(),
         )
+        if shared and per_session is None:
+            connection.auth_headers = dict(self.upstream_auth.get(spec.name, {}))
+        return connection
 
     def _make_child(self, spec: UpstreamSpec, session: ClientSession | None, profile: Profile) -> UpstreamConnection:
         """A session's own child (declaring its profile), or a user's (declaring `profile`)."""
@@ -444,6 +450,16 @@ class Hub:
         await self._refresh()  # its old tools are gone until the new connection lists them
         return connection
 
+    async def authorize_upstream(self, name: str, headers: dict[str, str]) -> None:
+        """The shared connection to `name` lists with these headers (an OAuth token, accounts/):
+        restarted when they change."""
+        if self.upstream_auth.get(name, {}) == headers:
+            return
+        self.upstream_auth[name] = headers
+        connection = self.upstreams.get(name)
+        if connection is not None:
+            await self.replace_upstream(connection.spec)
+
     async def remove_upstream(self, name: str) -> None:
         if self.upstreams.pop(name, None) is None:
             raise NotFound(f"no upstream named {name!r}")
@@ -560,17 +576,31 @@ class Hub:
         `perSession` stdio upstream a child of the session's own — all start on first use, and
         children declare their session's capabilities."""
         shared = self.connection(upstream)
-        if session.user is not None and shared.spec.kind == "stdio":
+        if session.user is not None:
             credential = self.credentials.for_user(session.user, upstream)
-            if credential is not None and credential.env:
+            if credential is not None and (
+                credential.env if shared.spec.kind == "stdio" else credential.own_connection
+            ):
                 profile = self.profile_of(session)
-                return await self.children.for_user(upstream, session, shared, profile, dict(credential.env))
+                return await self.children.for_user(
+                    upstream, session, shared, profile, dict(credential.env), dict(credential.headers)
+                )
+        if self.authorizations is not None and self.authorizations.wanted(upstream):
+            self._check_authorized(upstream, shared, session)
         if not shared.per_session or session.ephemeral:
             return await self._link_for(shared, session)
         child = await self.children.for_session(upstream, session, shared)
         if session.log_level is not None:
             await _set_level(child, session.log_level)
         return child
+
+    def _check_authorized(self, upstream: str, shared: UpstreamConnection, session: ClientSession) -> None:
+        """A call to an upstream that wants OAuth goes over the shared connection only with the
+        gateway's own token there (which that connection then carries): never on a token a user
+        connected, which it may be listing with."""
+        assert self.authorizations is not None
+        if self.authorizations.bearer(upstream, None) is None or getattr(shared.spec, "credentials_required", False):
+            raise AuthorizationNeeded(f"upstream {upstream!r} wants you to connect your account", data=upstream)
 
     async def _link_for(self, shared: UpstreamConnection, session: ClientSession) -> UpstreamConnection:
         profile = self.profile_of(session)

@@ -95,7 +95,8 @@ _META_TOOLS: list[dict[str, Any]] = [
     {
         "name": CONNECTIONS,
         "description": "See which services you are connected to, and connect or disconnect one: `connect` stores "
-        "the credentials (headers for a remote service, environment variables for a local one) for your user.",
+        "the credentials (headers for a remote service, environment variables for a local one) for your user; "
+        "for a service that signs in with OAuth, `connect` without credentials answers the link to open.",
         "inputSchema": {
             "type": "object",
             "properties": {
@@ -131,6 +132,9 @@ class Connections(Protocol):
     def status(self, upstream: str) -> dict[str, Any]: ...
 
     async def connect(self, upstream: str, headers: dict[str, str], env: dict[str, str]) -> None: ...
+
+    async def authorization_link(self, upstream: str) -> str | None:
+        """Where the caller connects their account at `upstream`, if it signs in with OAuth."""
 
     async def disconnect(self, upstream: str) -> None: ...
 
@@ -347,7 +351,12 @@ async def _manage(arguments: dict[str, Any], catalog: Catalog, connections: Conn
     else:
         headers, env = arguments.get("headers") or {}, arguments.get("env") or {}
         if not headers and not env:
-            raise InvalidParams(f"{CONNECTIONS}: connect needs `headers` or `env` with the credentials")
+            link = await connections.authorization_link(key)
+            if link is None:
+                raise InvalidParams(f"{CONNECTIONS}: connect needs `headers` or `env` with the credentials")
+            report = {**connections.status(key), "authorizationUrl": link}
+            report["how"] = "open authorizationUrl in a browser and allow access; then the service's tools work"
+            return structured({"connections": [report]})
         _check_pairs(headers, _HEADER_NAME, "headers")
         _check_pairs(env, _ENV_NAME, "env")
         await connections.connect(key, headers, env)

@@ -141,3 +141,26 @@ class OAuthSigningKeyRow(Base):
     kid: Mapped[str] = mapped_column(String(64), primary_key=True)
     secrets: Mapped[str] = mapped_column(Text)  # sealed {"jwk": private key}
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UpstreamOAuthClientRow(Base):
+    """This gateway registered as an OAuth client at an upstream's authorization server."""
+
+    __tablename__ = "upstream_oauth_clients"
+
+    upstream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secrets: Mapped[str] = mapped_column(Text)  # sealed {"client": registration answer, "server": AS metadata, …}
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UpstreamOAuthTokenRow(Base):
+    """An end user's tokens for an upstream (user "" = the gateway's own), sealed."""
+
+    __tablename__ = "upstream_oauth_tokens"
+
+    upstream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user: Mapped[str] = mapped_column(String(128), primary_key=True)
+    secrets: Mapped[str] = mapped_column(Text)  # sealed {"access_token", "refresh_token", "scope"}
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    refreshing_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # one replica refreshes
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

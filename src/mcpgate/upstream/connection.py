@@ -34,7 +34,13 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from mcpgate import __version__
-from mcpgate.errors import METHOD_NOT_FOUND, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from mcpgate.errors import (
+    METHOD_NOT_FOUND,
+    UpstreamError,
+    UpstreamNeedsAuthorization,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 from mcpgate.protocol.param_headers import param_headers
 from mcpgate.protocol.spec import (
     CLIENT_CAPABILITIES_META_KEY,
@@ -109,6 +115,8 @@ class UpstreamStatus:
     retry_at: float | None = None
     server_info: dict[str, Any] = field(default_factory=dict)
     protocol_version: str | None = None
+    # The upstream answered 401 (its WWW-Authenticate, or ""): it wants an OAuth token (accounts/).
+    authorization_required: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         report: dict[str, Any] = {"state": self.state.value, "restarts": self.restarts}
@@ -122,6 +130,8 @@ class UpstreamStatus:
             report["server"] = self.server_info
         if self.protocol_version:
             report["protocolVersion"] = self.protocol_version
+        if self.authorization_required is not None:
+            report["authorizationRequired"] = True
         return report
 
 
@@ -177,6 +187,7 @@ class UpstreamConnection:
         )
         self.liveness = liveness  # None: never pinged
         self.status = UpstreamStatus()
+        self.auth_headers: dict[str, str] = {}  # sent besides the spec's own (an end user's or the gateway's token)
         self.capabilities: dict[str, Any] = {}
         # What the upstream lists, as it lists them (original names and URIs).
         self.lists: dict[ListKind, list[dict[str, Any]]] = {kind: [] for kind in _LISTS}
@@ -253,7 +264,10 @@ class UpstreamConnection:
         return self.status.state is UpstreamState.READY
 
     async def _connect_and_serve(self) -> None:
-        opened = open_channel(self.spec, self.connect_timeout, self.call_timeout, self.own_api, self.label)
+        spec = self.spec
+        if self.auth_headers:  # an OAuth token (accounts/): on every request, never in the spec that is shown
+            spec = spec.model_copy(update={"headers": {**spec.headers, **self.auth_headers}})  # type: ignore[union-attr]
+        opened = open_channel(spec, self.connect_timeout, self.call_timeout, self.own_api, self.label)
         async with opened as channel, anyio.create_task_group() as tg:
             server = getattr(channel, "server", None)  # an in-process catalog says what it needs itself
             if server is not None:
@@ -269,6 +283,8 @@ class UpstreamConnection:
                 # Say so now: tearing the channel down (stopping a stuck child) can take seconds.
                 self.status.state = UpstreamState.DOWN
                 self.status.error = _describe_failure(exc)
+                if isinstance(exc, UpstreamNeedsAuthorization):
+                    self.status.authorization_required = exc.challenge or ""
                 self._settled.set()
                 raise
             self._peer = peer
@@ -276,6 +292,7 @@ class UpstreamConnection:
             await self._refresh(tuple(_LISTS))
             self.status.state = UpstreamState.READY
             self.status.error = None
+            self.status.authorization_required = None
             self.status.failures = 0
             self.status.connected_at = time.monotonic()
             self._ready.set()

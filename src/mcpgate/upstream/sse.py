@@ -18,7 +18,7 @@ import anyio
 import orjson
 from anyio.abc import TaskStatus
 
-from mcpgate.errors import UpstreamError, UpstreamUnavailable, shown_url
+from mcpgate.errors import UpstreamError, UpstreamNeedsAuthorization, UpstreamUnavailable, shown_url
 from mcpgate.settings import SSEUpstream
 from mcpgate.upstream.event_stream import ServerSentEvent, describe_client_error, read_events
 from mcpgate.upstream.http_client import HTTPClient, HTTPClientError, HTTPConnectionError
@@ -83,6 +83,11 @@ async def open_sse(spec: SSEUpstream, connect_timeout: float) -> AsyncIterator[S
     async with http:
         try:
             async with http.request("GET", spec.url, headers={"Accept": "text/event-stream"}) as resp:
+                if resp.status == 401:
+                    raise UpstreamNeedsAuthorization(
+                        f"upstream {spec.name!r} wants authorization (HTTP 401)",
+                        challenge=resp.headers.get("www-authenticate"),
+                    )
                 if resp.status != 200 or resp.content_type != "text/event-stream":
                     raise UpstreamError(f"{shown} is not an SSE endpoint (HTTP {resp.status})")
                 events = read_events(resp, max_line_bytes=MAX_MESSAGE_BYTES)

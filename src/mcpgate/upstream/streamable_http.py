@@ -23,7 +23,7 @@ import anyio
 import orjson
 from anyio.abc import TaskStatus
 
-from mcpgate.errors import UpstreamError, UpstreamUnavailable, shown_url
+from mcpgate.errors import UpstreamError, UpstreamNeedsAuthorization, UpstreamUnavailable, shown_url
 from mcpgate.settings import StreamableHTTPUpstream
 from mcpgate.upstream.event_stream import describe_client_error, read_events
 from mcpgate.upstream.http_client import HTTPClient, HTTPClientError, HTTPConnectionError, Response
@@ -112,6 +112,11 @@ class StreamableHTTPChannel:
                     return
                 if resp.status == 404 and self.session_id is not None and not stateless:
                     raise self._give_up("the upstream ended its session (HTTP 404)")
+                if resp.status == 401:
+                    raise UpstreamNeedsAuthorization(
+                        f"upstream {self.name!r} wants authorization (HTTP 401)",
+                        challenge=resp.headers.get("www-authenticate"),
+                    )
                 content_type = resp.content_type
                 if resp.status < 300 and content_type == "text/event-stream":
                     await self._read_reply_stream(resp, exchange)

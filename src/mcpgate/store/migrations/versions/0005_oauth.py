@@ -1,4 +1,5 @@
-"""OAuth (#28): registered clients, grants, codes and tokens (digests only), signing keys (sealed).
+"""OAuth (#28): registered clients, grants, codes and tokens (digests only), signing keys (sealed);
+and as a client of upstreams: its registrations there and users' tokens (sealed).
 
 Revision ID: 0005
 Revises: 0004
@@ -54,9 +55,26 @@ def upgrade() -> None:
         sa.Column("secrets", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
+    op.create_table(
+        "upstream_oauth_clients",
+        sa.Column("upstream", sa.String(64), primary_key=True),
+        sa.Column("secrets", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "upstream_oauth_tokens",
+        sa.Column("upstream", sa.String(64), primary_key=True),
+        sa.Column("user", sa.String(128), primary_key=True),
+        sa.Column("secrets", sa.Text(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("refreshing_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("upstream_oauth_tokens")
+    op.drop_table("upstream_oauth_clients")
     op.drop_table("oauth_signing_keys")
     op.drop_index("ix_oauth_tokens_expires_at", "oauth_tokens")
     op.drop_index("ix_oauth_tokens_grant_id", "oauth_tokens")
