@@ -19,6 +19,9 @@ Its scopes are those of `scope` / `scp` that this resource advertises — an iss
 nothing here, tokens act at the tool endpoints only — and its end user is the `oauth.userClaim`
 claim (`sub` unless set), which per-user connections are chosen by without `x-username`.
 
+`typ` need not be `at+jwt` (RFC 9068 asks it, most issuers send `JWT`); an ID token is kept out
+by its `aud`, the client's id, unless `oauth.audience` names that client.
+
 Deliberately not here: opaque tokens (introspection, RFC 7662), encrypted tokens, revocation (a
 JWT holds until it expires: the issuer should keep them short-lived).
 """
@@ -115,7 +118,7 @@ class ExternalIssuer:
         user = claims.get(claim)
         if user is None:
             raise Unauthorized(f"the access token carries no {claim!r} claim to name its user by")
-        if not isinstance(user, str) or not USERNAME.match(user):
+        if not isinstance(user, str) or not USERNAME.fullmatch(user):  # `$` would let a final newline by
             raise Unauthorized(
                 f"the access token's {claim!r} claim is not a user name: 1-128 letters, digits or . _ @ + - characters"
             )
