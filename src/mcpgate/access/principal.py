@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 # An end user's name, as clients send it in x-username.
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}\Z")  # \Z: no newline may end it
 
 SCOPES: dict[str, str] = {
     "admin": "everything, keys, users and the audit log included",

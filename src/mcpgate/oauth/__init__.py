@@ -48,11 +48,14 @@ async def open_oauth(
     settings: GatewaySettings, database: Database, box: SecretBox, auth: Authenticator, hub: Hub
 ) -> AsyncIterator[OAuth]:
     store = OAuthStore(database, box)
+    # Where clients reach this gateway (resource URLs; built-in: the issuer too). Unset: each request's Host.
+    public = (settings.oauth.issuer if settings.oauth.mode == "builtin" else None) or settings.public_url
     if settings.oauth.mode == "external":
         from mcpgate.oauth.external import ExternalIssuer
 
         async with ExternalIssuer(settings.oauth, hub) as external:
-            yield OAuth(OAuthEndpoints(hub, settings.oauth), BearerTokens(hub, settings.oauth, external), None, store)
+            endpoints = OAuthEndpoints(hub, settings.oauth, public)
+            yield OAuth(endpoints, BearerTokens(hub, external, public), None, store)
         return
     from mcpgate.oauth.client_documents import ClientDocuments
     from mcpgate.oauth.provider import GatewayProvider
@@ -65,10 +68,10 @@ async def open_oauth(
     pending = PendingRequests(box)
     documents = ClientDocuments() if settings.oauth.client_metadata_documents else None
     provider = GatewayProvider(store, issuer, auth, hub, pending, documents)
-    endpoints = OAuthEndpoints(hub, settings.oauth, provider, keys, SignInPage(pending, auth, store, hub))
+    endpoints = OAuthEndpoints(hub, settings.oauth, public, provider, keys, SignInPage(pending, auth, store, hub))
     async with anyio.create_task_group() as tg:
         tg.start_soon(_purge_expired, store)
-        yield OAuth(endpoints, BearerTokens(hub, settings.oauth, issuer), issuer, store)
+        yield OAuth(endpoints, BearerTokens(hub, issuer, public), issuer, store)
         tg.cancel_scope.cancel()
 
 

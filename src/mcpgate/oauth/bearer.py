@@ -16,7 +16,6 @@ from mcpgate.access.principal import Principal
 from mcpgate.errors import Unauthorized
 from mcpgate.hub.gateway import Hub
 from mcpgate.oauth.resources import Resource, base_url, is_protected, resource_of
-from mcpgate.settings import OAuthSettings
 
 
 class TokenJudge(Protocol):
@@ -31,13 +30,13 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
 
 
 class BearerTokens:
-    def __init__(self, hub: Hub, settings: OAuthSettings, judge: TokenJudge) -> None:
+    def __init__(self, hub: Hub, judge: TokenJudge, public_url: str | None) -> None:
         self.hub = hub
-        self.settings = settings
         self.judge = judge
+        self.public_url = public_url  # where clients reach the gateway; None: the Host of each request
 
     def _base(self, scope: Scope) -> str:
-        return base_url(scope, self.settings.issuer if self.settings.mode == "builtin" else None)
+        return base_url(scope, self.public_url)
 
     async def principal(self, token: str, scope: Scope) -> tuple[Principal, str | None]:
         path: str = scope["path"]

@@ -54,12 +54,14 @@ class OAuthEndpoints:
         self,
         hub: Hub,
         settings: OAuthSettings,
+        public_url: str | None,
         provider: GatewayProvider | None = None,
         keys: SigningKeys | None = None,
         sign_in: SignInPage | None = None,
     ) -> None:
         self.hub = hub
         self.settings = settings
+        self.public_url = public_url  # where clients reach the gateway; None: the Host of each request
         self.keys = keys
         self._routes: dict[str, tuple[tuple[str, ...], ASGIApp]] = {}
         if provider is not None and sign_in is not None:
@@ -80,7 +82,7 @@ class OAuthEndpoints:
         if self.settings.mode == "external":
             assert self.settings.issuer is not None
             return self.settings.issuer
-        return base_url(scope, self.settings.issuer)
+        return base_url(scope, self.public_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -96,7 +98,7 @@ class OAuthEndpoints:
             if method not in methods:
                 await _not_allowed(send, methods)
                 return
-            token = REQUEST_BASE.set(base_url(scope, self.settings.issuer))
+            token = REQUEST_BASE.set(base_url(scope, self.public_url))
             try:
                 await handler(scope, receive, send)
             finally:
@@ -116,7 +118,7 @@ class OAuthEndpoints:
         if resource is None:
             await send_json(send, 404, {"error": "not_found", "error_description": "no such protected resource"})
             return
-        base = base_url(scope, self.settings.issuer if self.settings.mode == "builtin" else None)
+        base = base_url(scope, self.public_url)
         document: dict[str, Any] = {
             "resource": resource.url(base),
             "authorization_servers": [self.issuer(scope)],

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 from sqlalchemy import Connection, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -65,6 +66,9 @@ class Database:
         # In memory: nothing outlives the process (`mcpgate wrap`, tests).
         self.ephemeral = self.backend == "sqlite" and parsed.database in (None, "", ":memory:")
         self._made_from_models = False
+        # In memory, every transaction runs on the one shared connection: two at once would share a
+        # transaction (one's commit or rollback taking the other's writes with it), so they queue.
+        self._one_at_a_time = anyio.Lock() if self.ephemeral else None
         if self.ephemeral:
             # One in-memory database shared by every use, for `mcpgate wrap` and tests.
             engine_options.setdefault("poolclass", StaticPool)
@@ -87,7 +91,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One transaction: committed when the block ends normally, rolled back otherwise."""
-        async with self.engine.begin() as connection:
+        if self._one_at_a_time is None:
+            async with self.engine.begin() as connection:
+                yield connection
+            return
+        async with self._one_at_a_time, self.engine.begin() as connection:
             yield connection
 
     async def upgrade(self, revision: str = "head") -> None:
