@@ -1,4 +1,4 @@
-"""The management commands of the CLI: `upstreams`, `servers`, `preview`, `import`, `db`.
+"""The management commands of the CLI: `upstreams`, `servers`, `keys`, `oauth`, `preview`, `import`, `db`.
 
     mcpgate upstreams list                       mcpgate servers list
     mcpgate upstreams add NAME -- CMD ARGS…      mcpgate servers create NAME [--mode NORMAL --tools a,b]
@@ -8,13 +8,15 @@
     mcpgate upstreams enable|disable|remove NAME mcpgate servers delete ID|NAME
     mcpgate preview URL [--header 'K: V']        mcpgate import claude_desktop_config.json
     mcpgate keys create NAME [--scopes a,b]      mcpgate keys list | revoke ID
+    mcpgate oauth clients | grants [--client ID --key ID --state S] | revoke-client ID | revoke-grant ID
     mcpgate db upgrade
 
 They talk to the running gateway's management API (`--gateway`, default
 http://127.0.0.1:8080, or `MCPGATE_URL`), so changes take effect at once. When no
 gateway answers there they work on the database directly (the same settings as
 `serve`: `MCPGATE_DATABASE_URL`, or the embedded SQLite file), and the gateway picks the
-changes up when it starts (keys within half a minute). With authentication on, the API
+changes up when it starts (keys within half a minute; an OAuth revocation stops refresh tokens at
+once, access tokens it has accepted when they expire). With authentication on, the API
 calls carry `--api-key` (default `$MCPGATE_API_KEY`). Output is a table, or JSON with `--json`.
 """
 
@@ -27,12 +29,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import anyio
 from pydantic import TypeAdapter, ValidationError
 
 from mcpgate.access.authentication import Authenticator
+from mcpgate.admin.oauth import GrantState, OAuthRecords
 from mcpgate.admin.preview import ToolPreview
 from mcpgate.admin.schemas import ServerCreate
 from mcpgate.admin.servers import new_server
@@ -51,6 +55,7 @@ from mcpgate.settings import (
 from mcpgate.store.crypto import SecretBox, mask, mask_url
 from mcpgate.store.database import Database, database_url
 from mcpgate.store.keys import ApiKey, KeyStore
+from mcpgate.store.oauth import OAuthStore
 from mcpgate.store.registry import Registry
 
 _SPEC = TypeAdapter(UpstreamSettings)
@@ -77,6 +82,12 @@ class Backend(Protocol):
     async def server_names(self) -> dict[str, str]: ...
     async def create_key(self, body: dict[str, Any]) -> dict[str, Any]: ...
     async def revoke_key(self, key_id: str) -> dict[str, Any]: ...
+    async def oauth_clients(self) -> list[dict[str, Any]]: ...
+    async def oauth_grants(
+        self, client_id: str | None, key_id: str | None, state: GrantState | None
+    ) -> list[dict[str, Any]]: ...
+    async def revoke_oauth_client(self, client_id: str) -> dict[str, Any]: ...
+    async def revoke_oauth_grant(self, grant_id: str) -> dict[str, Any]: ...
 
 
 class APIBackend:
@@ -151,6 +162,22 @@ class APIBackend:
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
         return await self._call("DELETE", f"/keys/{key_id}")
 
+    async def oauth_clients(self) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/oauth/clients"))["data"]
+
+    async def oauth_grants(
+        self, client_id: str | None, key_id: str | None, state: GrantState | None
+    ) -> list[dict[str, Any]]:
+        wanted = {"clientId": client_id, "keyId": key_id, "state": state}
+        query = urlencode({name: value for name, value in wanted.items() if value is not None})
+        return (await self._call("GET", f"/oauth/grants?{query}"))["data"]
+
+    async def revoke_oauth_client(self, client_id: str) -> dict[str, Any]:
+        return await self._call("DELETE", f"/oauth/clients/{quote(client_id, safe='')}")  # may be an https URL
+
+    async def revoke_oauth_grant(self, grant_id: str) -> dict[str, Any]:
+        return await self._call("DELETE", f"/oauth/grants/{quote(grant_id, safe='')}")
+
 
 class DatabaseBackend:
     """The registry itself, for when no gateway is running; tool lists need a running gateway."""
@@ -158,7 +185,9 @@ class DatabaseBackend:
     def __init__(self, registry: Registry, settings: GatewaySettings) -> None:
         self.registry = registry
         self.settings = settings
-        self.auth = Authenticator(KeyStore(registry.database))
+        static_key = settings.api_key.get_secret_value() if settings.api_key else None
+        self.auth = Authenticator(KeyStore(registry.database), static_key=static_key)  # it may stand behind a grant
+        self.oauth = OAuthStore(registry.database, registry.box)
 
     async def keys(self) -> list[dict[str, Any]]:
         return [_key_view(key) for key in await self.auth.keys()]
@@ -182,6 +211,27 @@ class DatabaseBackend:
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
         return _key_view(await self.auth.revoke(key_id))
+
+    async def _oauth_records(self) -> OAuthRecords:
+        await self.auth.load()  # which keys are valid: a grant of one that is not shows as revoked
+        return OAuthRecords(self.oauth, self.auth, await self.server_names())
+
+    async def oauth_clients(self) -> list[dict[str, Any]]:
+        return [client.model_dump(mode="json") for client in await (await self._oauth_records()).clients()]
+
+    async def oauth_grants(
+        self, client_id: str | None, key_id: str | None, state: GrantState | None
+    ) -> list[dict[str, Any]]:
+        grants = await (await self._oauth_records()).grants(client_id, key_id, state)
+        return [grant.model_dump(mode="json") for grant in grants]
+
+    async def revoke_oauth_client(self, client_id: str) -> dict[str, Any]:
+        revoked = await self.oauth.remove_client(client_id, datetime.now(UTC))
+        return {"clientId": client_id, "revokedGrants": revoked}
+
+    async def revoke_oauth_grant(self, grant_id: str) -> dict[str, Any]:
+        grant = await self.oauth.revoke_grant(grant_id, datetime.now(UTC))
+        return (await (await self._oauth_records()).show(grant)).model_dump(mode="json")
 
     async def upstreams(self) -> list[dict[str, Any]]:
         declared = [
@@ -389,6 +439,8 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
                 print(created["key"])
         elif command == "keys" and action == "revoke":
             _print(args, [await backend.revoke_key(args.key_id)], ["id", "name", "state"])
+        elif command == "oauth":
+            await _oauth(args, backend)
         elif command == "import":
             failures = 0
             for name, spec in _claude_servers(args.file).items():
@@ -402,6 +454,34 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
     except NotFound as exc:
         raise CommandError(exc.message) from None
     return 0
+
+
+_OFFLINE_REVOCATION = (
+    "mcpgate: revoked in the database only: refresh tokens stop at once, but access tokens a running "
+    "gateway has already accepted keep working until they expire (oauth.access_token_seconds); "
+    "revoke through the gateway to stop them at once"
+)
+
+
+async def _oauth(args: argparse.Namespace, backend: Backend) -> None:
+    if args.action == "clients":
+        columns = ["clientId", "clientName", "tokenEndpointAuthMethod", "activeGrants", "createdAt"]
+        _print(args, await backend.oauth_clients(), columns)
+    elif args.action == "grants":
+        grants = await backend.oauth_grants(args.client, args.key, args.state)
+        _print(args, grants, ["id", "clientName", "keyName", "serverName", "scopes", "state", "createdAt"])
+    elif args.action == "revoke-grant":
+        revoked = await backend.revoke_oauth_grant(args.grant_id)
+        _print(args, [revoked], ["id", "clientName", "keyName", "state", "revokedAt"])
+    elif args.action == "revoke-client":
+        removed = await backend.revoke_oauth_client(args.client_id)
+        if args.json:
+            print(json.dumps(removed, indent=2))
+        else:
+            count = len(removed["revokedGrants"])
+            print(f"removed OAuth client {removed['clientId']}: {count} grant{'' if count == 1 else 's'} revoked")
+    if args.action.startswith("revoke-") and isinstance(backend, DatabaseBackend):
+        print(_OFFLINE_REVOCATION, file=sys.stderr)
 
 
 def _collection_body(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The command line of the management commands (`upstreams`, `servers`, `keys`, `preview`,
+"""The command line of the management commands (`upstreams`, `servers`, `keys`, `oauth`, `preview`,
 `import`, `db`; manage.py runs them). Apart from manage.py so that `mcpgate serve` and `wrap`,
 which only need to know these commands exist, don't load the management client."""
 
@@ -80,6 +80,18 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     made.add_argument("--servers", help="comma-separated virtual servers (names or ids) the key may use")
     made.add_argument("--expires-in-days", type=float, help="the key stops working after this many days")
     common(keys.add_parser("revoke", help="revoke a key at once")).add_argument("key_id")
+
+    oauth = commands.add_parser("oauth", help="the built-in OAuth server's clients and grants").add_subparsers(
+        dest="action", required=True
+    )
+    common(oauth.add_parser("clients", help="registered clients (never their secrets)"))
+    grants = common(oauth.add_parser("grants", help="grants: which client may act with which key"))
+    grants.add_argument("--client", help="only this client's (its id)")
+    grants.add_argument("--key", help="only those signed in with this API key (its id)")
+    grants.add_argument("--state", choices=["active", "revoked"])
+    removed = common(oauth.add_parser("revoke-client", help="remove a client; its grants are revoked"))
+    removed.add_argument("client_id", help="as `oauth clients` lists it (an https URL for a metadata document)")
+    common(oauth.add_parser("revoke-grant", help="revoke a grant; its tokens stop")).add_argument("grant_id")
 
     preview = common(commands.add_parser("preview", help="list a remote MCP server's tools without registering it"))
     preview.add_argument("target", metavar="URL")

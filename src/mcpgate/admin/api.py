@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mcpgate.admin import PREFIX, audit, keys, servers, upstreams, users
+from mcpgate.admin import PREFIX, accounts, audit, keys, oauth, servers, upstreams, users
 from mcpgate.admin.context import Admin
 from mcpgate.errors import GatewayError, PayloadTooLarge, Unprocessable, error_body, error_kind
 
@@ -36,6 +36,8 @@ def admin_router(admin: Admin) -> APIRouter:
     router.include_router(keys.router(admin))
     router.include_router(users.router(admin))
     router.include_router(audit.router(admin))
+    router.include_router(oauth.router(admin))
+    router.include_router(accounts.router(admin))
     return router
 
 

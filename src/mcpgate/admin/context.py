@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mcpgate.access.audit import AuditTrail
 from mcpgate.access.authentication import Authenticator
@@ -11,6 +12,9 @@ from mcpgate.admin.preview import ToolPreview
 from mcpgate.hub.gateway import Hub
 from mcpgate.settings import GatewaySettings
 from mcpgate.store.registry import Registry
+
+if TYPE_CHECKING:
+    from mcpgate.oauth import OAuth  # loaded only when OAuth is on
 
 
 @dataclass
@@ -21,6 +25,7 @@ class Admin:
     auth: Authenticator
     users: UserDirectory
     audit: AuditTrail
+    oauth: OAuth | None = None  # OAuth on: the built-in server's clients and grants (admin/oauth.py)
     preview: ToolPreview = field(init=False)
 
     def __post_init__(self) -> None:
