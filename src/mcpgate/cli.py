@@ -2,7 +2,7 @@
 
     mcpgate serve [--config gateway.yaml] [--host H] [--port N] [--log-level L]
     mcpgate wrap [--config gateway.yaml] [--host H] [--port N] [--name NAME] -- <command> [args…]
-    mcpgate upstreams|servers|preview|import|db …   (see `manage.py`)
+    mcpgate upstreams|servers|keys|oauth|accounts|preview|import|db …   (see `manage.py`)
 
 Without `--config`, `serve` runs the embedded default: the bundled demo upstream and a
 catalog of mcpgate's own management API.

@@ -441,6 +441,8 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
             _print(args, [await backend.revoke_key(args.key_id)], ["id", "name", "state"])
         elif command == "oauth":
             await _oauth(args, backend)
+        elif command == "accounts":
+            await _accounts(args, backend)
         elif command == "import":
             failures = 0
             for name, spec in _claude_servers(args.file).items():
@@ -461,6 +463,36 @@ _OFFLINE_REVOCATION = (
     "gateway has already accepted keep working until they expire (oauth.access_token_seconds); "
     "revoke through the gateway to stop them at once"
 )
+
+
+async def _accounts(args: argparse.Namespace, backend: Backend) -> None:
+    """Accounts at upstreams that want OAuth: only a running gateway can take the person back
+    (its /oauth/callback), so there is no offline form."""
+    if not isinstance(backend, APIBackend):
+        raise CommandError("accounts: needs the running gateway (the person's browser comes back to it)")
+    user = getattr(args, "user", None)
+    if args.action == "connect":
+        path = (
+            f"/users/{user}/connections/{args.upstream}/authorize" if user else f"/upstreams/{args.upstream}/authorize"
+        )
+        link = (await backend._call("POST", path))["authorizationUrl"]
+        who = f"the end user {user}" if user else "the gateway itself"
+        if args.json:
+            print(json.dumps({"authorizationUrl": link}))
+        else:
+            print(f"open this link to connect {who} at {args.upstream}:\n{link}")
+    elif args.action == "list":
+        found = await backend._call("GET", f"/upstreams/{args.upstream}/accounts")
+        rows = [{"account": "(the gateway)"}] if found["gateway"] else []
+        _print(args, rows + [{"account": name} for name in found["users"]], ["account"])
+    elif args.action == "disconnect":
+        path = (
+            f"/users/{user}/connections/{args.upstream}/authorization"
+            if user
+            else f"/upstreams/{args.upstream}/authorization"
+        )
+        await backend._call("DELETE", path)
+        print(f"disconnected {user or 'the gateway'} at {args.upstream}")
 
 
 async def _oauth(args: argparse.Namespace, backend: Backend) -> None:

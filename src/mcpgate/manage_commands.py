@@ -93,6 +93,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     removed.add_argument("client_id", help="as `oauth clients` lists it (an https URL for a metadata document)")
     common(oauth.add_parser("revoke-grant", help="revoke a grant; its tokens stop")).add_argument("grant_id")
 
+    accounts = commands.add_parser(
+        "accounts", help="accounts at upstreams that sign in with OAuth (needs the running gateway)"
+    ).add_subparsers(dest="action", required=True)
+    connect = common(accounts.add_parser("connect", help="print the link that connects an account at an upstream"))
+    connect.add_argument("upstream")
+    connect.add_argument("--user", help="the end user's account (default: the gateway's own, which serves everyone)")
+    common(accounts.add_parser("list", help="who is connected at an upstream")).add_argument("upstream")
+    disconnect = common(accounts.add_parser("disconnect", help="forget an account's tokens at an upstream"))
+    disconnect.add_argument("upstream")
+    disconnect.add_argument("--user", help="the end user (default: the gateway's own account)")
+
     preview = common(commands.add_parser("preview", help="list a remote MCP server's tools without registering it"))
     preview.add_argument("target", metavar="URL")
     preview.add_argument("--header", action="append", default=[], help="'Name: value' (repeatable)")

@@ -71,8 +71,10 @@ def served_routes(gateway: Gateway) -> list[tuple[str, str]]:
 
 async def test_with_a_static_key_no_route_but_health_answers_without_a_valid_key() -> None:
     async with running_gateway(CONFIG) as gateway, gateway.http() as http:
-        # Open to all (any method: the path decides; what isn't GET then gets a 405 from the route).
-        routes = [route for route in served_routes(gateway) if route[1] not in ("/health", "/api/v1/docs")]
+        # Open to all (any method: the path decides; what isn't GET then gets a 405 from the route). The
+        # OAuth callback is a browser back from an upstream's sign-in: its sealed state is what it trusts.
+        open_to_all = ("/health", "/api/v1/docs", "/oauth/callback")
+        routes = [route for route in served_routes(gateway) if route[1] not in open_to_all]
         assert len(routes) > 50 and ("GET", "/api/v1/keys") in routes and ("POST", "/mcp") in routes
         assert ("POST", "/servers/members/call-tool") in routes and ("GET", "/openapi.json") in routes
         for method, path in routes:
@@ -82,6 +84,8 @@ async def test_with_a_static_key_no_route_but_health_answers_without_a_valid_key
                 assert response.headers["www-authenticate"].startswith("Bearer")
                 assert response.json()  # a JSON body, whatever the path
         assert (await http.get("/health")).status_code == 200
+        callback = await http.get("/oauth/callback", params={"code": "c", "state": "forged"})
+        assert callback.status_code == 400 and "not valid" in callback.text  # open, and it trusts nothing given
         for page in (
             "/api/v1/docs",
             "/docs",

@@ -5,8 +5,10 @@ reach the upstream with that user's own token (the upstream's audit names whose 
 
 from __future__ import annotations
 
+import os
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -17,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from tests.conftest import Gateway, running_gateway, stdio_echo, wait_until
+from tests.test_manage import run
 
 pytestmark = pytest.mark.anyio
 
@@ -133,7 +136,7 @@ async def test_each_user_reaches_the_upstream_with_their_own_token() -> None:
         assert (await who_called(upstream))[-1] == "alice"
 
 
-async def test_the_gateways_own_account_serves_callers_without_theirs_and_smart_gives_links() -> None:
+async def test_the_gateways_own_account_serves_callers_without_theirs_and_smart_gives_links(tmp_path: Path) -> None:
     async with AsyncExitStack() as stack:
         upstream = await stack.enter_async_context(
             running_gateway(
@@ -176,7 +179,16 @@ async def test_the_gateways_own_account_serves_callers_without_theirs_and_smart_
             result = await smart.call_tool("execute_tool", {"name": "crm_demo_echo", "arguments": {"text": "mine"}})
             assert not result.is_error, result
         assert (await who_called(upstream))[-1] == "carol"
+        # The CLI: who is connected, a link for another user, disconnecting; none of it offline.
+        env = {**os.environ, "MCPGATE_API_KEY": ADMIN, "MCPGATE_DATA_DIR": str(tmp_path)}
+        listed = await run(env, "accounts", "list", "crm", gateway=gateway.url)
+        assert listed.stdout.decode().split()[1:] == ["(the", "gateway)", "carol"]
+        linked = await run(env, "accounts", "connect", "crm", "--user", "dave", gateway=gateway.url)
+        assert f"{upstream.url}/oauth/authorize?" in linked.stdout.decode()
+        await run(env, "accounts", "disconnect", "crm", "--user", "carol", gateway=gateway.url)
         async with gateway.http({"x-api-key": ADMIN}) as admin:
-            answer = await admin.delete("/api/v1/users/carol/connections/crm/authorization")
-            assert answer.status_code == 204
             assert (await admin.get("/api/v1/upstreams/crm/accounts")).json()["users"] == []
+            answer = await admin.delete("/api/v1/users/carol/connections/crm/authorization")
+            assert answer.status_code == 404
+        offline = await run(env, "accounts", "list", "crm", "--offline", check=False)
+        assert offline.returncode == 1 and "needs the running gateway" in offline.stderr.decode()

@@ -313,3 +313,19 @@ async def test_the_gateways_own_token_is_never_passed_through_to_an_upstream() -
             async with oauth_client(endpoint, "streamable_http", oauth_provider(endpoint, Person(key))) as client:
                 seen = await client.call_tool("crm_header", {"name": "authorization"})
             assert seen.content[0].text == ""
+
+
+async def test_a_public_client_revokes_its_refresh_token_and_the_grant_goes() -> None:
+    async with running_gateway(CONFIG) as gateway:
+        key = await make_key(gateway.url, scopes=["tools:call"])
+        client = await Registered.at(gateway.url)
+        pkce = PKCEParameters.generate()
+        code = await client.code(Person(key), pkce.code_challenge, f"{gateway.url}/mcp")
+        tokens = (await client.exchange(code, pkce.code_verifier)).json()
+        async with httpx.AsyncClient(timeout=10) as http:
+            form = {"client_id": client.client_id, "token": tokens["refresh_token"]}  # no secret: it has none
+            answer = await http.post(f"{gateway.url}/oauth/revoke", data=form)
+            assert answer.status_code == 200, answer.text
+            unknown = await http.post(f"{gateway.url}/oauth/revoke", data={**form, "token": "nothing-like-it"})
+            assert unknown.status_code == 200  # RFC 7009: the same answer, nothing to learn
+        assert (await initialize(f"{gateway.url}/mcp", tokens["access_token"])).status_code == 401

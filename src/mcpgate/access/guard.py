@@ -9,7 +9,10 @@ What a request needs:
     /mcp, /sse, /messages, /tools, /call-tool, … (the default endpoint, MCP or REST)
                                   tools:call, and a key not limited to some virtual servers
     /servers/<s>/…, /api/v1/mcp/<s>  tools:call on server s — or nothing if s is public and no key is given
-    /api/v1/keys|users|audit      admin
+    /api/v1/keys|users|audit|oauth  admin
+    /oauth/…, /.well-known/oauth-…  nothing, with OAuth on (oauth/: metadata, sign-in, token endpoints)
+    /oauth/callback               nothing: a browser back from an upstream's sign-in (accounts/)
+    Authorization: Bearer <token> an OAuth access token (not a key) is judged by oauth/bearer.py
     /api/v1/… (other)             servers:read to read, servers:write to change
     anything else                 a valid key
     x-username: <user>            users:act as well

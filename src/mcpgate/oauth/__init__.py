@@ -23,7 +23,7 @@ import anyio
 from mcpgate.access.authentication import Authenticator
 from mcpgate.hub.gateway import Hub
 from mcpgate.oauth.bearer import BearerTokens
-from mcpgate.oauth.endpoints import OAuthEndpoints
+from mcpgate.oauth.endpoints import SCOPES_SUPPORTED, OAuthEndpoints
 from mcpgate.oauth.issuer import Issuer
 from mcpgate.settings import GatewaySettings
 from mcpgate.store.crypto import SecretBox
@@ -66,7 +66,7 @@ async def open_oauth(
     await keys.load()
     issuer = Issuer(store, keys, auth, settings.oauth)
     pending = PendingRequests(box)
-    documents = ClientDocuments() if settings.oauth.client_metadata_documents else None
+    documents = ClientDocuments(SCOPES_SUPPORTED) if settings.oauth.client_metadata_documents else None
     provider = GatewayProvider(store, issuer, auth, hub, pending, documents)
     endpoints = OAuthEndpoints(hub, settings.oauth, public, provider, keys, SignInPage(pending, auth, store, hub))
     async with anyio.create_task_group() as tg:

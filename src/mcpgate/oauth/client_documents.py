@@ -38,11 +38,10 @@ _TIMEOUT = 5.0  # the whole fetch: connecting, and every byte of the document
 _KEPT_SECONDS = 300.0
 _KEPT_DOCUMENTS = 256
 # What a document that names no scope may ask for: the scopes the authorization server offers.
-OFFERED_SCOPES = ("tools:call", "users:act")
 
 
 class ClientDocuments:
-    def __init__(self, offered_scopes: Iterable[str] = OFFERED_SCOPES) -> None:
+    def __init__(self, offered_scopes: Iterable[str]) -> None:
         self.offered_scope = " ".join(offered_scopes)
         self._kept: OrderedDict[str, tuple[float, OAuthClientInformationFull | None]] = OrderedDict()
 

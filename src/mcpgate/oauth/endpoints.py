@@ -17,11 +17,12 @@ from typing import Any
 
 from mcp.server.auth.handlers.authorize import AuthorizationHandler
 from mcp.server.auth.handlers.register import RegistrationHandler
-from mcp.server.auth.handlers.revoke import RevocationHandler
 from mcp.server.auth.handlers.token import TokenHandler
-from mcp.server.auth.middleware.client_auth import ClientAuthenticator
+from mcp.server.auth.middleware.client_auth import AuthenticationError, ClientAuthenticator
 from mcp.server.auth.settings import ClientRegistrationOptions
 from mcp.server.transport_security import RequestBodyLimitMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -73,7 +74,7 @@ class OAuthEndpoints:
                 "/oauth/authorize": (("GET", "POST"), _sdk(AuthorizationHandler(provider).handle)),
                 "/oauth/token": (("POST",), _sdk(TokenHandler(provider, clients).handle)),
                 "/oauth/register": (("POST",), _sdk(RegistrationHandler(provider, registration).handle)),
-                "/oauth/revoke": (("POST",), _sdk(RevocationHandler(provider, clients).handle)),
+                "/oauth/revoke": (("POST",), _sdk(Revocation(provider, clients).handle)),
                 SIGN_IN_PATH: (("GET", "POST"), _sdk(sign_in.handle)),
             }
 
@@ -146,6 +147,29 @@ class OAuthEndpoints:
             "client_id_metadata_document_supported": self.settings.client_metadata_documents,
             "access_token_signing_alg_values_supported": [ALGORITHM],
         }
+
+
+class Revocation:
+    """RFC 7009 token revocation. (The SDK's handler wants a `client_secret` field even from a public
+    client, which has none: every client registered with `none` would be refused.)"""
+
+    def __init__(self, provider: GatewayProvider, clients: ClientAuthenticator) -> None:
+        self.provider = provider
+        self.clients = clients
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            client = await self.clients.authenticate_request(request)
+        except AuthenticationError as exc:
+            return JSONResponse({"error": "invalid_client", "error_description": exc.message}, 401)
+        token = (await request.form()).get("token")
+        if not isinstance(token, str) or not token:
+            return JSONResponse({"error": "invalid_request", "error_description": "token is required"}, 400)
+        found = await self.provider.load_access_token(token) or await self.provider.load_refresh_token(client, token)
+        if found is not None and found.client_id == client.client_id:
+            await self.provider.revoke_token(found)
+        # An unknown token is answered the same (RFC 7009 §2.2): nothing to learn from the answer.
+        return Response(status_code=200, headers={"cache-control": "no-store"})
 
 
 def _sdk(handler: Any) -> ASGIApp:

@@ -67,6 +67,9 @@ class Issuer:
         self.settings = settings
         self.clock = clock
         self._access: OrderedDict[str, tuple[Grant, datetime]] = OrderedDict()  # digest → (grant, expiry)
+        # Counts the times remembered tokens were dropped: a look-up that read the registry before a
+        # drop must not remember what it read (it may be a grant revoked meanwhile).
+        self._forgotten = 0
         # Awaited after a grant is revoked here (fleet/shared_state.py tells the other replicas).
         self.on_change: list[Callable[[], Awaitable[None]]] = []
         # Told the ids of grants revoked: the sessions their tokens opened (owner `<key>#<grant>`) end.
@@ -132,6 +135,7 @@ class Issuer:
         return await self.principal(token, resource), None
 
     async def _look_up(self, token: str, given: str) -> tuple[Grant, datetime]:
+        generation = self._forgotten
         if not await self.keys.signed_here(token):
             raise Unauthorized("the access token is not valid")
         stored = await self.store.token(given, "access")
@@ -140,7 +144,8 @@ class Issuer:
         grant, expires, used = stored
         if used or grant.revoked_at is not None:
             raise Unauthorized("the access token was revoked")
-        self._remember(given, grant, expires)
+        if generation == self._forgotten:
+            self._remember(given, grant, expires)
         return grant, expires
 
     def _remember(self, token_digest: str, grant: Grant, expires: datetime) -> None:
@@ -195,6 +200,7 @@ class Issuer:
     async def forget_grants(self, grant_ids: set[str] | None = None) -> None:
         """Drop remembered tokens (of `grant_ids`, or all: another replica revoked something) and
         end the sessions of the grants revoked."""
+        self._forgotten += 1
         if grant_ids is None:
             grant_ids = {grant.id for grant in await self.store.grants() if grant.revoked_at is not None}
             self._access.clear()

@@ -47,7 +47,6 @@ class SigningKeys:
             keys = [ECKey.import_key({**jwk, "kid": kid}) for kid, jwk, _ in stored]
             self._keys = KeySet(keys)
             self._current = keys[-1]  # the newest signs; the older ones still verify
-            self._read_at = anyio.current_time()
 
     def sign(self, claims: dict[str, Any]) -> str:
         assert self._current is not None, "load() first"
@@ -63,6 +62,7 @@ class SigningKeys:
             return True
         if anyio.current_time() - self._read_at < _RELOAD_AFTER_SECONDS:
             return False
+        self._read_at = anyio.current_time()  # (not at start: replicas starting together may each make a key)
         await self.load()  # another replica may have made a key since
         return self._verifies(token)
 
