@@ -70,6 +70,7 @@ class UpstreamAccounts:
         self.public_url = public_url
         self.clock = clock
         self._tokens: dict[tuple[str, str], UpstreamTokens] = {}
+        self._connected: set[str] = set()  # upstreams someone is connected at
         self._lock = anyio.Lock()  # one registration at a time
         # Awaited after a change made here (fleet/shared_state.py tells the other replicas).
         self.on_change: list[Callable[[], Awaitable[None]]] = []
@@ -81,7 +82,7 @@ class UpstreamAccounts:
         connection = self.hub.upstreams.get(upstream)
         if connection is not None and connection.status.authorization_required is not None:
             return True
-        return any(key[0] == upstream for key in self._tokens)
+        return upstream in self._connected  # a set: this is asked on every call
 
     def bearer(self, upstream: str, user: str | None) -> str | None:
         """The access token `user`'s calls carry (None: the gateway's own), if connected."""
@@ -192,6 +193,7 @@ class UpstreamAccounts:
     async def disconnect(self, upstream: str, user: str | None) -> None:
         await self.store.forget_tokens(upstream, user or GATEWAY)
         self._tokens.pop((upstream, user or GATEWAY), None)
+        self._connected = {up for up, _ in self._tokens}
         await self._applied(upstream, user or GATEWAY)
         for listener in self.on_change:
             await listener()
@@ -237,6 +239,7 @@ class UpstreamAccounts:
         )
         await self.store.keep_tokens(kept, now)
         self._tokens[(upstream, user)] = kept
+        self._connected.add(upstream)
         await self._applied(upstream, user)
         for listener in self.on_change:
             await listener()
@@ -283,6 +286,7 @@ class UpstreamAccounts:
         tokens = {(t.upstream, t.user): t for t in await self.store.tokens()}
         changed = {k for k in tokens.keys() | self._tokens.keys() if tokens.get(k) != self._tokens.get(k)}
         self._tokens = tokens
+        self._connected = {up for up, _ in tokens}
         for upstream, user in changed:
             await self._applied(upstream, user)
 
