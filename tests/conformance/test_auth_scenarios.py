@@ -48,6 +48,13 @@ PASSING = [
     "auth/2025-03-26-oauth-metadata-backcompat",
     "auth/offline-access-scope",  # draft
     "auth/offline-access-not-supported",  # draft
+    "auth/scope-from-www-authenticate",
+    "auth/scope-from-scopes-supported",
+    "auth/scope-step-up",
+    "auth/scope-retry-limit",
+    "auth/token-endpoint-auth-basic",
+    "auth/2025-03-26-oauth-endpoint-fallback",
+    "auth/resource-mismatch",  # draft
 ]
 
 # Real gaps of mcpgate's OAuth client (src/mcpgate/accounts/, upstream/): expected to fail, strictly.
@@ -56,38 +63,6 @@ GAPS = {
         "mcpgate has no client ID metadata document of its own (no setting for its URL), so it registers "
         "dynamically even where the authorization server advertises client_id_metadata_document_supported "
         "(WARNING cimd-client-id-used)"
-    ),
-    "auth/scope-from-www-authenticate": (
-        "accounts/ asks for the authorization server's scopes_supported, never the scope of the 401's "
-        "WWW-Authenticate challenge (WARNING scope-from-www-authenticate: requested none, expected mcp:basic)"
-    ),
-    "auth/scope-from-scopes-supported": (
-        "accounts/ ignores the protected resource metadata's scopes_supported and asks for the authorization "
-        "server's, which lists none here (WARNING scope-from-scopes-supported: requested none)"
-    ),
-    "auth/scope-step-up": (
-        "the server lets initialize through without a token and answers 401 to tools/list: mcpgate takes a 401 "
-        "as 'wants OAuth' only during the handshake, so the upstream stays down and no authorization starts; "
-        "a 403 insufficient_scope on a call is not taken as a step-up either (FAILURE scope-step-up-initial, "
-        "scope-step-up-escalation)"
-    ),
-    "auth/scope-retry-limit": (
-        "as for scope-step-up, the 401 comes after initialize, which mcpgate does not take as 'wants OAuth': "
-        "no authorization request is made at all (FAILURE scope-retry-limit)"
-    ),
-    "auth/token-endpoint-auth-basic": (
-        "accounts/ registers as client_secret_post or none, and sends the client secret in the token request's "
-        "body whatever method the registration came back with; this server takes only client_secret_basic "
-        "(FAILURE token-endpoint-auth-method: used client_secret_post)"
-    ),
-    "auth/2025-03-26-oauth-endpoint-fallback": (
-        "with no metadata at all, accounts/discovery.py gives up ('found no OAuth authorization server') instead "
-        "of using /authorize, /token and /register at the server's origin, as 2025-03-26 says"
-    ),
-    "auth/resource-mismatch": (  # draft
-        "accounts/discovery.py takes the protected resource metadata's resource without checking that it names "
-        "the upstream (RFC 9728 §3.3), and authorizes for https://evil.example.com/mcp "
-        "(FAILURE resource-mismatch-rejected)"
     ),
 }
 

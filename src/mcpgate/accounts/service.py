@@ -23,11 +23,12 @@ A call with no usable token gets a tool error with the link that connects the ac
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import anyio
 
@@ -119,8 +120,13 @@ class UpstreamAccounts:
             raise Unprocessable(f"upstream {upstream!r} is not a remote MCP server: it takes no OAuth")
         from mcp.client.auth.oauth2 import PKCEParameters  # the SDK's OAuth client: with the first connection
 
+        from mcpgate.accounts.discovery import requested_scope
+
         redirect_uri = f"{base}{CALLBACK_PATH}"
-        server, client = await self._registration(upstream, url, connection.status.authorization_required, redirect_uri)
+        challenge = connection.status.authorization_required
+        server, client = await self._registration(upstream, url, challenge, redirect_uri)
+        previous = self._tokens.get((upstream, user or GATEWAY))
+        scope = requested_scope(server, challenge, previous.scope if previous is not None else None)
         pkce = PKCEParameters.generate()
         state = self.box.seal(
             {
@@ -139,7 +145,7 @@ class UpstreamAccounts:
             "code_challenge_method": "S256",
             "state": state,
             "resource": server.resource,
-            **({"scope": " ".join(server.scopes)} if server.scopes else {}),
+            **({"scope": scope} if scope else {}),
         }
         separator = "&" if "?" in server.authorization_endpoint else "?"
         return f"{server.authorization_endpoint}{separator}{urlencode(params)}"
@@ -210,11 +216,16 @@ class UpstreamAccounts:
         from mcpgate.accounts.discovery import oauth_error
 
         form = {**form, "client_id": str(client["client_id"])}
-        if client.get("client_secret") and client.get("token_endpoint_auth_method") != "none":
-            form["client_secret"] = str(client["client_secret"])
+        headers = {"accept": "application/json"}
+        method, secret = client.get("token_endpoint_auth_method"), client.get("client_secret")
+        if secret and method == "client_secret_basic":  # RFC 6749 §2.3.1: both form-encoded first
+            pair = f"{quote(str(client['client_id']), safe='')}:{quote(str(secret), safe='')}"
+            headers["authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        elif secret and method != "none":
+            form["client_secret"] = str(secret)
         async with httpx.AsyncClient(timeout=_TIMEOUT, follow_redirects=False) as http:
             try:
-                answer = await http.post(server.token_endpoint, data=form, headers={"accept": "application/json"})
+                answer = await http.post(server.token_endpoint, data=form, headers=headers)
             except httpx.HTTPError as exc:
                 raise UpstreamError(f"the token endpoint {shown_url(server.token_endpoint)} failed: {exc}") from None
         if answer.status_code != 200:

@@ -227,7 +227,10 @@ class UpstreamConnection:
                 error = "connection closed by the upstream"
             except Exception as exc:  # top of a background task: record, log, retry
                 error = _describe_failure(exc)
-                unrunnable = isinstance(_single(exc), CommandNotRunnable)
+                failed = _single(exc)
+                unrunnable = isinstance(failed, CommandNotRunnable)
+                if isinstance(failed, UpstreamNeedsAuthorization):  # a 401 after `initialize` too
+                    self.status.authorization_required = failed.challenge or ""
             ready_at = self.status.connected_at
             if ready_at is not None and ready_at >= started and time.monotonic() - ready_at >= _STABLE_SECONDS:
                 failures = 0
@@ -448,6 +451,22 @@ class UpstreamConnection:
         sent as such (only when `self.modern`); its result, `input_required` included,
         comes back unchanged.
         """
+        try:
+            return await self._forward(method, params, timeout, on_progress, caller, modern, extra_headers)
+        except UpstreamNeedsAuthorization as exc:  # a 401, or a 403 that wants more scope: say so (accounts/)
+            self.status.authorization_required = exc.challenge or ""
+            raise
+
+    async def _forward(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None,
+        timeout: float | None,  # noqa: ASYNC109
+        on_progress: ProgressFn | None,
+        caller: Caller | None,
+        modern: bool,
+        extra_headers: Mapping[str, str] | None,
+    ) -> dict[str, Any]:
         peer = self._peer
         if peer is None:
             raise self.unavailable()

@@ -112,10 +112,15 @@ class StreamableHTTPChannel:
                     return
                 if resp.status == 404 and self.session_id is not None and not stateless:
                     raise self._give_up("the upstream ended its session (HTTP 404)")
+                challenge = resp.headers.get("www-authenticate")
                 if resp.status == 401:
                     raise UpstreamNeedsAuthorization(
-                        f"upstream {self.name!r} wants authorization (HTTP 401)",
-                        challenge=resp.headers.get("www-authenticate"),
+                        f"upstream {self.name!r} wants authorization (HTTP 401)", challenge=challenge
+                    )
+                if resp.status == 403 and challenge and "insufficient_scope" in challenge:  # RFC 6750 §3.1
+                    raise UpstreamNeedsAuthorization(
+                        f"upstream {self.name!r} wants a token of more scope (HTTP 403 insufficient_scope)",
+                        challenge=challenge,
                     )
                 content_type = resp.content_type
                 if resp.status < 300 and content_type == "text/event-stream":
