@@ -119,6 +119,15 @@ async def test_each_user_reaches_the_upstream_with_their_own_token() -> None:
             assert await text_of(bob, "crm_demo_echo", {"text": "from bob"}) == (False, "from bob")
         assert (await who_called(upstream))[-1] == "bob"
 
+        # bob's access is revoked at the upstream (his key there): his next call says so, with his link.
+        async with upstream.http({"x-api-key": UPSTREAM_ADMIN}) as upstream_admin:
+            keys = (await upstream_admin.get("/api/v1/keys")).json()["data"]
+            bobs = next(key["id"] for key in keys if key["name"] == "bob")
+            assert (await upstream_admin.delete(f"/api/v1/keys/{bobs}")).status_code == 200
+        async with as_user(gateway, "bob") as bob:
+            failed, said = await text_of(bob, "crm_demo_echo", {"text": "still me?"})
+        assert failed and "open this link" in said, said
+
         # No end user: the gateway has no account of its own there, and says who may connect one.
         async with as_user(gateway, None) as nobody:
             failed, said = await text_of(nobody, "crm_demo_echo", {"text": "x"})

@@ -26,6 +26,7 @@ from mcpgate.errors import (
     InvalidParams,
     UnknownName,
     UpstreamError,
+    UpstreamNeedsAuthorization,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -104,6 +105,11 @@ class Forwarder:
             return await self._forward(session, notify, route, "tools/call", {**params, "name": route.name})
         except AuthorizationNeeded as exc:
             return tool_error(exc.message)  # the link: the person connects, the model tries again
+        except UpstreamNeedsAuthorization:
+            # The upstream refused the token it was given (revoked there, or too narrow): connect again.
+            if self.hub.authorizations is None or not self.hub.authorizations.wanted(route.upstream):
+                raise
+            return tool_error((await self._authorization_needed(route.upstream, session)).message)
         except (UpstreamUnavailable, UpstreamTimeout) as exc:
             if session.speaks_http:
                 raise  # a REST caller is told by the status (503 + Retry-After, 504)
