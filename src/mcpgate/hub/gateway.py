@@ -10,7 +10,8 @@ connected session is told which merged lists changed.
 
 Each upstream's shared connection declares every client capability the gateway relays;
 sessions that declare other capabilities are served by connections for their capability
-profile (`profiles.py`), whose lists feed a catalog and views of that profile's own.
+profile (`profiles.py`), whose lists feed a catalog and views of that profile's own
+(`profile_catalogs.py`): the hub runs those connections and tells sessions what changed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence, Set
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -28,22 +28,15 @@ import anyio.abc
 from mcpgate import __version__
 from mcpgate.errors import AuthorizationNeeded, Conflict, NotFound, ToolNameCollision, UpstreamUnavailable
 from mcpgate.hub.bridging import Bridge
-from mcpgate.hub.catalog import Catalog, UpstreamListing
+from mcpgate.hub.catalog import Catalog
 from mcpgate.hub.children import OwnChildren
 from mcpgate.hub.credentials import Authorizations, Credentials, NoCredentials
-from mcpgate.hub.profiles import FULL, Profile, ProfileLink, ProfileLinks
-from mcpgate.hub.servers import (
-    View,
-    VirtualServer,
-    build_view,
-    external_spec,
-    external_upstream_key,
-    listed_tools,
-)
+from mcpgate.hub.profile_catalogs import Audience, ProfileCatalogs
+from mcpgate.hub.profiles import FULL, Profile
+from mcpgate.hub.servers import View, VirtualServer, external_spec, external_upstream_key
 from mcpgate.hub.session import ClientSession, SessionRegistry
 from mcpgate.hub.subscriptions import Subscriptions
 from mcpgate.protocol.jsonrpc import notification
-from mcpgate.protocol.spec import MODERN_PROTOCOL_VERSIONS
 from mcpgate.settings import GatewaySettings
 from mcpgate.upstream.connection import (
     Backoff,
@@ -63,11 +56,6 @@ LOG_SEVERITY = {level: rank for rank, level in enumerate(LOG_LEVELS)}
 
 _MAX_PENDING_ELICITATIONS = 10_000
 _LIST_KINDS = 4  # tools, prompts, resources, templates: a connection that (re)connected lists them all
-# Served in-process: they ignore what a client declares, so they never get connections per profile.
-_IN_PROCESS = frozenset({"openapi", "collection"})
-_TOOLS_CHANGED = "notifications/tools/list_changed"
-_PROMPTS_CHANGED = "notifications/prompts/list_changed"
-_RESOURCES_CHANGED = "notifications/resources/list_changed"
 
 
 class Hub:
@@ -88,12 +76,6 @@ class Hub:
         self.bridge = Bridge(self._spawn)  # 2026-07-28 clients' input_required rounds
         # (upstream, elicitationId) → session: where a URL elicitation's completion notice goes.
         self._url_elicitations: dict[tuple[str, str], str] = {}
-        self.catalog = Catalog()
-        self._listings: list[UpstreamListing] = []
-        # Connections for sessions that declare other capabilities than the shared ones, and the
-        # catalog and views each such profile is shown (built once one of its connections listed).
-        self.links = ProfileLinks(self._open_link, settings.max_upstream_profiles)
-        self._profiles: dict[Profile, _ProfileLists] = {}
         # (session id, upstream) → that session's own child of a `perSession` stdio upstream.
         self._declared = {spec.name for spec in settings.upstreams}
         # This gateway's own management API, for catalogs of it (served once the app exists).
@@ -104,13 +86,18 @@ class Hub:
         self.upstreams: dict[str, UpstreamConnection] = {
             spec.name: self._new_connection(spec) for spec in (*settings.upstreams, *registered)
         }
-        # Virtual servers by id, what each one's clients can reach, and their external servers' connections.
+        # Virtual servers by id, and their external servers' connections.
         self.servers: dict[str, VirtualServer] = {}
-        self.views: dict[str, View] = {}
         self.externals: dict[str, UpstreamConnection] = {}
         for server in (*(VirtualServer.from_settings(s) for s in settings.servers), *servers):
             self.servers[server.id] = server
             self._attach_externals(server)
+        # What clients can reach (`catalog`, each virtual server's `views`), and the connections for
+        # sessions that declare other capabilities than the shared ones (`links`) with what they list.
+        self.profile_catalogs = ProfileCatalogs(
+            settings, self._new_connection, self._start_soon, self.upstreams, self.externals, self.servers
+        )
+        self.links = self.profile_catalogs.links
         self._scopes: dict[str, anyio.CancelScope] = {}  # each running connection's, to stop it alone
         # End users' credentials, and (user, upstream, profile) → that user's own child of a stdio upstream.
         self.credentials: Credentials = NoCredentials()
@@ -120,7 +107,7 @@ class Hub:
         # rows must not be lost with a killed replica). Each bounds its own wait.
         self.recorders: list[Callable[[Any], Awaitable[None]]] = []
         # Children started for one session (`perSession`) or one user (env credentials).
-        self.children = OwnChildren(settings, self._make_child, self._start_child)
+        self.children = OwnChildren(settings, self._make_child, self._start_soon)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._started = False
         self._stopping = False
@@ -173,21 +160,12 @@ class Hub:
             return self._new_connection(spec, per_session=session)
         return self._new_connection(spec, shared=False, profile=profile)
 
-    def _start_child(self, scope: anyio.CancelScope, run: Callable[[], Awaitable[None]], name: str) -> bool:
+    def _start_soon(self, scope: anyio.CancelScope, run: Callable[[], Awaitable[None]], name: str) -> bool:
+        """Run a child or a link under `scope` in the hub's task group (False: the hub is not running)."""
         if self._task_group is None:
             return False
         self._task_group.start_soon(_run_in, scope, run, name=name)
         return True
-
-    def _open_link(self, shared: UpstreamConnection, profile: Profile) -> tuple[UpstreamConnection, anyio.CancelScope]:
-        """Start a connection to `shared`'s upstream declaring `profile` (for `ProfileLinks`)."""
-        if self._task_group is None:
-            raise UpstreamUnavailable("the gateway is shutting down")
-        key = f"{shared.name}#{profile}"
-        connection = self._new_connection(shared.spec, profile=profile, label=shared.label, key=key)
-        scope = anyio.CancelScope()
-        self._task_group.start_soon(_run_in, scope, connection.run, name=f"upstream:{key}")
-        return connection, scope
 
     def _child_notification(self, session: ClientSession) -> NotificationListener:
         async def deliver(connection: UpstreamConnection, method: str, params: Mapping[str, Any] | None) -> None:
@@ -214,7 +192,7 @@ class Hub:
                     for connection in connections:
                         if not getattr(connection.spec, "is_own_api", False):
                             waiters.start_soon(connection.wait_settled)
-            self.catalog = self._build_catalog()
+            self.profile_catalogs.rebuild()
             # Fatal only between config-file upstreams: the file is where it gets fixed. One
             # registered through the API loses the name (logged, in /health) and can be edited.
             declared = [c for c in self.catalog.collisions if {c.kept.upstream, c.dropped.upstream} <= self._declared]
@@ -222,8 +200,6 @@ class Hub:
                 raise ToolNameCollision(Catalog.describe(declared))
             for collision in self.catalog.collisions:
                 logger.error("%s (kept the first)", collision.describe())
-            for server in self.servers.values():
-                self.views[server.id] = self._build_view(server, self._listings)
             self._started = True
             for connection in self.upstreams.values():
                 if "resourceUris" in (exposure := self._exposure(connection)):
@@ -257,63 +233,20 @@ class Hub:
                 if session.idle_for(now) > limit:
                     logger.info("session %s idle for %.0fs; closing it", session.shown_id, now - session.last_seen)
                     self.sessions.remove(session.id)
-            self._reap_links(now)
-
-    def _reap_links(self, now: float) -> None:
-        """Stop the profiles' connections nobody used for `userChildIdleSeconds`; forget what no
-        session's profile needs any more."""
-        self.links.stop_idle(now, self.settings.user_child_idle_seconds, self._holds_subscriptions)
-        live = {self.profile_of(session) for session in self.sessions}
-        self.links.forget_unused(live)
-        for profile in list(self._profiles):
-            if profile not in live and not any(profile in (link.profile, *link.serves) for link in self.links):
-                del self._profiles[profile]
-
-    def _holds_subscriptions(self, link: ProfileLink) -> bool:
-        return self.subscriptions.held(link.key)
+            live = {self.profile_of(session) for session in self.sessions}
+            self.profile_catalogs.reap(now, live, self.subscriptions.held)
 
     # -- catalog -----------------------------------------------------------------------
 
-    def _build_catalog(self) -> Catalog:
-        self._listings = self._listings_for(FULL)
-        return Catalog(self._listings, self.settings.name_separator)
+    @property
+    def catalog(self) -> Catalog:
+        """What the default endpoint shows sessions that declare what the shared connections do."""
+        return self.profile_catalogs.catalog
 
-    def _listings_for(self, profile: Profile) -> list[UpstreamListing]:
-        return [_listing(self._source(c, profile)) for c in self.upstreams.values() if c.spec.enabled]
-
-    def _source(self, connection: UpstreamConnection, profile: Profile) -> UpstreamConnection:
-        """Whose lists of `connection`'s upstream sessions of `profile` are shown: their link's once
-        it has listed; until then (and for upstreams without links) the shared connection's."""
-        if profile != FULL and (link := self.links.serving(connection.name, profile)) is not None:
-            return link.source() or connection
-        return connection
-
-    def _build_view(self, server: VirtualServer, listings: Sequence[UpstreamListing], profile: Profile = FULL) -> View:
-        external = {
-            key: _listing(self._source(connection, profile))
-            for config in server.external
-            if (connection := self.externals.get(key := external_upstream_key(server.id, config.name))) is not None
-        }
-        return build_view(server, listings, external, self.settings.name_separator)
-
-    def _build_profile(self, profile: Profile) -> _ProfileLists:
-        listings = self._listings_for(profile)
-        views = {sid: self._build_view(server, listings, profile) for sid, server in self.servers.items()}
-        return _ProfileLists(Catalog(listings, self.settings.name_separator), views)
-
-    def _rebuild(self) -> None:
-        """The catalog and every view, for the shared connections and for each profile a link has listed for."""
-        previous, catalog = self.catalog, self._build_catalog()
-        for collision in catalog.collisions:
-            if collision not in previous.collisions:
-                logger.error("%s (kept the first)", collision.describe())
-        self.catalog = catalog
-        self.views = {sid: self._build_view(server, self._listings) for sid, server in self.servers.items()}
-        # A profile is shown lists of its own once its links have listed (all of them: else a session
-        # being shown its first lists would be told they changed while it waits for them).
-        served = [(p, link) for link in self.links for p in (link.profile, *link.serves)]
-        listed = {p for p, link in served if link.source() is not None} - {p for p, link in served if not link.settled}
-        self._profiles = {profile: self._build_profile(profile) for profile in {*self._profiles, *listed} - {FULL}}
+    @property
+    def views(self) -> dict[str, View]:
+        """What each virtual server shows sessions that declare what the shared connections do."""
+        return self.profile_catalogs.views
 
     async def _lists_changed(self, connection: UpstreamConnection, kinds: frozenset[ListKind]) -> None:
         if not self._started:
@@ -325,39 +258,19 @@ class Hub:
     async def _refresh(self) -> None:
         """Rebuild the catalogs and views; tell each session which of *its* lists changed."""
         audiences = {self._audience(session) for session in self.sessions if session.initialized}
-        before = {audience: self._lists_seen(*audience) for audience in audiences}
-        self._rebuild()
-        changed: dict[tuple[str | None, Profile], list[str]] = {}
-        for audience, seen in before.items():
-            now = self._lists_seen(*audience)
-            if seen is not None and now is not None:
-                changed[audience] = [method for method, entries in now.items() if seen.get(method) != entries]
+        previous = self.catalog
+        changed = self.profile_catalogs.rebuild(audiences)
+        for collision in self.catalog.collisions:
+            if collision not in previous.collisions:
+                logger.error("%s (kept the first)", collision.describe())
         for session in self.sessions:
             if session.initialized:
                 # A profile given lists of its own just now is in no `changed`: none of it was shown any yet.
                 for method in changed.get(self._audience(session), ()):
                     await session.push(notification(method))
 
-    def _audience(self, session: ClientSession) -> tuple[str | None, Profile]:
-        """Whose lists `session` is shown: its endpoint's, for its profile once that has lists of its own."""
-        profile = self.profile_of(session)
-        return session.server, profile if profile in self._profiles else FULL
-
-    def _lists_seen(self, server: str | None, profile: Profile) -> dict[str, Any] | None:
-        """What the sessions of an endpoint and profile are shown, by the notification that announces a change."""
-        state = self._profiles.get(profile)
-        if server is None:
-            catalog = state.catalog if state is not None else self.catalog
-            return {
-                _TOOLS_CHANGED: catalog.tools,
-                _PROMPTS_CHANGED: catalog.prompts,
-                _RESOURCES_CHANGED: (catalog.resources, catalog.templates),
-            }
-        view = (state.views if state is not None else self.views).get(server)
-        if view is None:
-            return None
-        catalog = view.catalog
-        return {_TOOLS_CHANGED: listed_tools(view), _RESOURCES_CHANGED: (catalog.resources, catalog.templates)}
+    def _audience(self, session: ClientSession) -> Audience:
+        return self.profile_catalogs.audience(session.server, self.profile_of(session))
 
     def find_server(self, ident: str) -> VirtualServer | None:
         """A virtual server by id or by name."""
@@ -372,51 +285,19 @@ class Hub:
 
     def view_for(self, server: str, profile: Profile = FULL) -> View | None:
         """What sessions of virtual server `server` and `profile` are shown (None: it was deleted)."""
-        state = self._profiles.get(profile)
-        return (state.views if state is not None else self.views).get(server)
+        return self.profile_catalogs.view_for(server, profile)
 
     def catalog_for(self, server: str | None, profile: Profile = FULL) -> Catalog:
         """What a session of `server` (None: the default endpoint) and `profile` may reach."""
-        if server is None:
-            state = self._profiles.get(profile)
-            return state.catalog if state is not None else self.catalog
-        view = self.view_for(server, profile)
-        if view is None:
-            raise UpstreamUnavailable("this virtual server was deleted; connect to another one")
-        return view.catalog
+        return self.profile_catalogs.catalog_for(server, profile)
 
     def catalog_of(self, session: ClientSession) -> Catalog:
         return self.catalog_for(session.server, self.profile_of(session))
 
     async def prepare(self, session: ClientSession, upstreams: Set[str] | None = None) -> None:
-        """Before `session` is shown a list: the connections for its profile to the upstreams behind
-        its endpoint (or to `upstreams` of them) are up — opened on first use, waited for within the
-        connect timeout — so it is shown what those upstreams show a client that declares what it did."""
-        profile = self.profile_of(session)
-        if profile == FULL:
-            return
-        behind = [c for c in self._behind(session.server) if upstreams is None or c.name in upstreams]
-        links = [self.links.open(c, profile) for c in behind if self._profiled(c)]
-        with anyio.move_on_after(self.settings.timeouts.connect + 1):
-            for link in links:  # they connect at once; this waits for the slowest
-                await link.connection.wait_settled()
-        # Its links' first lists built it (`_rebuild`), unless none has listed (yet).
-        if profile not in self._profiles:
-            self._profiles[profile] = self._build_profile(profile)
-
-    def _behind(self, server: str | None) -> list[UpstreamConnection]:
-        """The connections whose lists make up an endpoint's (the shared ones)."""
-        if server is None:
-            return list(self.upstreams.values())
-        view = self.views.get(server)
-        names = view.catalog.upstreams() if view is not None else set()
-        return [c for name in sorted(names) if (c := self.upstreams.get(name) or self.externals.get(name)) is not None]
-
-    @staticmethod
-    def _profiled(shared: UpstreamConnection) -> bool:
-        """Whether sessions of another profile get their own connection to this upstream: not for an
-        in-process catalog (it ignores what a client declares), nor while the upstream is not up."""
-        return shared.is_ready and shared.spec.kind not in _IN_PROCESS
+        """Before `session` is shown a list: its profile's connections to the upstreams behind its
+        endpoint (or to `upstreams` of them) are up, so it is shown what they show a client like it."""
+        await self.profile_catalogs.prepare(session.server, self.profile_of(session), upstreams)
 
     # -- run-time changes --------------------------------------------------------------
 
@@ -486,9 +367,7 @@ class Hub:
         server = self.servers.pop(server_id, None)
         if server is None:
             raise NotFound(f"no virtual server with id {server_id!r}")
-        self.views.pop(server_id, None)
-        for lists in self._profiles.values():
-            lists.views.pop(server_id, None)
+        self.profile_catalogs.forget_server(server_id)
         for config in server.external:
             self._stop(key := external_upstream_key(server_id, config.name))
             self.externals.pop(key, None)
@@ -588,7 +467,7 @@ class Hub:
         if self.authorizations is not None and self.authorizations.wanted(upstream):
             self._check_authorized(upstream, shared, session)
         if not shared.per_session or session.ephemeral:
-            return await self._link_for(shared, session)
+            return await self.profile_catalogs.link_for(shared, self.profile_of(session), session.protocol_version)
         child = await self.children.for_session(upstream, session, shared)
         if session.log_level is not None:
             await _set_level(child, session.log_level)
@@ -602,32 +481,11 @@ class Hub:
         if self.authorizations.bearer(upstream, None) is None or getattr(shared.spec, "credentials_required", False):
             raise AuthorizationNeeded(f"upstream {upstream!r} wants you to connect your account", data=upstream)
 
-    async def _link_for(self, shared: UpstreamConnection, session: ClientSession) -> UpstreamConnection:
-        profile = self.profile_of(session)
-        if profile == FULL or not self._profiled(shared):
-            return shared
-        if shared.modern and session.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return shared  # the request goes with the client's own envelope (see forwarding.py)
-        connection = self.links.open(shared, profile).connection
-        with anyio.move_on_after(self.settings.timeouts.connect + 1):
-            await connection.wait_settled()
-        if not connection.is_ready:
-            raise connection.unavailable()
-        return connection
-
     def sharing_key(self, upstream: str, connection: UpstreamConnection) -> str | None:
         """The key under which sessions share `connection` to `upstream` — the upstream's name, or
         a link's — so that their subscriptions are counted together; None for a session's or a
         user's own child."""
-        if connection is self.upstreams.get(upstream) or connection is self.externals.get(upstream):
-            return upstream
-        return next((link.key for link in self.links.of(upstream) if link.connection is connection), None)
-
-    def _shared_by_key(self, key: str) -> UpstreamConnection | None:
-        if "#" not in key:
-            return self.upstreams.get(key) or self.externals.get(key)
-        link = self.links.by_key(key)
-        return link.connection if link is not None and link.running else None
+        return self.profile_catalogs.sharing_key(upstream, connection)
 
     def forget_user(self, user: str, upstream: str | None = None) -> None:
         """Stop the user's children (all, or of one upstream): their credentials changed or were removed."""
@@ -649,7 +507,7 @@ class Hub:
 
     async def _unsubscribe_upstream(self, keys: list[tuple[str, str]]) -> None:
         for shared_by, uri in keys:
-            connection = self._shared_by_key(shared_by)
+            connection = self.profile_catalogs.shared_by_key(shared_by)
             if connection is None or not connection.is_ready:
                 continue
             try:
@@ -700,28 +558,6 @@ class Hub:
         if len(ready) < len(enabled):
             report["degraded"] = [c.name for c in enabled if not c.is_ready]
         return True, report
-
-
-@dataclass(frozen=True, slots=True)
-class _ProfileLists:
-    """What the sessions of one profile are shown: the default endpoint's catalog, each virtual server's view."""
-
-    catalog: Catalog
-    views: dict[str, View]
-
-
-def _listing(connection: UpstreamConnection) -> UpstreamListing:
-    spec, lists = connection.spec, connection.lists
-    return UpstreamListing(
-        spec.name,
-        spec.name if spec.prefix is True else (spec.prefix or None),
-        tools=tuple(lists["tools"]),
-        prompts=tuple(lists["prompts"]),
-        resources=tuple(lists["resources"]),
-        templates=tuple(lists["templates"]),
-        serves_resources="resources" in connection.capabilities,
-        resource_tool=connection.resource_tool,
-    )
 
 
 async def _run_in(scope: anyio.CancelScope, run: Callable[[], Awaitable[None]]) -> None:

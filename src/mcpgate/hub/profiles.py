@@ -25,7 +25,7 @@ worst the `NONE` link, which is always allowed — so an upstream is never told 
 what it cannot.
 
 Deliberately not here: which upstreams get links and the catalogs built from their lists
-(`gateway.py`), and checking relayed requests (`forwarding.py`, with `Profile.lacks`).
+(`profile_catalogs.py`), and checking relayed requests (`forwarding.py`, with `Profile.lacks`).
 """
 
 from __future__ import annotations
