@@ -76,7 +76,7 @@ class Hub:
         self.bridge = Bridge(self._spawn)  # 2026-07-28 clients' input_required rounds
         # (upstream, elicitationId) → session: where a URL elicitation's completion notice goes.
         self._url_elicitations: dict[tuple[str, str], str] = {}
-        # (session id, upstream) → that session's own child of a `perSession` stdio upstream.
+        # The upstreams of the config file (the registry's are the others).
         self._declared = {spec.name for spec in settings.upstreams}
         # This gateway's own management API, for catalogs of it (served once the app exists).
         self.own_api = OwnAPI()
@@ -99,7 +99,7 @@ class Hub:
         )
         self.links = self.profile_catalogs.links
         self._scopes: dict[str, anyio.CancelScope] = {}  # each running connection's, to stop it alone
-        # End users' credentials, and (user, upstream, profile) → that user's own child of a stdio upstream.
+        # End users' credentials (the access layer's, loaded from the registry).
         self.credentials: Credentials = NoCredentials()
         # Told of every tool call (the audit trail, metrics): callables taking a forwarding.ToolCall.
         self.observers: list[Callable[[Any], None]] = []
