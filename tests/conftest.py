@@ -80,10 +80,10 @@ def stdio_echo(label: str = "echo", **extra: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def serve_asgi(app: Any, edge: EdgeSettings | None = None) -> AsyncIterator[str]:
+async def serve_asgi(app: Any, edge: EdgeSettings | None = None, **options: Any) -> AsyncIterator[str]:
     """Serve an ASGI app on 127.0.0.1:<free port> within `edge`'s limits (connections, timeouts;
-    default `EdgeSettings()`); yields its base URL."""
-    config = server_config(app, edge, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    default `EdgeSettings()`), with uvicorn's `options` (TLS: ssl_certfile, ssl_keyfile); yields its base URL."""
+    config = server_config(app, edge, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **options)
     server = uvicorn.Server(config)
     server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
     async with anyio.create_task_group() as tg:
@@ -92,8 +92,9 @@ async def serve_asgi(app: Any, edge: EdgeSettings | None = None) -> AsyncIterato
             while not server.started:
                 await anyio.sleep(0.005)
         port = server.servers[0].sockets[0].getsockname()[1]
+        scheme = "https" if "ssl_certfile" in options else "http"
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield f"{scheme}://127.0.0.1:{port}"
         finally:
             server.should_exit = True
             server.force_exit = True

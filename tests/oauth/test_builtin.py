@@ -38,6 +38,15 @@ async def make_key(url: str, **body: Any) -> str:
         return answer.json()["key"]
 
 
+async def granted(gateway: Any) -> tuple[Registered, dict[str, Any]]:
+    """A client registered by hand, and the tokens a person with a fresh tools:call key allowed it at /mcp."""
+    key = await make_key(gateway.url, scopes=["tools:call"])
+    client = await Registered.at(gateway.url)
+    pkce = PKCEParameters.generate()
+    code = await client.code(Person(key), pkce.code_challenge, f"{gateway.url}/mcp")
+    return client, (await client.exchange(code, pkce.code_verifier)).json()
+
+
 @pytest.mark.parametrize("transport", ["streamable_http", "sse"])
 async def test_a_client_that_speaks_only_oauth_connects(transport: str) -> None:
     async with running_gateway(CONFIG) as gateway:
@@ -167,11 +176,7 @@ async def test_the_token_carries_at_most_the_keys_rights() -> None:
 
 async def test_refresh_rotates_and_a_replayed_refresh_token_revokes_the_grant() -> None:
     async with running_gateway(CONFIG) as gateway:
-        key = await make_key(gateway.url, scopes=["tools:call"])
-        client = await Registered.at(gateway.url)
-        pkce = PKCEParameters.generate()
-        code = await client.code(Person(key), pkce.code_challenge, f"{gateway.url}/mcp")
-        first = (await client.exchange(code, pkce.code_verifier)).json()
+        client, first = await granted(gateway)
         answer = await client.token(grant_type="refresh_token", refresh_token=first["refresh_token"])
         assert answer.status_code == 200, answer.text
         second = answer.json()
@@ -209,11 +214,8 @@ async def test_codes_are_single_use_and_bound_to_their_verifier() -> None:
 
 async def test_bad_tokens_are_refused() -> None:
     async with running_gateway(CONFIG) as gateway:
-        key = await make_key(gateway.url, scopes=["tools:call"])
-        client = await Registered.at(gateway.url)
-        pkce = PKCEParameters.generate()
-        code = await client.code(Person(key), pkce.code_challenge, f"{gateway.url}/mcp")
-        token = (await client.exchange(code, pkce.code_verifier)).json()["access_token"]
+        _, tokens = await granted(gateway)
+        token = tokens["access_token"]
         decoded = jwt.decode(token, KeySet.import_key_set(await jwks(gateway.url)))
         header, claims = decoded.header, decoded.claims
         # The same claims signed by another key: not ours.
@@ -317,11 +319,7 @@ async def test_the_gateways_own_token_is_never_passed_through_to_an_upstream() -
 
 async def test_a_public_client_revokes_its_refresh_token_and_the_grant_goes() -> None:
     async with running_gateway(CONFIG) as gateway:
-        key = await make_key(gateway.url, scopes=["tools:call"])
-        client = await Registered.at(gateway.url)
-        pkce = PKCEParameters.generate()
-        code = await client.code(Person(key), pkce.code_challenge, f"{gateway.url}/mcp")
-        tokens = (await client.exchange(code, pkce.code_verifier)).json()
+        client, tokens = await granted(gateway)
         async with httpx.AsyncClient(timeout=10) as http:
             form = {"client_id": client.client_id, "token": tokens["refresh_token"]}  # no secret: it has none
             answer = await http.post(f"{gateway.url}/oauth/revoke", data=form)

@@ -10,7 +10,7 @@ import ipaddress
 import json
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -104,32 +103,9 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
-@asynccontextmanager
-async def serve_https(app: Any, certificate: Path, key: Path) -> AsyncIterator[str]:
-    """`app` over TLS on 127.0.0.1:<free port> (conftest's `serve_asgi`, with a certificate);
-    yields its https base URL."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        ssl_certfile=str(certificate),
-        ssl_keyfile=str(key),
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve)
-        with anyio.fail_after(10):
-            while not server.started:
-                await anyio.sleep(0.005)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield f"https://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            tg.cancel_scope.deadline = anyio.current_time() + 5
+def serve_https(app: Any, certificate: Path, key: Path) -> AbstractAsyncContextManager[str]:
+    """`app` over TLS on 127.0.0.1:<free port>; yields its https base URL."""
+    return serve_asgi(app, ssl_certfile=str(certificate), ssl_keyfile=str(key))
 
 
 @dataclass
