@@ -97,7 +97,7 @@ class APIBackend:
         self.http = http
         self.base = base.rstrip("/") + "/api/v1"
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def call(self, method: str, path: str, body: Any = None) -> Any:
         async with self.http.request(method, self.base + path, json=body) as response:
             if response.status == 204:
                 return None
@@ -111,29 +111,29 @@ class APIBackend:
             return payload
 
     async def upstreams(self) -> list[dict[str, Any]]:
-        return (await self._call("GET", "/upstreams"))["data"]
+        return (await self.call("GET", "/upstreams"))["data"]
 
     async def add_upstream(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("POST", "/upstreams", body)
+        return await self.call("POST", "/upstreams", body)
 
     async def set_enabled(self, name: str, enabled: bool) -> dict[str, Any]:
-        return await self._call("POST", f"/upstreams/{name}/{'enable' if enabled else 'disable'}")
+        return await self.call("POST", f"/upstreams/{name}/{'enable' if enabled else 'disable'}")
 
     async def remove_upstream(self, name: str) -> None:
-        await self._call("DELETE", f"/upstreams/{name}")
+        await self.call("DELETE", f"/upstreams/{name}")
 
     async def servers(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         cursor = None
         while True:
-            page = await self._call("GET", "/mcp_manager?limit=100" + (f"&cursor={cursor}" if cursor else ""))
+            page = await self.call("GET", "/mcp_manager?limit=100" + (f"&cursor={cursor}" if cursor else ""))
             found += page["data"]
             cursor = page["pagination"]["nextCursor"]
             if not cursor:
                 return found
 
     async def create_server(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("POST", "/mcp_manager", body)
+        return await self.call("POST", "/mcp_manager", body)
 
     async def _server_id(self, ident: str) -> str:
         for server in await self.servers():
@@ -142,41 +142,41 @@ class APIBackend:
         raise CommandError(f"no virtual server {ident!r}")
 
     async def server_config(self, ident: str) -> dict[str, Any]:
-        return await self._call("GET", f"/mcp_manager/{await self._server_id(ident)}/config")
+        return await self.call("GET", f"/mcp_manager/{await self._server_id(ident)}/config")
 
     async def delete_server(self, ident: str) -> None:
-        await self._call("DELETE", f"/mcp_manager/{await self._server_id(ident)}")
+        await self.call("DELETE", f"/mcp_manager/{await self._server_id(ident)}")
 
     async def preview(self, url: str, headers: dict[str, str]) -> dict[str, Any]:
-        return await self._call("POST", "/mcp_manager/load-tools-from-url", {"url": url, "headers": headers})
+        return await self.call("POST", "/mcp_manager/load-tools-from-url", {"url": url, "headers": headers})
 
     async def keys(self) -> list[dict[str, Any]]:
-        return (await self._call("GET", "/keys"))["data"]
+        return (await self.call("GET", "/keys"))["data"]
 
     async def server_names(self) -> dict[str, str]:
         return {server["id"]: server["name"] for server in await self.servers()}
 
     async def create_key(self, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._call("POST", "/keys", body)
+        return await self.call("POST", "/keys", body)
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
-        return await self._call("DELETE", f"/keys/{key_id}")
+        return await self.call("DELETE", f"/keys/{key_id}")
 
     async def oauth_clients(self) -> list[dict[str, Any]]:
-        return (await self._call("GET", "/oauth/clients"))["data"]
+        return (await self.call("GET", "/oauth/clients"))["data"]
 
     async def oauth_grants(
         self, client_id: str | None, key_id: str | None, state: GrantState | None
     ) -> list[dict[str, Any]]:
         wanted = {"clientId": client_id, "keyId": key_id, "state": state}
         query = urlencode({name: value for name, value in wanted.items() if value is not None})
-        return (await self._call("GET", f"/oauth/grants?{query}"))["data"]
+        return (await self.call("GET", f"/oauth/grants?{query}"))["data"]
 
     async def revoke_oauth_client(self, client_id: str) -> dict[str, Any]:
-        return await self._call("DELETE", f"/oauth/clients/{quote(client_id, safe='')}")  # may be an https URL
+        return await self.call("DELETE", f"/oauth/clients/{quote(client_id, safe='')}")  # may be an https URL
 
     async def revoke_oauth_grant(self, grant_id: str) -> dict[str, Any]:
-        return await self._call("DELETE", f"/oauth/grants/{quote(grant_id, safe='')}")
+        return await self.call("DELETE", f"/oauth/grants/{quote(grant_id, safe='')}")
 
 
 class DatabaseBackend:
@@ -384,16 +384,16 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
     try:
         if command == "upstreams" and action == "list":
             rows = await backend.upstreams()
-            _print(args, rows, ["name", "kind", "source", "enabled", "state", "tools"])
+            print_rows(args, rows, ["name", "kind", "source", "enabled", "state", "tools"])
         elif command == "upstreams" and action == "add":
-            _print(args, [await backend.add_upstream(_upstream_body(args))], ["name", "kind", "state", "tools"])
+            print_rows(args, [await backend.add_upstream(_upstream_body(args))], ["name", "kind", "state", "tools"])
         elif command == "upstreams" and action in ("enable", "disable"):
-            _print(args, [await backend.set_enabled(args.name, action == "enable")], ["name", "enabled", "state"])
+            print_rows(args, [await backend.set_enabled(args.name, action == "enable")], ["name", "enabled", "state"])
         elif command == "upstreams" and action == "remove":
             await backend.remove_upstream(args.name)
             print(f"removed upstream {args.name}")
         elif command == "servers" and action == "list":
-            _print(args, await backend.servers(), ["id", "name", "mode", "source", "isPublic", "selectedTools"])
+            print_rows(args, await backend.servers(), ["id", "name", "mode", "source", "isPublic", "selectedTools"])
         elif command == "servers" and action == "create":
             body = {
                 "name": args.name,
@@ -402,13 +402,13 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
                 "description": args.description,
                 "isPublic": args.public,
             }
-            _print(args, [await backend.create_server(body)], ["id", "name", "mode", "selectedTools"])
+            print_rows(args, [await backend.create_server(body)], ["id", "name", "mode", "selectedTools"])
         elif command == "servers" and action == "config":
             config = await backend.server_config(args.server)
             if args.json:
                 print(json.dumps(config, indent=2, default=str))
             else:
-                _print(args, config["tools"], ["name", "description"])
+                print_rows(args, config["tools"], ["name", "description"])
         elif command == "servers" and action == "delete":
             await backend.delete_server(args.server)
             print(f"deleted virtual server {args.server}")
@@ -418,10 +418,10 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
                 print(json.dumps(found, indent=2, default=str))
             else:
                 print(f"{found['url']} speaks {found['transport']}; {len(found['tools'])} tools")
-                _print(args, found["tools"], ["name", "description"])
+                print_rows(args, found["tools"], ["name", "description"])
         elif command == "keys" and action == "list":
             keys = _with_server_names(await backend.keys(), await backend.server_names(), args.json)
-            _print(args, keys, ["id", "name", "prefix", "scopes", "servers", "state", "lastUsedAt"])
+            print_rows(args, keys, ["id", "name", "prefix", "scopes", "servers", "state", "lastUsedAt"])
         elif command == "keys" and action == "create":
             body: dict[str, Any] = {
                 "name": args.name,
@@ -438,11 +438,11 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
                 print(f"created key {created['name']} ({created['id']}); the secret is shown this once:")
                 print(created["key"])
         elif command == "keys" and action == "revoke":
-            _print(args, [await backend.revoke_key(args.key_id)], ["id", "name", "state"])
-        elif command == "oauth":
-            await _oauth(args, backend)
-        elif command == "accounts":
-            await _accounts(args, backend)
+            print_rows(args, [await backend.revoke_key(args.key_id)], ["id", "name", "state"])
+        elif command in ("oauth", "accounts"):
+            from mcpgate.manage_oauth import accounts, oauth
+
+            await (oauth if command == "oauth" else accounts)(args, backend)
         elif command == "import":
             failures = 0
             for name, spec in _claude_servers(args.file).items():
@@ -456,64 +456,6 @@ async def _dispatch(args: argparse.Namespace, backend: Backend) -> int:
     except NotFound as exc:
         raise CommandError(exc.message) from None
     return 0
-
-
-_OFFLINE_REVOCATION = (
-    "mcpgate: revoked in the database only: refresh tokens stop at once, but access tokens a running "
-    "gateway has already accepted keep working until they expire (oauth.access_token_seconds); "
-    "revoke through the gateway to stop them at once"
-)
-
-
-async def _accounts(args: argparse.Namespace, backend: Backend) -> None:
-    """Accounts at upstreams that want OAuth: only a running gateway can take the person back
-    (its /oauth/callback), so there is no offline form."""
-    if not isinstance(backend, APIBackend):
-        raise CommandError("accounts: needs the running gateway (the person's browser comes back to it)")
-    user = getattr(args, "user", None)
-    if args.action == "connect":
-        path = (
-            f"/users/{user}/connections/{args.upstream}/authorize" if user else f"/upstreams/{args.upstream}/authorize"
-        )
-        link = (await backend._call("POST", path))["authorizationUrl"]
-        who = f"the end user {user}" if user else "the gateway itself"
-        if args.json:
-            print(json.dumps({"authorizationUrl": link}))
-        else:
-            print(f"open this link to connect {who} at {args.upstream}:\n{link}")
-    elif args.action == "list":
-        found = await backend._call("GET", f"/upstreams/{args.upstream}/accounts")
-        rows = [{"account": "(the gateway)"}] if found["gateway"] else []
-        _print(args, rows + [{"account": name} for name in found["users"]], ["account"])
-    elif args.action == "disconnect":
-        path = (
-            f"/users/{user}/connections/{args.upstream}/authorization"
-            if user
-            else f"/upstreams/{args.upstream}/authorization"
-        )
-        await backend._call("DELETE", path)
-        print(f"disconnected {user or 'the gateway'} at {args.upstream}")
-
-
-async def _oauth(args: argparse.Namespace, backend: Backend) -> None:
-    if args.action == "clients":
-        columns = ["clientId", "clientName", "tokenEndpointAuthMethod", "activeGrants", "createdAt"]
-        _print(args, await backend.oauth_clients(), columns)
-    elif args.action == "grants":
-        grants = await backend.oauth_grants(args.client, args.key, args.state)
-        _print(args, grants, ["id", "clientName", "keyName", "serverName", "scopes", "state", "createdAt"])
-    elif args.action == "revoke-grant":
-        revoked = await backend.revoke_oauth_grant(args.grant_id)
-        _print(args, [revoked], ["id", "clientName", "keyName", "state", "revokedAt"])
-    elif args.action == "revoke-client":
-        removed = await backend.revoke_oauth_client(args.client_id)
-        if args.json:
-            print(json.dumps(removed, indent=2))
-        else:
-            count = len(removed["revokedGrants"])
-            print(f"removed OAuth client {removed['clientId']}: {count} grant{'' if count == 1 else 's'} revoked")
-    if args.action.startswith("revoke-") and isinstance(backend, DatabaseBackend):
-        print(_OFFLINE_REVOCATION, file=sys.stderr)
 
 
 def _collection_body(args: argparse.Namespace) -> dict[str, Any]:
@@ -590,7 +532,7 @@ def _with_server_names(keys: list[dict[str, Any]], names: dict[str, str], as_jso
     return rows
 
 
-def _print(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]) -> None:
+def print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]) -> None:
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return
