@@ -41,8 +41,9 @@ async def served_within(seconds: float, check: Any) -> float:
 async def test_a_virtual_server_made_on_one_replica_is_served_by_the_other(fleet: Fleet) -> None:
     r0, r1 = fleet.replicas
     async with httpx.AsyncClient(timeout=10) as http:
-        for replica in (r0, r1):  # what the first such request loads is not what is measured
+        for replica in (r0, r1):  # what the first such requests load and start is not what is measured:
             assert (await http.get(f"{replica.url}/servers/curated/tools")).status_code == 404
+            assert (await http.get(f"{replica.url}/tools")).status_code == 200  # the REST clients' link to demo
         created = await http.post(
             f"{r0.url}/api/v1/mcp_manager", json={"name": "curated", "mode": "NORMAL", "selectedTools": ["demo_echo"]}
         )
@@ -98,6 +99,8 @@ async def test_a_key_made_on_one_replica_works_on_the_other_and_its_revocation_e
         r0, r1 = fleet.replicas
         admin = {"authorization": f"Bearer {ADMIN_KEY}"}
         async with httpx.AsyncClient(timeout=10) as http:
+            for replica in (r0, r1):  # the REST clients' link to demo starts a child: not what is measured
+                assert (await http.get(f"{replica.url}/tools", headers=admin)).status_code == 200
             made = await http.post(
                 f"{r0.url}/api/v1/keys", json={"name": "ci", "scopes": ["tools:call"]}, headers=admin
             )
