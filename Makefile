@@ -35,7 +35,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 
 test: $(STAMP) node-tools browser haproxy lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile  # two workers, a test file each: the suite's many child processes leave cores idle
 
 # Issue #9's five workloads side by side with the peers (installed under bench/peers/, ~25 min).
 bench: $(STAMP)

@@ -74,6 +74,14 @@ async def test_clients_of_every_replica_hear_of_an_upstream_added_on_another(fle
 
         return handle
 
+    async def hears_of_echo(name: str, client: Any) -> None:
+        """As a client does: on each notice, list again, until the new tools are there."""
+        while True:
+            await heard[name].wait()
+            heard[name] = anyio.Event()
+            if any(t.name == "echo_whoami" for t in (await client.list_tools()).tools):
+                return
+
     # One session begun on each replica (its GET stream lives there), reached through the balancer.
     async with (
         mcp.Client(f"{r0.url}/mcp", mode="legacy", message_handler=listener("r0")) as on_r0,
@@ -84,9 +92,12 @@ async def test_clients_of_every_replica_hear_of_an_upstream_added_on_another(fle
             assert not any(t.name.startswith("echo_") for t in (await client.list_tools()).tools)
         added = await http.post(f"{r1.url}/api/v1/upstreams", json=echo_upstream())
         assert added.status_code == 201, added.text
-        with anyio.fail_after(10):  # a child process to start on each replica, then the notice
-            for event in heard.values():
-                await event.wait()
+        # A child process to start on each replica; a notice may come first (the upstream, still
+        # connecting), but one must follow once its tools are there.
+        with anyio.fail_after(15):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(hears_of_echo, "r0", on_r0)
+                tg.start_soon(hears_of_echo, "r1", on_r1)
         for client in (on_r0, on_r1):
             result = await client.call_tool("echo_whoami", {})
             assert result.content[0].text == "echo"
