@@ -39,6 +39,7 @@ from mcpgate.accounts.callback import AuthorizationCallback
 from mcpgate.accounts.service import UpstreamAccounts
 from mcpgate.admin import PREFIX
 from mcpgate.admin.deferred import DeferredManagementAPI
+from mcpgate.admin_ui import DeferredAdminUI, is_admin_ui
 from mcpgate.edge.docs_page import DOCS_ASSETS, MANAGEMENT_DOCS, docs_asset, docs_page, send_html
 from mcpgate.edge.health import HealthEndpoint
 from mcpgate.edge.http import IN_PROCESS_CALLER, caller_principal, send_json
@@ -84,8 +85,10 @@ class Gateway:
         virtual: ASGIApp,
         rest: RESTEndpoints,
         oauth: ASGIApp | None = None,
+        admin_ui: ASGIApp | None = None,
     ) -> None:
         self._management = management
+        self._admin_ui = admin_ui  # /admin: the web UI (admin_ui/), built at its first request
         self._fast_paths = fast_paths
         self._virtual = virtual
         self._rest = rest
@@ -116,6 +119,8 @@ class Gateway:
             await self._management(scope, receive, send)
         elif self._oauth is not None and path.startswith(("/oauth/", "/.well-known/oauth-")):
             await self._oauth(scope, receive, send)
+        elif self._admin_ui is not None and is_admin_ui(path):
+            await self._admin_ui(scope, receive, send)
         else:
             await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {path}"))
 
@@ -384,12 +389,19 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         MANAGEMENT_DOCS: _only(("GET",), management_docs),
         "/oauth/callback": AuthorizationCallback(services.accounts),
     }
+    guarded: ASGIApp | None = None  # what the web UI calls the management API through (set below)
+
+    def admin_ui() -> ASGIApp:
+        assert guarded is not None
+        return _admin_ui(settings, services, guarded, metrics)
+
     gateway = Gateway(
         management,
         fast_paths,
         VirtualServerEndpoints(hub, sse, streamable, rest),
         rest,
         services.oauth.endpoints if services.oauth else None,
+        DeferredAdminUI(admin_ui) if settings.admin_ui else None,
     )
     limiter = RateLimiter.from_settings(
         settings.rate_limits, redis_url=settings.redis_url, key_prefix=settings.fleet.key_prefix
@@ -419,6 +431,17 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
     if (tracer := hook.tracer) is not None:
         asgi = tracer.edge(asgi)  # outermost: a request refused on the way in is traced too
     return App(asgi, management, gateway)
+
+
+def _admin_ui(settings: GatewaySettings, services: Services, api: ASGIApp, metrics: Metrics) -> ASGIApp:
+    """The web UI (built in a worker thread at its first request): pages that call `api` in-process."""
+    from mcpgate.admin_ui.sessions import SignIns
+    from mcpgate.admin_ui.site import AdminUI
+    from mcpgate.store.admin_sessions import AdminSessionStore
+
+    sign_ins = SignIns(services.auth, AdminSessionStore(services.registry.database))
+    public_https = bool(settings.public_url and settings.public_url.startswith("https://"))
+    return AdminUI(api, sign_ins, recent=metrics.recent, public_https=public_https)
 
 
 def _management_api(settings: GatewaySettings, services: Services) -> tuple[FastAPI, ASGIApp]:

@@ -588,6 +588,8 @@ class GatewaySettings(BaseSettings):
     public_url: Annotated[str, AfterValidator(public_url)] | None = Field(
         None, validation_alias=_alias("public_url", "publicUrl")
     )
+    # The web UI at /admin (admin_ui/). Off: /admin answers 404 like any unknown path.
+    admin_ui: bool = Field(True, validation_alias=_alias("admin_ui", "adminUi"))
     log_level: str = Field("info", validation_alias=_alias("log_level", "logLevel"))
     max_session_children: int = Field(
         200,

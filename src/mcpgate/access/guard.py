@@ -12,6 +12,8 @@ What a request needs:
     /api/v1/keys|users|audit|oauth  admin
     /oauth/…, /.well-known/oauth-…  nothing, with OAuth on (oauth/: metadata, sign-in, token endpoints)
     /oauth/callback               nothing: a browser back from an upstream's sign-in (accounts/)
+    /admin, /admin/…              nothing here: the web UI signs people in itself (admin_ui/sessions.py)
+                                  and calls the API in-process as their key, which is judged here
     Authorization: Bearer <token> an OAuth access token (not a key) is judged by oauth/bearer.py
     /api/v1/… (other)             servers:read to read, servers:write to change
     anything else                 a valid key
@@ -32,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mcpgate.access.authentication import Authenticator
 from mcpgate.access.principal import OPEN, USERNAME, Principal, anonymous_on
 from mcpgate.access.rate_limits import RateLimiter
+from mcpgate.admin_ui import is_admin_ui
 from mcpgate.edge.docs_page import DOCS_ASSETS, MANAGEMENT_DOCS
 from mcpgate.edge.http import (
     GATEWAY_KEY_IN_AUTHORIZATION,
@@ -77,7 +80,13 @@ class Guard:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
-        if scope["type"] != "http" or path in OPEN_PATHS or _is_docs_page(path) or self._oauth_path(path):
+        if (
+            scope["type"] != "http"
+            or path in OPEN_PATHS
+            or _is_docs_page(path)
+            or self._oauth_path(path)
+            or is_admin_ui(path)
+        ):
             await self.app(scope, receive, send)
             return
         try:

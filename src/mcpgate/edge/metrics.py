@@ -7,6 +7,9 @@
     open sessions (by transport)      mcpgate_sessions{transport}
     upstreams by state                mcpgate_upstreams{state}
 
+`Metrics.recent` keeps the last ten minutes of tool calls in 10-second buckets, for the web
+UI's overview (a rate needs history that a counter scraped once does not have).
+
 One registry per app (not the library's global one), so several gateways in one process
 (the tests) never share counters. Requests are counted by a thin ASGI wrapper that only
 looks at each response's start.
@@ -14,6 +17,7 @@ looks at each response's start.
 
 from __future__ import annotations
 
+import time
 from collections import Counter as Tally
 from collections.abc import Iterator
 from typing import Any
@@ -56,8 +60,10 @@ class Metrics:
         # Each labelled child, found once: `labels()` costs more than the increment it leads to.
         self._request_counters: dict[tuple[str, int], Any] = {}
         self._outcome_counters: dict[str, Any] = {}
+        self.recent = RecentCalls()
 
     def tool_call(self, call: ToolCall) -> None:
+        self.recent.add(call.outcome in ("error", "tool_error"))
         counter = self._outcome_counters.get(call.outcome)
         if counter is None:
             counter = self._outcome_counters[call.outcome] = self.tool_calls.labels(call.outcome)
@@ -97,6 +103,40 @@ class Metrics:
         headers = [(b"content-type", CONTENT_TYPE_LATEST.encode()), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class RecentCalls:
+    """Tool calls and failed ones per `bucket_seconds`, for the last `buckets` of them."""
+
+    def __init__(self, bucket_seconds: int = 10, buckets: int = 60, clock: Any = time.monotonic) -> None:
+        self.bucket_seconds = bucket_seconds
+        self.clock = clock
+        self._calls = [0] * buckets
+        self._errors = [0] * buckets
+        self._current = int(clock() // bucket_seconds)
+
+    def add(self, failed: bool) -> None:
+        index = self._advance()
+        self._calls[index] += 1
+        if failed:
+            self._errors[index] += 1
+
+    def _advance(self) -> int:
+        now = int(self.clock() // self.bucket_seconds)
+        if now != self._current:
+            size = len(self._calls)
+            for step in range(1, min(now - self._current, size) + 1):  # buckets nobody called in are empty
+                self._calls[(self._current + step) % size] = 0
+                self._errors[(self._current + step) % size] = 0
+            self._current = now
+        return now % len(self._calls)
+
+    def series(self) -> list[tuple[int, int]]:
+        """(calls, errors) per bucket, oldest first, the current (partial) bucket last."""
+        index = self._advance()
+        size = len(self._calls)
+        order = [(index + 1 + step) % size for step in range(size)]
+        return [(self._calls[i], self._errors[i]) for i in order]
 
 
 class _HubState(Collector):

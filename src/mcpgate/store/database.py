@@ -34,7 +34,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration's revision. A database already there starts without importing Alembic
 # (~9 MB, ~0.15 s); tests/store/test_registry.py checks this is Alembic's head, so a new
 # migration that forgets to move it fails the suite.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 _MIGRATION_LOCK = 0x6D637067  # "mcpg": the advisory lock held while migrating
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
 

@@ -164,3 +164,14 @@ class UpstreamOAuthTokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     refreshing_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # one replica refreshes
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AdminSessionRow(Base):
+    """A browser signed in to the web UI (admin_ui/): the cookie's digest and the key it signed in with."""
+
+    __tablename__ = "admin_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_ref: Mapped[str] = mapped_column(String(64), index=True)  # a key id, or "static:<digest prefix>"
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

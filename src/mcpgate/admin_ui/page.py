@@ -1,0 +1,128 @@
+"""One request to a page of the web UI: who is signed in, their view of the management API,
+the form they sent, and the answers a page gives (a page, a redirect with a note, an error).
+
+    @page()                               # signed in, any key
+    async def keys(p: Page) -> Response:
+        return p.render("keys.html", keys=(await p.api.get("/api/v1/keys"))["data"])
+
+    @page(change=True)                    # a POST: CSRF-checked first
+    async def revoke(p: Page) -> Response:
+        await p.api.delete(f"/api/v1/keys/{p.param('key_id')}")
+        return p.redirect("/admin/keys", "Key revoked")
+
+Not signed in: a page redirects to the sign-in page (which brings the person back); a
+fragment (fetched by a script) answers 401. What the management API refuses is shown on
+the page as the API worded it, with the form as it was sent, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from mcpgate.admin_ui.api_client import APIError, ManagementAPI
+from mcpgate.admin_ui.rendering import PAGE_HEADERS, PREFIX
+from mcpgate.admin_ui.sessions import SignedIn
+from mcpgate.errors import GatewayError
+
+if TYPE_CHECKING:
+    from mcpgate.admin_ui.site import AdminUI
+
+NOTE_COOKIE = "mcpgate_admin_note"  # a one-time note for the page after a redirect ("Key revoked")
+Handler = Callable[["Page"], Awaitable[Response]]
+
+
+@dataclass
+class Page:
+    ui: AdminUI
+    request: Request
+    signed: SignedIn
+    api: ManagementAPI
+    form: FormData | None = None
+    note: str | None = None
+    _set_cookies: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def param(self, name: str) -> str:
+        return str(self.request.path_params[name])
+
+    def field(self, name: str, default: str = "") -> str:
+        """A form field (POST) or query parameter (GET), stripped."""
+        source: Any = self.form if self.form is not None else self.request.query_params
+        value = source.get(name, default)
+        return value.strip() if isinstance(value, str) else default
+
+    def fields(self, name: str) -> list[str]:
+        source: Any = self.form if self.form is not None else self.request.query_params
+        return [value.strip() for value in source.getlist(name) if isinstance(value, str) and value.strip()]
+
+    def allows(self, scope: str) -> bool:
+        return self.signed.principal.allows(scope)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        answer = self.ui.pages.render(self.request, template, self.signed, status, note=self.note, **context)
+        if self.note is not None:
+            answer.delete_cookie(NOTE_COOKIE, path=PREFIX)
+        return answer
+
+    def redirect(self, path: str, note: str | None = None) -> Response:
+        answer = RedirectResponse(f"{self.request.scope.get('root_path', '')}{path}", status_code=303)
+        if note:
+            answer.set_cookie(
+                NOTE_COOKIE,
+                quote(note),
+                max_age=60,
+                path=PREFIX,
+                httponly=True,
+                samesite="strict",
+                secure=_secure(self.request),
+            )
+        return answer
+
+
+def page(
+    *, change: bool = False, fragment: bool = False
+) -> Callable[[Handler], Callable[[AdminUI, Request], Awaitable[Response]]]:
+    """A handler's wrapper: sign-in, CSRF on a change, the API as the person, errors on the page."""
+
+    def wrap(handler: Handler) -> Callable[[AdminUI, Request], Awaitable[Response]]:
+        async def handle(ui: AdminUI, request: Request) -> Response:
+            signed = await ui.sign_ins.current(request)
+            if signed is None:
+                if fragment or request.method != "GET":
+                    return Response("signed out: reload the page", status_code=401, headers=PAGE_HEADERS)
+                back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"{PREFIX}/sign-in?next={quote(back, safe='')}", status_code=303)
+            form = await request.form() if request.method == "POST" else None
+            note_cookie = request.cookies.get(NOTE_COOKIE)
+            async with ManagementAPI(ui.api_app, signed.principal) as api:
+                p = Page(ui, request, signed, api, form, _unquoted(note_cookie) if note_cookie else None)
+                try:
+                    if change:
+                        ui.sign_ins.check_csrf(signed, p.field("csrf") or request.headers.get("x-csrf-token"))
+                    return await handler(p)
+                except APIError as exc:
+                    return p.render("error.html", status=exc.status, status_code=exc.status, message=exc.message)
+                except GatewayError as exc:
+                    return p.render(
+                        "error.html", status=exc.http_status, status_code=exc.http_status, message=exc.message
+                    )
+
+        handle.__name__ = handler.__name__
+        return handle
+
+    return wrap
+
+
+def _unquoted(value: str) -> str:
+    return unquote(value)[:300]
+
+
+def _secure(request: Request) -> bool:
+    """Cookies only over TLS when the page came over TLS (or the gateway's public URL is https)."""
+    return request.url.scheme == "https" or bool(request.scope.get("mcpgate.public_https"))

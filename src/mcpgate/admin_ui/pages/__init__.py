@@ -1,0 +1,1 @@
+"""The web UI's areas, one module each. Each says its `ROUTES`: (path under /admin, handler, methods)."""

@@ -1,0 +1,121 @@
+"""The web UI's routes: sign-in and sign-out here, each area's pages in `pages/`.
+
+    ui = AdminUI(api_app, sign_ins, public_https=False)
+    await ui(scope, receive, send)          # everything under /admin
+
+Starlette's router and requests, no FastAPI: pages are HTML, and what they read and change goes
+through the management API (`api_client.py`), which has the models and the checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import unquote, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcpgate.admin_ui.page import NOTE_COOKIE, Page, page
+from mcpgate.admin_ui.pages import audit, keys, overview, servers, tools, upstreams, users
+from mcpgate.admin_ui.rendering import PAGE_HEADERS, PREFIX, Pages
+from mcpgate.admin_ui.sessions import COOKIE, SignIns
+from mcpgate.edge.metrics import RecentCalls
+from mcpgate.errors import Unauthorized
+
+
+class AdminUI:
+    def __init__(
+        self, api_app: ASGIApp, sign_ins: SignIns, *, recent: RecentCalls | None = None, public_https: bool = False
+    ) -> None:
+        self.api_app = api_app
+        self.sign_ins = sign_ins
+        self.recent = recent  # this replica's tool calls of the last minutes (edge/metrics.py)
+        self.pages = Pages()
+        self.public_https = public_https
+        routes = [
+            Route(f"{PREFIX}/sign-in", self._bound(sign_in_page), methods=["GET", "POST"]),
+            Route(f"{PREFIX}/sign-out", self._bound(sign_out), methods=["POST"]),
+            Route(f"{PREFIX}/static/{{name}}", lambda request: self.pages.asset(request), methods=["GET"]),
+        ]
+        for area in (overview, upstreams, tools, servers, keys, users, audit):
+            routes += [
+                Route(f"{PREFIX}{path}", self._bound(handler), methods=methods)
+                for path, handler, methods in area.ROUTES
+            ]
+        self.router = Router(routes, redirect_slashes=True)
+
+    def _bound(
+        self, handler: Callable[[AdminUI, Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            return await handler(self, request)
+
+        return endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.public_https:
+            scope = {**scope, "mcpgate.public_https": True}
+        await self.router(scope, receive, send)
+
+
+async def sign_in_page(ui: AdminUI, request: Request) -> Response:
+    """A plain form with one secret field, `api_key` (as the OAuth sign-in page), then the cookie."""
+    after = _local(request.query_params.get("next", ""))
+    if not ui.sign_ins.required:
+        return RedirectResponse(after, status_code=303)
+    error = None
+    if request.method == "POST":
+        form = await request.form()
+        after = _local(str(form.get("next", "")))
+        try:
+            signed = await ui.sign_ins.sign_in(str(form.get("api_key", "")))
+        except Unauthorized as exc:
+            error = exc.message
+        else:
+            answer = RedirectResponse(after, status_code=303)
+            assert signed.cookie is not None and signed.expires_at is not None
+            answer.set_cookie(
+                COOKIE,
+                signed.cookie,
+                expires=signed.expires_at,
+                path=PREFIX,
+                httponly=True,
+                samesite="strict",
+                secure=request.url.scheme == "https" or ui.public_https,
+            )
+            return answer
+    # A refused key re-renders the form with the reason, as a page (200): a 401 would only add a
+    # browser console error to what the page already says.
+    status = 200
+    note = request.cookies.get(NOTE_COOKIE)
+    answer = ui.pages.render(
+        request, "sign_in.html", None, status, error=error, next=after, note=unquote(note)[:300] if note else None
+    )
+    if note:
+        answer.delete_cookie(NOTE_COOKIE, path=PREFIX)
+    return answer
+
+
+@page(change=True)
+async def sign_out_page(p: Page) -> Response:
+    await p.ui.sign_ins.sign_out(p.request)
+    answer = p.redirect(f"{PREFIX}/sign-in", "Signed out")
+    answer.delete_cookie(COOKIE, path=PREFIX)
+    return answer
+
+
+async def sign_out(ui: AdminUI, request: Request) -> Response:
+    return await sign_out_page(ui, request)
+
+
+def _local(target: str) -> str:
+    """Where to go after signing in: a page of this UI, never another site (an open redirect)."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(f"{PREFIX}") or "\\" in target:
+        return PREFIX
+    return target
+
+
+__all__ = ["PAGE_HEADERS", "AdminUI"]
