@@ -26,8 +26,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Literal
 
 import anyio
@@ -55,10 +53,11 @@ from mcpgate.protocol.spec import (
 )
 from mcpgate.tracing import hook
 from mcpgate.upstream.peer import Caller, Channel, Exchange, Peer, ProgressFn, no_session_for
+from mcpgate.upstream.status import Backoff, Liveness, UpstreamState, UpstreamStatus
 from mcpgate.upstream.stdio import CommandNotRunnable
 from mcpgate.upstream.transports import OwnAPI, UpstreamSpec, open_channel
 
-__all__ = ["Backoff", "Caller", "ListKind", "Liveness", "UpstreamConnection", "UpstreamState"]
+__all__ = ["Backoff", "Caller", "ListKind", "Liveness", "UpstreamConnection", "UpstreamState", "UpstreamStatus"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,67 +71,6 @@ FULL_CLIENT_CAPABILITIES: Mapping[str, Any] = {"sampling": {}, "elicitation": {"
 _STABLE_SECONDS = 10.0
 # A command that cannot start is tried again this many times in all (it may be being installed).
 _UNRUNNABLE_ATTEMPTS = 3
-
-
-class UpstreamState(StrEnum):
-    CONNECTING = "connecting"
-    READY = "ready"
-    DOWN = "down"  # will be retried (`retryInSeconds`)
-    FAILED = "failed"  # given up on until it is changed or enabled again (or the gateway restarts)
-    DISABLED = "disabled"
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential reconnect delays: first, first*2, … capped at `maximum` seconds; a child
-    process is given up on after `attempts` failures in a row (~2 minutes by default)."""
-
-    first: float = 0.5
-    maximum: float = 30.0
-    attempts: int = 10
-
-    def delay(self, failures: int) -> float:
-        return min(self.maximum, self.first * (2 ** max(0, failures - 1)))
-
-
-@dataclass(frozen=True, slots=True)
-class Liveness:
-    """Ping an upstream quiet for `interval` seconds; `missed` pings unanswered within `timeout`
-    seconds each, in a row, and it is taken down (docs: settings.TimeoutSettings)."""
-
-    interval: float = 15.0
-    timeout: float = 5.0
-    missed: int = 2
-
-
-@dataclass(slots=True)
-class UpstreamStatus:
-    state: UpstreamState = UpstreamState.CONNECTING
-    error: str | None = None
-    restarts: int = 0  # attempts made after the first: after a crash, a failed start, a silence
-    failures: int = 0  # attempts in a row that failed (or did not stay up); 0 once it is ready
-    connected_at: float | None = None
-    retry_at: float | None = None
-    server_info: dict[str, Any] = field(default_factory=dict)
-    protocol_version: str | None = None
-    # The upstream answered 401 (its WWW-Authenticate, or ""): it wants an OAuth token (accounts/).
-    authorization_required: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        report: dict[str, Any] = {"state": self.state.value, "restarts": self.restarts}
-        if self.failures:
-            report["failures"] = self.failures
-        if self.error:
-            report["error"] = self.error
-        if self.retry_at is not None and self.state is UpstreamState.DOWN:
-            report["retryInSeconds"] = round(max(0.0, self.retry_at - time.monotonic()), 1)
-        if self.server_info:
-            report["server"] = self.server_info
-        if self.protocol_version:
-            report["protocolVersion"] = self.protocol_version
-        if self.authorization_required is not None:
-            report["authorizationRequired"] = True
-        return report
 
 
 ListKind = Literal["tools", "prompts", "resources", "templates"]
