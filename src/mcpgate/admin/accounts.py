@@ -42,8 +42,10 @@ def router(admin: Admin) -> APIRouter:
         assert isinstance(found, UpstreamAccounts), "app.open_services sets them"
         return found
 
-    def origin(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+    async def link(request: Request, upstream: str, user: str | None) -> AuthorizationLink:
+        found = accounts()
+        base = found.base(str(request.base_url).rstrip("/"))
+        return AuthorizationLink(authorizationUrl=await found.start(upstream, user, base))
 
     @api.post(
         "/users/{name}/connections/{upstream}/authorize",
@@ -53,8 +55,7 @@ def router(admin: Admin) -> APIRouter:
     async def authorize_user(name: str, upstream: str, request: Request) -> AuthorizationLink:
         if not USERNAME.match(name):
             raise Unprocessable(f"{name!r} is not a user name: 1-128 letters, digits or . _ @ + - characters")
-        found = accounts()
-        return AuthorizationLink(authorizationUrl=await found.start(upstream, name, found.base(origin(request))))
+        return await link(request, upstream, name)
 
     @api.delete(
         "/users/{name}/connections/{upstream}/authorization",
@@ -72,8 +73,7 @@ def router(admin: Admin) -> APIRouter:
         summary="A link that connects the gateway's own account at an upstream (used by callers without theirs)",
     )
     async def authorize_gateway(name: str, request: Request) -> AuthorizationLink:
-        found = accounts()
-        return AuthorizationLink(authorizationUrl=await found.start(name, None, found.base(origin(request))))
+        return await link(request, name, None)
 
     @api.delete(
         "/upstreams/{name}/authorization",
