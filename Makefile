@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint node-tools browser haproxy bench bench-compare bench-latency bench-fleet bench-search bench-catalog clean
+.PHONY: run test lint node-tools browser haproxy bench bench-compare bench-latency bench-fleet bench-search bench-catalog bench-ui screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,14 @@ bench-search: $(STAMP)
 
 bench-catalog: $(STAMP)
 	$(BIN)/python bench/openapi_catalog.py
+
+# The web UI's pages in Debian's Chromium: bytes transferred and first paint (#29).
+bench-ui: $(STAMP) browser
+	$(BIN)/python bench/admin_ui.py
+
+# docs/ui/*.png, taken by the web UI's browser tests as they run.
+screenshots: $(STAMP) browser
+	MCPGATE_SCREENSHOTS=docs/ui $(BIN)/pytest -q -n 2 --dist loadfile tests/admin_ui
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache
