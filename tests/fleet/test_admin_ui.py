@@ -1,0 +1,35 @@
+"""The web UI in a fleet: a session begun on one replica is served by every other (its digest is in
+the shared registry), signing out on one ends it on all, and the overview lists every replica."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.fleet.conftest import FleetFactory
+
+pytestmark = pytest.mark.anyio
+
+ADMIN_KEY = "fleet-ui-admin-key"
+
+
+async def test_a_browser_signed_in_on_one_replica_is_served_by_every_replica(fleet_factory: FleetFactory) -> None:
+    async with fleet_factory(2, api_key=ADMIN_KEY) as fleet:
+        r0, r1 = fleet.replicas
+        async with httpx.AsyncClient(base_url=r0.url, timeout=10) as on_r0:
+            signed = await on_r0.post("/admin/sign-in", data={"api_key": ADMIN_KEY, "next": "/admin"})
+            assert signed.status_code == 303, signed.text
+            cookie = on_r0.cookies["mcpgate_admin"]
+        async with httpx.AsyncClient(base_url=r1.url, timeout=10, cookies={"mcpgate_admin": cookie}) as on_r1:
+            overview = await on_r1.get("/admin/live")
+            assert overview.status_code == 200
+            listed = set(re.findall(r'<th scope="row"><code>([^<]+)</code>', overview.text))
+            assert len(listed) == 2, overview.text  # both replicas, as the fleet's heartbeats say
+            page = (await on_r1.get("/admin")).text
+            token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+            assert token is not None
+            assert (await on_r1.post("/admin/sign-out", data={"csrf": token.group(1)})).status_code == 303
+        async with httpx.AsyncClient(base_url=r0.url, timeout=10, cookies={"mcpgate_admin": cookie}) as again:
+            assert (await again.get("/admin/live")).status_code == 401  # signed out everywhere
