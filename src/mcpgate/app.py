@@ -440,8 +440,7 @@ def _admin_ui(settings: GatewaySettings, services: Services, api: ASGIApp, metri
     from mcpgate.store.admin_sessions import AdminSessionStore
 
     sign_ins = SignIns(services.auth, AdminSessionStore(services.registry.database))
-    public_https = bool(settings.public_url and settings.public_url.startswith("https://"))
-    return AdminUI(api, sign_ins, recent=metrics.recent, public_https=public_https)
+    return AdminUI(api, sign_ins, recent=metrics.recent, public_url=settings.public_url)
 
 
 def _management_api(settings: GatewaySettings, services: Services) -> tuple[FastAPI, ASGIApp]:

@@ -34,13 +34,16 @@ class APIError(Exception):
 
 
 class ManagementAPI:
-    def __init__(self, app: ASGIApp, principal: Principal) -> None:
+    def __init__(self, app: ASGIApp, principal: Principal, origin: str = "http://admin-ui.invalid") -> None:
+        """`origin`: where the person's browser reaches the gateway — what the API's links (endpoint
+        URLs, authorization links) are built from, as they would be for that browser's own request."""
+
         async def as_principal(scope: Scope, receive: Receive, send: Send) -> None:
             await app({**scope, IN_PROCESS_CALLER: principal}, receive, send)
 
         self._client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=as_principal),  # type: ignore[arg-type]
-            base_url="http://admin-ui.invalid",
+            base_url=origin,
             timeout=TIMEOUT_SECONDS,
         )
 

@@ -100,7 +100,7 @@ def page(
                 return RedirectResponse(f"{PREFIX}/sign-in?next={quote(back, safe='')}", status_code=303)
             form = await request.form() if request.method == "POST" else None
             note_cookie = request.cookies.get(NOTE_COOKIE)
-            async with ManagementAPI(ui.api_app, signed.principal) as api:
+            async with ManagementAPI(ui.api_app, signed.principal, ui.origin(request)) as api:
                 p = Page(ui, request, signed, api, form, _unquoted(note_cookie) if note_cookie else None)
                 try:
                     if change:

@@ -1,6 +1,6 @@
 """The web UI's routes: sign-in and sign-out here, each area's pages in `pages/`.
 
-    ui = AdminUI(api_app, sign_ins, public_https=False)
+    ui = AdminUI(api_app, sign_ins, recent=metrics.recent, public_url=settings.public_url)
     await ui(scope, receive, send)          # everything under /admin
 
 Starlette's router and requests, no FastAPI: pages are HTML, and what they read and change goes
@@ -27,13 +27,19 @@ from mcpgate.errors import Unauthorized
 
 class AdminUI:
     def __init__(
-        self, api_app: ASGIApp, sign_ins: SignIns, *, recent: RecentCalls | None = None, public_https: bool = False
+        self,
+        api_app: ASGIApp,
+        sign_ins: SignIns,
+        *,
+        recent: RecentCalls | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.api_app = api_app
         self.sign_ins = sign_ins
         self.recent = recent  # this replica's tool calls of the last minutes (edge/metrics.py)
         self.pages = Pages()
-        self.public_https = public_https
+        self.public_url = public_url.rstrip("/") if public_url else None  # settings.public_url
+        self.public_https = bool(public_url and public_url.startswith("https://"))
         routes = [
             Route(f"{PREFIX}/sign-in", self._bound(sign_in_page), methods=["GET", "POST"]),
             Route(f"{PREFIX}/sign-out", self._bound(sign_out), methods=["POST"]),
@@ -53,6 +59,10 @@ class AdminUI:
             return await handler(self, request)
 
         return endpoint
+
+    def origin(self, request: Request) -> str:
+        """Where browsers reach this gateway: its public URL when set, else where this request came."""
+        return self.public_url or f"{request.url.scheme}://{request.url.netloc}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.public_https:
