@@ -40,7 +40,7 @@ async def test_tool_calls_and_failed_logins_are_recorded_without_arguments(caplo
         headers = {"x-api-key": agent["key"], "x-username": "alice"}
         async with gateway.client("streamable_http", server="picked", headers=headers) as client:
             assert (await client.call_tool("demo_echo", {"text": secret_text})).content[0].text == secret_text
-            with pytest.raises(MCPError):
+            with pytest.raises(MCPError) as refused:
                 await client.call_tool("demo_whoami", {})  # not on this server: an error
         async with gateway.http() as stranger:
             assert (await stranger.post("/mcp", json={}, headers={"x-api-key": "mcpg_guessing"})).status_code == 401
@@ -49,6 +49,8 @@ async def test_tool_calls_and_failed_logins_are_recorded_without_arguments(caplo
         calls = [e for e in page["data"] if e["kind"] == "tool_call"]
         assert [(c["tool"], c["outcome"]) for c in calls] == [("demo_whoami", "error"), ("demo_echo", "ok")]
         echo = calls[1]
+        assert calls[0]["reason"] == str(refused.value) and "demo_whoami" in calls[0]["reason"]  # what the caller got
+        assert echo["reason"] is None
         server_id = next(iter(gateway.hub.servers))
         assert (echo["keyId"], echo["keyName"], echo["user"], echo["server"]) == (
             agent["id"],

@@ -1,6 +1,7 @@
-"""The audit trail: every tool call (who, which server and tool, outcome, duration — the
-arguments only as a SHA-256 digest) and every failed authentication (source address,
-reason), as a structured log line at once and a database row soon after.
+"""The audit trail: every tool call (who, which server and tool, outcome, duration, the error a
+failed call was answered with — the arguments only as a SHA-256 digest) and every failed
+authentication (source address, reason), as a structured log line at once and a database row
+soon after.
 
     trail = AuditTrail(AuditStore(database), auth)
     hub.observers.append(trail.tool_call)
@@ -165,6 +166,7 @@ class _LateToolCall:
             tool=call.tool if isinstance(call.tool, str) else None,
             duration_ms=round(call.seconds * 1000, 3),
             arguments_digest=_digest(call.arguments),
+            reason=call.error,
         )
 
 

@@ -20,7 +20,7 @@ def router(admin: Admin) -> APIRouter:
     async def read_audit(
         kind: Literal["tool_call", "auth_failure"] | None = None,
         outcome: str | None = Query(None, max_length=16),
-        keyId: str | None = Query(None, max_length=36),
+        keyId: str | None = Query(None, max_length=36, description="A key id; `static` for MCPGATE_API_KEY."),
         user: str | None = Query(None, max_length=128),
         server: str | None = Query(None, max_length=36, description="A virtual server id."),
         tool: str | None = Query(None, max_length=256),

@@ -447,14 +447,20 @@ class AuditEventOut(BaseModel):
     at: datetime
     kind: Literal["tool_call", "auth_failure"]
     outcome: str = Field(description="ok, tool_error, error, cancelled (tool calls); denied (authentication)")
-    keyId: str | None = None
+    keyId: str | None = Field(
+        None, description="The key's id; `static` for the key set by MCPGATE_API_KEY (or `api_key` in the config)."
+    )
     keyName: str | None = None
     user: str | None = None
     server: str | None = None
     tool: str | None = None
     durationMs: float | None = None
     sourceIp: str | None = None
-    reason: str | None = None
+    reason: str | None = Field(
+        None,
+        description="Why it failed: the error a tool call with outcome `error` was answered with (at most 300"
+        " characters; a tool's own error output is not kept), or why authentication was refused.",
+    )
     argumentsDigest: str | None = Field(None, description="SHA-256 of the arguments; they are never stored.")
 
 

@@ -59,6 +59,7 @@ class ToolCall:
     arguments: Any
     outcome: str  # ok | tool_error | error | cancelled
     seconds: float
+    error: str | None = None  # for `error`: what the caller was told (the tool's own output is never kept)
 
 
 class Forwarder:
@@ -70,7 +71,7 @@ class Forwarder:
     async def call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         """Forward one tool call; every one — answered, refused or cancelled — is told to the hub's observers."""
         started = time.perf_counter()
-        outcome = "error"
+        outcome, error = "error", None
         try:
             result = await self._call_tool(session, params, notify)
             outcome = "tool_error" if result.get("isError") else "ok"
@@ -78,11 +79,13 @@ class Forwarder:
         except anyio.get_cancelled_exc_class():
             outcome = "cancelled"
             raise
+        except Exception as exc:
+            error = _told(exc)
+            raise
         finally:
             if self.hub.observers or self.hub.recorders:
-                call = ToolCall(
-                    session, params.get("name"), params.get("arguments"), outcome, time.perf_counter() - started
-                )
+                seconds = time.perf_counter() - started
+                call = ToolCall(session, params.get("name"), params.get("arguments"), outcome, seconds, error)
                 if self.hub.observers:
                     # Told once this task yields (the answer on its way): audit and metrics add no latency.
                     asyncio.get_running_loop().call_soon(_tell, self.hub.observers, call)
@@ -411,3 +414,9 @@ def tool_error(text: str) -> dict[str, Any]:
 def _tell(observers: list[Callable[[Any], None]], call: ToolCall) -> None:
     for observe in observers:
         observe(call)
+
+
+def _told(exc: Exception, limit: int = 300) -> str:
+    """A failed call's error as its audit row keeps it: the message the caller got, cut short."""
+    message = str(exc) or type(exc).__name__
+    return message if len(message) <= limit else message[: limit - 1] + "…"
