@@ -9,12 +9,13 @@ browser context (an empty cache), as a first visit is, and everything it fetched
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Browser, Page, Response
 
-from tests.admin_ui.browser import LAPTOP, PHONE, sign_in, watched_page
+from tests.admin_ui.browser import LAPTOP, PHONE, screenshot, sign_in, watched_page
 from tests.admin_ui.conftest import ADMIN_KEY
 from tests.conftest import Gateway
 
@@ -124,7 +125,7 @@ async def transferred(page: Page, url: str) -> int:
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 async def test_every_page_is_small_fits_the_window_and_is_labelled_and_legible(
-    gateway: Gateway, browser: Browser, furnished: dict[str, str], viewport: dict[str, int]
+    gateway: Gateway, browser: Browser, furnished: dict[str, str], viewport: dict[str, int], tmp_path: Path
 ) -> None:
     async with watched_page(browser, gateway.url, viewport) as page:
         await sign_in(page, gateway.url, ADMIN_KEY)
@@ -142,6 +143,8 @@ async def test_every_page_is_small_fits_the_window_and_is_labelled_and_legible(
                 "unlabelled": await page.evaluate(UNLABELLED),
                 "low contrast": await page.evaluate(LOW_CONTRAST),
             }
+            if viewport is PHONE and name in ("overview", "upstream", "server"):
+                await screenshot(page, f"{name}-phone", tmp_path)
     problems = {
         name: {k: v for k, v in found.items() if (v > PAGE_BUDGET if k == "bytes" else v)}
         for name, found in checked.items()
