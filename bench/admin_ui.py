@@ -4,8 +4,9 @@
     .venv/bin/python bench/admin_ui.py --loads 15
 
 What it measures: `mcpgate serve` as `make run` starts it (the bundled demo upstream, its own API
-catalog; SQLite in a fresh data directory) with an API key, a person signed in, and every page of
-the UI loaded in a fresh browser context each time (an empty cache: what a first visit costs).
+catalog; SQLite in a fresh data directory) with an API key, a virtual server and an end user
+added, a person signed in, and every page of the UI loaded in a fresh browser context each time
+(an empty cache: what a first visit costs).
 
 - transferred: the bytes of every response the page's load fetched (headers and bodies as sent,
   compressed where they were), summed; the issue's bound is 150 KB per page.
@@ -35,6 +36,11 @@ from playwright.async_api import Page, async_playwright
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "bench-admin-key-0123456789abcdef"
 CHROMIUM = "/usr/bin/chromium"
+# A function, not a string to evaluate: the UI's CSP (script-src 'self') forbids eval in its pages.
+FIRST_PAINT = """() => new Promise(resolve => new PerformanceObserver(list => {
+  const entry = list.getEntriesByName("first-contentful-paint")[0];
+  if (entry) resolve(entry.startTime);
+}).observe({type: "paint", buffered: true}))"""
 
 
 def free_port() -> int:
@@ -66,20 +72,37 @@ def wait_healthy(base: str, timeout: float = 60) -> None:
     raise SystemExit("the gateway did not become healthy")
 
 
+def furnish(base: str) -> None:
+    """One of each thing the pages list: a virtual server, an end user, a call in the audit log."""
+    headers = {"x-api-key": KEY}
+    tools = httpx.get(f"{base}/tools", headers=headers).json()["tools"]
+    picked = [t["name"] for t in tools[:3]]
+    httpx.post(f"{base}/api/v1/mcp_manager", headers=headers, json={"name": "bench", "selectedTools": picked})
+    httpx.post(f"{base}/api/v1/users", headers=headers, json={"name": "alice"})
+    if tools:
+        httpx.post(f"{base}/call-tool", headers=headers, json={"name": tools[0]["name"], "arguments": {}})
+
+
 def pages_of(base: str) -> list[tuple[str, str]]:
-    """Every area's page, with the first upstream, tool and server the gateway has."""
+    """Every area's page, with the first upstream, tool, server and user the gateway has."""
     headers = {"x-api-key": KEY}
     upstreams = httpx.get(f"{base}/api/v1/upstreams", headers=headers).json()["data"]
     tools = httpx.get(f"{base}/tools", headers=headers).json()["tools"]
+    servers = httpx.get(f"{base}/api/v1/mcp_manager", headers=headers).json()["data"]
+    users = httpx.get(f"{base}/api/v1/users", headers=headers).json()["data"]
     pages = [("overview", "/admin"), ("upstreams", "/admin/upstreams")]
     if upstreams:
         pages.append(("upstream", f"/admin/upstreams/{upstreams[0]['name']}"))
-    pages.append(("upstream-new", "/admin/upstreams/new"))
+    pages += [("upstream-new", "/admin/upstreams/new"), ("tools", "/admin/tools")]
     if tools:
         pages.append(("tool", f"/admin/tools/{tools[0]['name']}"))
     pages += [("servers", "/admin/servers"), ("server-new", "/admin/servers/new")]
-    pages += [("keys", "/admin/keys"), ("users", "/admin/users"), ("audit", "/admin/audit")]
-    pages.append(("sign-in", "/admin/sign-in"))
+    if servers:
+        pages.append(("server", f"/admin/servers/{servers[0]['id']}"))
+    pages += [("keys", "/admin/keys"), ("users", "/admin/users")]
+    if users:
+        pages.append(("user", f"/admin/users/{users[0]['name']}"))
+    pages += [("audit", "/admin/audit"), ("sign-in", "/admin/sign-in")]
     return pages
 
 
@@ -94,8 +117,7 @@ async def load(page: Page, url: str) -> tuple[int, float]:
     listener = lambda response: pending.append(asyncio.ensure_future(record(response)))  # noqa: E731
     page.on("response", listener)
     await page.goto(url, wait_until="load")
-    await page.wait_for_function("performance.getEntriesByName('first-contentful-paint').length > 0")
-    paint = await page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
+    paint = await asyncio.wait_for(page.evaluate(FIRST_PAINT), 10)
     await asyncio.gather(*pending)
     page.remove_listener("response", listener)
     return sum(sizes), float(paint)
@@ -139,6 +161,7 @@ def main() -> None:
         gateway = start_gateway(data_dir, port)
         try:
             wait_healthy(base)
+            furnish(base)
             rows = asyncio.run(measure(base, args.loads))
         finally:
             os.killpg(gateway.pid, 15)
