@@ -141,3 +141,13 @@ def test_mcpgate_serve_with_a_broken_variable_says_so_in_one_line() -> None:
         "mcpgate: error: environment variable MCPGATE_EDGE: not valid JSON "
         "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
     ]
+
+
+def test_the_public_url_is_read_from_the_file_and_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings_from_mapping({"publicUrl": "https://gw.example.com/mcp-gw"}, "t").public_url == (
+        "https://gw.example.com/mcp-gw"
+    )
+    monkeypatch.setenv("MCPGATE_PUBLIC_URL", "https://env.example.com")
+    assert GatewaySettings().public_url == "https://env.example.com"
+    with pytest.raises(ConfigError, match="publicUrl: must be an http"):
+        settings_from_mapping({"publicUrl": "ftp://gw.example.com"}, "t")

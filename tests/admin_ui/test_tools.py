@@ -73,6 +73,17 @@ async def test_demo_echo_runs_from_its_generated_form_and_shows_the_time_taken(
         await expect(page.get_by_label(label("text"))).to_have_value("hello from the form")  # ready to run again
 
 
+async def test_a_tool_with_a_slash_in_its_name_opens_and_runs(gateway: Gateway, browser: Browser) -> None:
+    async with watched_page(browser, gateway.url) as page:
+        await sign_in(page, gateway.url, ADMIN_KEY)
+        await page.goto(f"{gateway.url}/admin/upstreams/forms")
+        await page.get_by_role("link", name="forms_files/read").click()
+        await expect(page.get_by_role("heading", level=1)).to_have_text("forms_files/read")
+        await page.get_by_label(label("path")).fill("/srv/notes.txt")
+        await page.get_by_role("button", name="Run").click()
+        await expect(page.locator("#result .result-text pre")).to_have_text("read /srv/notes.txt")
+
+
 async def test_a_nested_form_sends_the_arguments_the_upstream_receives(
     gateway: Gateway, browser: Browser, tmp_path: Path
 ) -> None:

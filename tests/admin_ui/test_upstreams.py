@@ -194,6 +194,19 @@ async def test_a_remote_server_is_previewed_saved_before_it_is_up_and_followed_u
                 assert await page.evaluate("window.stillThisPage") is True
                 await expect(page.locator(".upstream-settings")).to_contain_text("X-Tenant: ********")
 
+                # Editing: a preview would go out with the mask, so it asks for the real value.
+                await page.get_by_role("link", name="Edit").click()
+                headers = page.get_by_role("textbox", name="Headers", exact=True)
+                await expect(headers).to_have_value("X-Tenant: ********")
+                await page.get_by_role("button", name="Preview tools").click()
+                await expect(page.get_by_role("alert")).to_have_text(
+                    "Headers: retype the masked (********) values to preview; saving keeps them as they are"
+                )
+                await expect(headers).to_have_attribute("aria-invalid", "true")
+                await headers.fill("X-Tenant: t-42")
+                await page.get_by_role("button", name="Preview tools").click()
+                await expect(page.locator("#preview li[data-tool=whoami]")).to_be_visible()
+
                 await page.goto(f"{gateway.url}/admin/upstreams/new?kind=remote")
                 await page.get_by_label("Name", exact=True).fill("far-again")
                 await page.get_by_label("URL", exact=True).fill(url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import anyio
 import httpx
 import pytest
 
@@ -23,10 +24,14 @@ async def test_a_browser_signed_in_on_one_replica_is_served_by_every_replica(fle
             assert signed.status_code == 303, signed.text
             cookie = on_r0.cookies["mcpgate_admin"]
         async with httpx.AsyncClient(base_url=r1.url, timeout=10, cookies={"mcpgate_admin": cookie}) as on_r1:
-            overview = await on_r1.get("/admin/live")
-            assert overview.status_code == 200
-            listed = set(re.findall(r'<th scope="row"><code>([^<]+)</code>', overview.text))
-            assert len(listed) == 2, overview.text  # both replicas, as the fleet's heartbeats say
+            with anyio.fail_after(10):  # r1 hears of r0 by its next beat or two (it may have started first)
+                while True:
+                    overview = await on_r1.get("/admin/live")
+                    assert overview.status_code == 200
+                    listed = set(re.findall(r'<th scope="row"><code>([^<]+)</code>', overview.text))
+                    if len(listed) == 2:  # both replicas, as the fleet's heartbeats say
+                        break
+                    await anyio.sleep(0.1)
             page = (await on_r1.get("/admin")).text
             token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
             assert token is not None

@@ -4,7 +4,8 @@
     python tests/upstreams/form_server.py --stdio
 
 `echo_args` answers the arguments it received (structuredContent, and the same as JSON text),
-so a test sees what the form sent; `picture` answers an image; `refuse` answers isError.
+so a test sees what the form sent; `picture` answers an image; `refuse` answers isError;
+`files/read` has a `/` in its name (the spec allows it), and answers the path it was given.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ TOOLS = [
         input_schema={"type": "object", "properties": {"size": {"type": "integer", "minimum": 1, "maximum": 64}}},
     ),
     types.Tool(
+        name="files/read",
+        description="Answer the path given.",
+        input_schema={"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    ),
+    types.Tool(
         name="refuse",
         description="Always answers with isError: true.",
         input_schema={"type": "object", "properties": {"reason": {"type": "string"}}, "required": ["reason"]},
@@ -106,6 +112,8 @@ def build_server() -> Server[Any]:
                     types.ImageContent(type="image", data=data, mime_type="image/png"),
                 ]
             )
+        if params.name == "files/read":
+            return types.CallToolResult(content=[types.TextContent(type="text", text=f"read {arguments.get('path')}")])
         reason = str(arguments.get("reason", ""))
         return types.CallToolResult(content=[types.TextContent(type="text", text=f"refused: {reason}")], is_error=True)
 

@@ -149,18 +149,25 @@ def rest_base(mcp_url: str) -> str:
     return mcp_url.removesuffix("/").removesuffix("/mcp")
 
 
-def example_arguments(input_schema: Mapping[str, Any]) -> dict[str, Any]:
+def example_arguments(input_schema: Any) -> dict[str, Any]:
     """Placeholder arguments for a tool's required properties: `{"text": "<text>", "a": 0}`."""
-    properties = input_schema.get("properties") or {}
-    required = [name for name in input_schema.get("required") or () if isinstance(name, str)]
-    return {name: _placeholder(name, properties.get(name) or {}) for name in required}
+    if not isinstance(input_schema, Mapping):
+        return {}
+    properties = input_schema.get("properties")
+    properties = properties if isinstance(properties, Mapping) else {}
+    required = input_schema.get("required")
+    names = [name for name in required if isinstance(name, str)] if isinstance(required, list) else []
+    return {name: _placeholder(name, properties.get(name)) for name in names}
 
 
-def _placeholder(name: str, schema: Mapping[str, Any]) -> Any:
+def _placeholder(name: str, schema: Any) -> Any:
+    if not isinstance(schema, Mapping):  # `true`, or a schema no tool should send: a plain placeholder
+        return f"<{name}>"
     if "default" in schema:
         return schema["default"]
-    if schema.get("enum"):
-        return schema["enum"][0]
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return enum[0]
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -61,23 +61,30 @@ class Page:
         source: Any = self.form if self.form is not None else self.request.query_params
         return [value.strip() for value in source.getlist(name) if isinstance(value, str) and value.strip()]
 
+    @property
+    def root(self) -> str:
+        """What browsers see before /admin (AdminUI.root): every link and redirect starts with it."""
+        return self.ui.root(self.request)
+
     def allows(self, scope: str) -> bool:
         return self.signed.principal.allows(scope)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        answer = self.ui.pages.render(self.request, template, self.signed, status, note=self.note, **context)
+        answer = self.ui.pages.render(
+            self.request, template, self.signed, status, note=self.note, root=self.root, **context
+        )
         if self.note is not None:
-            answer.delete_cookie(NOTE_COOKIE, path=PREFIX)
+            answer.delete_cookie(NOTE_COOKIE, path=self.root + PREFIX)
         return answer
 
     def redirect(self, path: str, note: str | None = None) -> Response:
-        answer = RedirectResponse(f"{self.request.scope.get('root_path', '')}{path}", status_code=303)
+        answer = RedirectResponse(f"{self.root}{path}", status_code=303)
         if note:
             answer.set_cookie(
                 NOTE_COOKIE,
                 quote(note),
                 max_age=60,
-                path=PREFIX,
+                path=self.root + PREFIX,
                 httponly=True,
                 samesite="strict",
                 secure=_secure(self.request),
@@ -94,13 +101,21 @@ def page(
         async def handle(ui: AdminUI, request: Request) -> Response:
             signed = await ui.sign_ins.current(request)
             if signed is None:
-                if fragment or request.method != "GET":
+                if fragment:
                     return Response("signed out: reload the page", status_code=401, headers=PAGE_HEADERS)
-                back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                return RedirectResponse(f"{PREFIX}/sign-in?next={quote(back, safe='')}", status_code=303)
+                # A page, or a form posted after the session ended: sign in again, then back to the
+                # page (a POST's form cannot be kept; it was not applied).
+                back = request.url.path
+                if request.method == "GET" and request.url.query:
+                    back += f"?{request.url.query}"
+                elif request.method != "GET":
+                    back = request.headers.get("referer", "") or PREFIX
+                    back = _local_path(back, ui.root(request))
+                target = f"{ui.root(request)}{PREFIX}/sign-in?next={quote(back, safe='')}"
+                return RedirectResponse(target, status_code=303)
             form = await request.form() if request.method == "POST" else None
             note_cookie = request.cookies.get(NOTE_COOKIE)
-            async with ManagementAPI(ui.api_app, signed.principal, ui.origin(request)) as api:
+            async with ManagementAPI(ui.api_app, signed.principal, _scheme_and_host(ui.origin(request))) as api:
                 p = Page(ui, request, signed, api, form, _unquoted(note_cookie) if note_cookie else None)
                 try:
                     if change:
@@ -117,6 +132,19 @@ def page(
         return handle
 
     return wrap
+
+
+def _scheme_and_host(url: str) -> str:
+    """The in-process API's base: httpx would put a path in it before every request's own."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _local_path(referer: str, root: str) -> str:
+    """The page a form was posted from, as a path of this UI (sign-in refuses anything else)."""
+    parts = urlsplit(referer)
+    path = parts.path[len(root) :] if root and parts.path.startswith(root) else parts.path
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def _unquoted(value: str) -> str:

@@ -67,9 +67,8 @@ class Pages:
     def render(
         self, request: Request, template: str, signed: SignedIn | None, status: int = 200, **context: Any
     ) -> Response:
-        page = self.env.get_template(template).render(
-            request=request, signed=signed, path=request.url.path, root=request.scope.get("root_path", ""), **context
-        )
+        """`context` brings `root`: what browsers see before /admin (see AdminUI.root)."""
+        page = self.env.get_template(template).render(request=request, signed=signed, path=request.url.path, **context)
         return HTMLResponse(page, status_code=status, headers=PAGE_HEADERS)
 
     def fragment(self, template: str, **context: Any) -> str:

@@ -61,8 +61,15 @@ class AdminUI:
         return endpoint
 
     def origin(self, request: Request) -> str:
-        """Where browsers reach this gateway: its public URL when set, else where this request came."""
-        return self.public_url or f"{request.url.scheme}://{request.url.netloc}"
+        """Where browsers reach this gateway: its public URL when set (a path included, for a proxy
+        that serves it below one), else where this request came."""
+        return self.public_url or f"{request.url.scheme}://{request.url.netloc}{self.root(request)}"
+
+    def root(self, request: Request) -> str:
+        """What browsers see before /admin: the public URL's path when set, else the ASGI root path."""
+        if self.public_url:
+            return urlsplit(self.public_url).path
+        return str(request.scope.get("root_path", ""))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.public_https:
@@ -72,9 +79,10 @@ class AdminUI:
 
 async def sign_in_page(ui: AdminUI, request: Request) -> Response:
     """A plain form with one secret field, `api_key` (as the OAuth sign-in page), then the cookie."""
+    root = ui.root(request)
     after = _local(request.query_params.get("next", ""))
     if not ui.sign_ins.required:
-        return RedirectResponse(after, status_code=303)
+        return RedirectResponse(root + after, status_code=303)
     error = None
     if request.method == "POST":
         form = await request.form()
@@ -84,13 +92,13 @@ async def sign_in_page(ui: AdminUI, request: Request) -> Response:
         except Unauthorized as exc:
             error = exc.message
         else:
-            answer = RedirectResponse(after, status_code=303)
+            answer = RedirectResponse(root + after, status_code=303)
             assert signed.cookie is not None and signed.expires_at is not None
             answer.set_cookie(
                 COOKIE,
                 signed.cookie,
                 expires=signed.expires_at,
-                path=PREFIX,
+                path=root + PREFIX,
                 httponly=True,
                 samesite="strict",
                 secure=request.url.scheme == "https" or ui.public_https,
@@ -100,11 +108,10 @@ async def sign_in_page(ui: AdminUI, request: Request) -> Response:
     # browser console error to what the page already says.
     status = 200
     note = request.cookies.get(NOTE_COOKIE)
-    answer = ui.pages.render(
-        request, "sign_in.html", None, status, error=error, next=after, note=unquote(note)[:300] if note else None
-    )
+    shown = unquote(note)[:300] if note else None
+    answer = ui.pages.render(request, "sign_in.html", None, status, error=error, next=after, note=shown, root=root)
     if note:
-        answer.delete_cookie(NOTE_COOKIE, path=PREFIX)
+        answer.delete_cookie(NOTE_COOKIE, path=root + PREFIX)
     return answer
 
 
@@ -112,7 +119,7 @@ async def sign_in_page(ui: AdminUI, request: Request) -> Response:
 async def sign_out_page(p: Page) -> Response:
     await p.ui.sign_ins.sign_out(p.request)
     answer = p.redirect(f"{PREFIX}/sign-in", "Signed out")
-    answer.delete_cookie(COOKIE, path=PREFIX)
+    answer.delete_cookie(COOKIE, path=p.root + PREFIX)
     return answer
 
 

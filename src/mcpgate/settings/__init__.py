@@ -52,7 +52,7 @@ from mcpgate.settings.groups import (
     OAuthSettings,
     RateLimitSettings,
     proxy_address,
-    public_url,
+    public_url_rule,
     redis_connection_url,
 )
 from mcpgate.settings.upstreams import (
@@ -139,7 +139,7 @@ class GatewaySettings(BaseSettings):
     oauth: OAuthSettings = OAuthSettings()
     # Where people's browsers reach this gateway (links to connect an account at an upstream, and
     # the callback it returns to). Unset: the address each request came to.
-    public_url: Annotated[str, AfterValidator(public_url)] | None = Field(
+    public_url: Annotated[str, AfterValidator(public_url_rule)] | None = Field(
         None, validation_alias=alias("public_url", "publicUrl")
     )
     # The web UI at /admin (admin_ui/). Off: /admin answers 404 like any unknown path.
@@ -239,7 +239,7 @@ __all__ = [
     "one_line_header_value",
     "path_or_url",
     "proxy_address",
-    "public_url",
+    "public_url_rule",
     "redis_connection_url",
     "without_nul",
 ]

@@ -147,7 +147,7 @@ class FleetSettings(SettingsModel):
         return self
 
 
-def public_url(value: str) -> str:
+def public_url_rule(value: str) -> str:
     """An origin (and optional path) clients reach the gateway at: http(s), no query or fragment."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
@@ -164,7 +164,7 @@ class OAuthSettings(SettingsModel):
     mode: Literal["off", "builtin", "external"] = "off"
     # builtin: the URL clients reach this gateway at (issuer and resource URLs); default: the URL each
     # request came to. external: the issuer whose tokens are accepted (required).
-    issuer: Annotated[str, AfterValidator(public_url)] | None = None
+    issuer: Annotated[str, AfterValidator(public_url_rule)] | None = None
     # external: `aud` values accepted for every endpoint (a token whose `aud` is one endpoint's
     # resource URL is accepted there only).
     audience: list[str] = Field(default_factory=list)

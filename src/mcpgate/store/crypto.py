@@ -136,10 +136,16 @@ def mask(values: Mapping[str, str]) -> dict[str, str]:
 
 
 def mask_url(url: str) -> str:
-    """A URL as the API shows it: query values (often tokens) masked."""
+    """A URL as the API shows it: credentials in it and query values (often tokens) masked."""
     base, _, query = url.partition("?")
+    scheme, slashes, rest = base.partition("://")
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if slashes and at:  # user:password@host keeps the user; a lone name may be a token (TOKEN@host)
+        shown = f"{userinfo.split(':', 1)[0]}:{MASK}" if ":" in userinfo else MASK
+        base = f"{scheme}://{shown}@{host}{slash}{path}"
     if not query:
-        return url
+        return base
     return base + "?" + "&".join(f"{part.split('=', 1)[0]}={MASK}" for part in query.split("&"))
 
 

@@ -111,7 +111,7 @@ async def rows(p: Page) -> Response:
     found = await _events(p, filters, "")
     html = p.ui.pages.fragment(
         "audit_rows.html",
-        root=p.request.scope.get("root_path", ""),
+        root=p.root,
         filters=filters,
         cursor="",
         **found,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from starlette.responses import Response
 
@@ -69,7 +70,7 @@ async def create(p: Page) -> Response:
 
 @page(change=True)
 async def revoke(p: Page) -> Response:
-    revoked = await p.api.delete(f"/api/v1/keys/{p.param('key_id')}")
+    revoked = await p.api.delete(f"/api/v1/keys/{quote(p.param('key_id'), safe='')}")
     return p.redirect(f"{PREFIX}/keys", f"Key “{revoked['name']}” revoked; its sessions were closed")
 
 

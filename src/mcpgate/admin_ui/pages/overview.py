@@ -42,7 +42,7 @@ async def overview(p: Page) -> Response:
 
 @page(fragment=True)
 async def live(p: Page) -> Response:
-    html = p.ui.pages.fragment("overview_live.html", signed=p.signed, **await _state(p))
+    html = p.ui.pages.fragment("overview_live.html", signed=p.signed, root=p.root, **await _state(p))
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 

@@ -71,7 +71,7 @@ async def detail(p: Page) -> Response:
             endpoints,
             needs_key,
             example_tool=first["name"] if first else None,
-            example_arguments=example_arguments(first.get("inputSchema") or {}) if first else None,
+            example_arguments=example_arguments(first.get("inputSchema")) if first else None,
         ),
         writable=p.allows("servers:write") and server["source"] != "config",
     )

@@ -257,6 +257,6 @@ def _quoted(name: str) -> str:
 
 ROUTES = [
     ("/tools", listing, ["GET"]),
-    ("/tools/{name}", tool, ["GET"]),
-    ("/tools/{name}/run", run, ["POST"]),
+    ("/tools/{name:path}", tool, ["GET"]),  # a tool name may hold a "/"
+    ("/tools/{name:path}/run", run, ["POST"]),
 ]

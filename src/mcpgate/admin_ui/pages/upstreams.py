@@ -34,6 +34,7 @@ from mcpgate.protocol.spec import (
     MODERN_PROTOCOL_VERSIONS,
     PROTOCOL_VERSION_META_KEY,
 )
+from mcpgate.store.crypto import MASK  # what the API shows of a secret
 
 API = "/api/v1/upstreams"
 PREVIEW = "/api/v1/mcp_manager/load-tools-from-url"
@@ -279,6 +280,13 @@ async def _preview(p: Page, form: dict[str, str]) -> dict[str, Any]:
         headers = _values(form, "remote")["headers"] or {}
         if not form["url"]:
             raise _Problem("url", "URL: type the server's URL to preview its tools")
+        # What the page showed masked is not the value: the preview (unlike saving) has nothing to
+        # put back in its place, and would go out with the mask for a credential.
+        retype = f"retype the masked ({MASK}) values to preview; saving keeps them as they are"
+        if MASK in form["url"]:
+            raise _Problem("url", f"URL: {retype}")
+        if MASK in headers.values():
+            raise _Problem("remote_headers", f"Headers: {retype}")
         found = await p.api.post(PREVIEW, {"url": form["url"], "headers": headers, "cacheMinutes": 0})
     except _Problem as exc:
         return {"error": exc.message, "problem": exc.field}
@@ -440,7 +448,7 @@ async def upstream(p: Page) -> Response:
 @page(fragment=True)
 async def live(p: Page) -> Response:
     context = await _upstream_context(p, p.param("name"))
-    html = p.ui.pages.fragment("upstream_live.html", root=p.request.scope.get("root_path", ""), **context)
+    html = p.ui.pages.fragment("upstream_live.html", root=p.root, **context)
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
