@@ -16,8 +16,6 @@ re-embedded), and the p50/p99 latency of single queries are printed.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import random
 import statistics
 import sys
@@ -28,37 +26,37 @@ from mcpgate.search import Document, SearchIndex
 from mcpgate.search.embeddings import StaticEmbeddings
 from mcpgate.search.text import split_name
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tool-retrieval" / "metatool"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from search_sets import DATA, MCP_TASKS, SearchSet, mcp_tasks, metatool, metatool_multi, recall
+
+
+def sets(data: Path) -> list[SearchSet]:
+    """Every development set there is: MetaTool's halves and its multi-tool queries, and the MCP
+    servers' tools with task queries (bench/data/mcp-tools), when present."""
+    found = [metatool(data, "A"), metatool(data, "B"), metatool_multi(data)]
+    if (MCP_TASKS / "tasks.jsonl").exists():
+        found += [mcp_tasks(MCP_TASKS, "multi"), mcp_tasks(MCP_TASKS, "single")]
+    return found
 
 
 def quality(data: Path) -> None:
-    tools = json.loads((data / "plugin_des.json").read_text())
-    with (data / "all_clean_data.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    documents = [Document(name, split_name(name), description) for name, description in tools.items()]
-    print(f"MetaTool: {len(documents)} tools, {len(rows)} queries")
-    print(f"{'ranker':<52} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'queries/s':>10}")
     wordllama, minilm = StaticEmbeddings.wordllama(), StaticEmbeddings.minilm()
     rankers = {
-        "BM25 (stemmed, stopwords out)": SearchIndex([]),
-        "wordllama table (256d)": SearchIndex(wordllama, lexical_weight=0),
-        "minilm attention-pooled tables (128d)": SearchIndex(minilm, lexical_weight=0),
-        "wordllama + BM25 1.0 (the old default)": SearchIndex(wordllama, lexical_weight=1.0),
-        "wordllama + minilm": SearchIndex(lexical_weight=0),
-        "wordllama + minilm + BM25 1.0": SearchIndex(lexical_weight=1.0),
-        "wordllama + minilm + BM25 0.3": SearchIndex(lexical_weight=0.3),
-        "wordllama + minilm + BM25 0.5 (mcpgate default)": SearchIndex(),
+        "BM25 (stemmed, stopwords out)": lambda: SearchIndex([]),
+        "wordllama table (256d)": lambda: SearchIndex(wordllama, lexical_weight=0),
+        "minilm attention-pooled tables (128d)": lambda: SearchIndex(minilm, lexical_weight=0),
+        "wordllama + minilm + BM25 0.5 (mcpgate default)": SearchIndex,
     }
-    for label, index in rankers.items():
-        index.update(documents)
-        found = {1: 0, 5: 0, 10: 0}
-        started = time.perf_counter()
-        for row in rows:
-            ranked = [hit.id for hit in index.search(row["Query"], 10)]
-            for k in found:
-                found[k] += row["Tool"] in ranked[:k]
-        rate = len(rows) / (time.perf_counter() - started)
-        print(f"{label:<52} " + " ".join(f"{found[k] / len(rows):>6.3f}" for k in (1, 5, 10)) + f" {rate:>10,.0f}")
+    for a_set in sets(data):
+        print(f"\n{a_set.name}: {len(a_set.documents)} tools, {len(a_set.queries)} queries")
+        print(f"{'ranker':<52} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'queries/s':>10}")
+        for label, make in rankers.items():
+            index = make()
+            index.update(a_set.documents)
+            started = time.perf_counter()
+            found = recall(lambda text, index=index: [hit.id for hit in index.search(text, 10)], a_set)
+            rate = len(a_set.queries) / (time.perf_counter() - started)
+            print(f"{label:<52} " + " ".join(f"{found[k]:>6.3f}" for k in (1, 5, 10)) + f" {rate:>10,.0f}")
 
 
 VERBS = "search list create update delete get export import summarize translate schedule send book compare".split()
