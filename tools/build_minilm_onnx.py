@@ -58,7 +58,8 @@ def export(source: Path, target: Path) -> None:
 
     model = Pooled(AutoModel.from_pretrained(source, attn_implementation="eager").eval()).eval()
     shape = (2, 16)
-    example = (torch.ones(shape, dtype=torch.long), torch.ones(shape, dtype=torch.long), torch.zeros(shape, dtype=torch.long))
+    ones, zeros = torch.ones(shape, dtype=torch.long), torch.zeros(shape, dtype=torch.long)
+    example = (ones, ones, zeros)
     names = ["input_ids", "attention_mask", "token_type_ids"]
     with torch.no_grad():
         torch.onnx.export(
