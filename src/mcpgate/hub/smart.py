@@ -201,7 +201,8 @@ class SmartTools:
         index = await self.index_for(key, catalog, connections)
         groups = _groups_named(wanted, catalog, connections) if wanted is not None else None
         found = []
-        for hit in index.search(query, limit, groups):
+        # In a worker thread: the query's encoding and the scoring take milliseconds at 10k tools.
+        for hit in await anyio.to_thread.run_sync(index.search, query, limit, groups):
             tool = catalog.tool_definition(hit.id)
             if tool is None:
                 continue
@@ -224,7 +225,11 @@ def _groups_named(wanted: list[str], catalog: Catalog, connections: Connections)
 
 
 def _new_index() -> SearchIndex:
-    return search.SearchIndex()  # numpy, BM25 and the tables load here, with the first SMART search
+    """numpy, BM25, the tables and the encoder load here, with the first SMART search; the tools are
+    encoded in the background, and searches meanwhile are answered by BM25 and the tables."""
+    from mcpgate.search.encoder import SentenceEncoder
+
+    return search.SearchIndex(encoder=SentenceEncoder.bundled())
 
 
 def _document(tool: Mapping[str, Any], upstream: str | None) -> Document:

@@ -15,20 +15,33 @@ chosen while looking at MetaTool, from a flat range: 0.3-0.5 differ by 0.004; do
 
 `update` keeps every vector of a document whose text did not change: only new or edited
 documents are embedded, and the BM25 statistics (cheap) are recomputed.
+
+With an `encoder` (encoder.py: a transformer, ~4 ms of CPU per document) the documents are
+encoded in a background thread after each update, and until that is done a search answers from
+the rankers above; the encoder's ranker joins once every current document has its vector. At
+search time the query is encoded whole and, when it has several parts (`text.needs`: "get the top
+posts, then save them as a PDF"), part by part: a document's encoder score is its best cosine to
+any of them, so each need of a multi-step request finds its own tools instead of one vector
+pointing between them.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
 
 from mcpgate.search.documents import Document, Hit
 from mcpgate.search.embeddings import StaticEmbeddings, bundled_embeddings, limit_blas_threads
-from mcpgate.search.text import content_words, terms
+from mcpgate.search.text import content_words, needs, terms
+
+if TYPE_CHECKING:
+    from mcpgate.search.encoder import SentenceEncoder
 
 # bm25s sets its logger to DEBUG when imported, so its progress lines showed whatever the gateway's
 # --log-level; back to inheriting the gateway's level.
@@ -41,6 +54,7 @@ class _State:
     vectors: tuple[np.ndarray, ...]  # per embedding, one unit row per document (contiguous: one pass each)
     groups: np.ndarray
     bm25: bm25s.BM25 | None
+    encoded: np.ndarray | None = None  # the encoder's unit row per document, once all are encoded
 
 
 class SearchIndex:
@@ -50,8 +64,13 @@ class SearchIndex:
         *,
         lexical_weight: float = 0.5,
         semantic_weight: float = 1.0,
+        encoder: SentenceEncoder | None = None,
+        encoder_weight: float = 2.0,
+        encoder_threads: int = 1,
     ) -> None:
-        """`semantic_weight` is each embedding's, `lexical_weight` BM25's; either may be 0 (ranker off)."""
+        """`semantic_weight` is each embedding's, `lexical_weight` BM25's, `encoder_weight` the
+        encoder's; any may be 0 (ranker off). `encoder_threads`: the background encoding's (one
+        by default: the other cores keep serving; 10,000 tools take ~50 s on one here)."""
         limit_blas_threads()
         if embeddings is None:
             embeddings = bundled_embeddings()
@@ -62,6 +81,14 @@ class SearchIndex:
         self.semantic_weight = semantic_weight
         self._cached: dict[str, tuple[str, list[np.ndarray]]] = {}  # id → (full text, its vector per embedding)
         self._state = _State([], self._stacked([]), np.zeros(0), None)
+        self.encoder = encoder
+        self.encoder_weight = encoder_weight
+        self.encoder_threads = encoder_threads
+        self._encoded: dict[str, tuple[str, np.ndarray]] = {}  # id → (full text, the encoder's vector)
+        self._encoding = threading.Condition()  # guards the three below
+        self._pending: list[Document] | None = None  # the newest documents still to encode
+        self._encoder_busy = False
+        self._encoded_event = threading.Event()  # set while the state has every document's vector
 
     def __len__(self) -> int:
         return len(self._state.documents)
@@ -86,8 +113,68 @@ class SearchIndex:
         if any(corpus):
             bm25 = bm25s.BM25()
             bm25.index(corpus, show_progress=False)
-        # One assignment: a search running meanwhile sees the old state or the new, never a mix.
-        self._state = _State(documents, vectors, np.array([d.group for d in documents], dtype=object), bm25)
+        groups = np.array([d.group for d in documents], dtype=object)
+        with self._encoding:
+            encoded = self._encoded_rows(documents)
+            # One assignment: a search running meanwhile sees the old state or the new, never a mix.
+            self._state = _State(documents, vectors, groups, bm25, encoded)
+            if self.encoder is None or not self.encoder_weight or encoded is not None:
+                self._pending = None
+                self._forget_all_but(documents)
+                self._encoded_event.set()
+                return
+            self._encoded_event.clear()
+            self._pending = documents
+            if not self._encoder_busy:
+                self._encoder_busy = True
+                threading.Thread(target=self._encode_pending, name="search-encoder", daemon=True).start()
+
+    def wait_encoded(self, timeout: float) -> bool:
+        """Whether every current document has its encoder vector (waiting up to `timeout` s)."""
+        return self._encoded_event.wait(timeout)
+
+    def _encoded_rows(self, documents: list[Document]) -> np.ndarray | None:
+        if self.encoder is None:
+            return None
+        rows = [self._encoded.get(d.id) for d in documents]
+        if any(row is None or row[0] != d.full_text for row, d in zip(rows, documents, strict=True)):
+            return None
+        if not rows:
+            return np.zeros((0, self.encoder.dimensions), dtype=np.float32)
+        return np.stack([row[1] for row in rows if row is not None])
+
+    def _forget_all_but(self, documents: list[Document]) -> None:
+        kept = {d.id for d in documents}
+        for gone in [key for key in self._encoded if key not in kept]:
+            del self._encoded[gone]
+
+    def _encode_pending(self) -> None:
+        """The background encoding: the newest update's documents whose vectors are missing, a batch
+        at a time (a newer update is picked up between batches), then a state with them all."""
+        assert self.encoder is not None
+        while True:
+            with self._encoding:
+                documents = self._pending
+                if documents is None:
+                    self._encoder_busy = False
+                    return
+            missing = [d for d in documents if self._encoded.get(d.id, ("",))[0] != d.full_text]
+            for start in range(0, len(missing), 256):
+                batch = missing[start : start + 256]
+                vectors = self.encoder.embed([d.full_text for d in batch], self.encoder_threads)
+                with self._encoding:
+                    for d, vector in zip(batch, vectors, strict=True):
+                        self._encoded[d.id] = (d.full_text, vector)
+                    if self._pending is not documents:
+                        break  # a newer update: encode that instead (what was done is kept)
+            with self._encoding:
+                if self._pending is not documents:
+                    continue
+                self._pending = None
+                self._forget_all_but(documents)
+                if self._state.documents is documents:
+                    self._state = replace(self._state, encoded=self._encoded_rows(documents))
+                    self._encoded_event.set()
 
     def search(self, query: str, limit: int = 5, groups: Collection[str] | None = None) -> list[Hit]:
         """The best `limit` documents for `query`, best first (only those in `groups`, if given)."""
@@ -99,6 +186,9 @@ class SearchIndex:
             text = content_words(query)
             for embeddings, vectors in zip(self.embeddings, state.vectors, strict=True):
                 _add_standardised(scores, vectors @ embeddings.embed_one(text), self.semantic_weight)
+        if state.encoded is not None and self.encoder is not None and len(state.encoded):
+            queries = self.encoder.embed_together([query, *needs(query)])
+            _add_standardised(scores, (state.encoded @ queries.T).max(axis=1), self.encoder_weight)
         if state.bm25 is not None and self.lexical_weight:
             query_terms = terms(query)
             if query_terms:

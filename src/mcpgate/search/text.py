@@ -3,6 +3,7 @@
     split_name("PDF&URLTool")       → "pdf url tool"
     split_name("github_createIssue") → "github create issue"
     terms("Can you find me the cheapest flights?") → ["find", "cheapest", "flight"]  (stemmed)
+    needs("Get the top posts, then save them as a PDF") → ["Get the top posts", "save them as a PDF"]
 
 Stopwords are a fixed, generic English list (not derived from any data set): with a few
 hundred documents BM25's IDF cannot tell that "you" or "can" say nothing, and a mean of
@@ -20,6 +21,10 @@ _CAMEL = re.compile(r"([a-z0-9])([A-Z])")  # "createIssue" → "create Issue"
 _SEPARATORS = re.compile(r"[_\-./&:+]+")
 _TERM = re.compile(r"[a-z0-9]+")
 _QUERY_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&+-]*")
+# Where a request turns to its next need: a sentence's end, a comma, "and (then)", "then", "plus".
+_NEED_BREAK = re.compile(
+    r"(?:[.;!?]\s+|,\s*(?:and\s+|then\s+)?|\s+(?:and then|and also|then|and|as well as|plus|also)\s+)", re.IGNORECASE
+)
 
 STOPWORDS = frozenset(
     """
@@ -56,3 +61,12 @@ def content_words(query: str) -> str:
     """A query without its stopwords (or as it is, if nothing else is left): what the embedding should see."""
     kept = " ".join(w for w in _QUERY_WORD.findall(query) if w.lower() not in STOPWORDS)
     return kept or query
+
+
+def needs(query: str) -> list[str]:
+    """A request's parts that each could be a need of their own (two content words at least), when
+    it has more than one; else nothing. Crude on purpose: a part that is not a need of its own costs
+    little, since a part's match only counts where it beats the whole request's (index.py)."""
+    parts = [part.strip() for part in _NEED_BREAK.split(query) if part and part.strip()]
+    parts = [part for part in parts if len(content_words(part).split()) >= 2]
+    return parts if len(parts) > 1 else []

@@ -1,0 +1,111 @@
+"""The sentence encoder at search time: what it embeds, that it runs in the background without ever
+holding a search up, that it re-encodes only what changed, and that each need of a request counts."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from mcpgate.search import Document, SearchIndex
+from mcpgate.search.encoder import SentenceEncoder
+from mcpgate.search.text import needs, split_name
+from tests.search.test_search import TOOLS
+
+WAIT = 60.0  # seconds: every wait on the background encoding is bounded
+
+
+class HeldEncoder(SentenceEncoder):
+    """The bundled encoder, counting what it encodes for documents, and able to hold that back."""
+
+    def __init__(self) -> None:
+        bundled = SentenceEncoder.bundled()
+        super().__init__(bundled._model, bundled.tokenizer)
+        self.encoded: list[str] = []
+        self.release = threading.Event()
+        self.release.set()
+
+    def embed(self, texts: list[str], threads: int = 1) -> np.ndarray:
+        assert self.release.wait(WAIT)  # documents only: a query's encoding is embed_together's
+        self.encoded.extend(texts)
+        return super().embed(texts, threads)
+
+
+def test_the_encoder_embeds_meaning_and_batches_change_nothing() -> None:
+    encoder = SentenceEncoder.bundled()
+    texts = ["search code on github", "find a repository's source files", "book a flight to Oslo", ""]
+    vectors = encoder.embed(texts, threads=2)
+    assert vectors.shape == (4, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+    for text, vector in zip(texts, vectors, strict=True):
+        assert np.array_equal(encoder.embed_one(text), vector)  # each alone: neighbours change nothing
+    together = encoder.embed_together(texts[:3])
+    assert (together * vectors[:3]).sum(axis=1).min() > 0.97
+
+
+def test_a_request_splits_into_its_needs() -> None:
+    assert needs("Get the top posts, then save them as a PDF") == ["Get the top posts", "save them as a PDF"]
+    assert needs("Find this week's top post and post a summary to Slack.") == [
+        "Find this week's top post",
+        "post a summary to Slack.",
+    ]
+    assert needs("book a flight") == [] and needs("search and replace") == []  # one need
+
+
+def test_searches_never_wait_for_the_encoder_which_joins_when_done() -> None:
+    encoder = HeldEncoder()
+    encoder.release.clear()
+    index = SearchIndex(encoder=encoder)
+    index.update(TOOLS)
+    assert not index.wait_encoded(0.05)
+    assert index.search("I need a plane to Rome on the cheap", 1)[0].id == "flights_find"  # BM25 and tables
+    before = {h.id: h.score for h in index.search("book a room for the meeting", 4)}
+    encoder.release.set()
+    assert index.wait_encoded(WAIT)
+    after = {h.id: h.score for h in index.search("book a room for the meeting", 4)}
+    assert max(after, key=after.__getitem__) == "calendar_book"
+    assert after != before  # the encoder's ranker now counts
+    assert sorted(encoder.encoded) == sorted(d.full_text for d in TOOLS)
+
+
+def test_only_new_or_changed_documents_are_encoded_again() -> None:
+    encoder = HeldEncoder()
+    index = SearchIndex(encoder=encoder)
+    index.update(TOOLS)
+    assert index.wait_encoded(WAIT)
+    encoder.encoded.clear()
+    edited = Document("weather_now", split_name("weatherNow"), "Temperature, wind and rain right now.", "weather")
+    added = Document("notes_write", split_name("notes_write"), "Write a note to a notebook.", "notes")
+    index.update([*TOOLS[:3], edited, added])
+    assert index.wait_encoded(WAIT)
+    assert sorted(encoder.encoded) == sorted([edited.full_text, added.full_text])
+    index.update(TOOLS[:2])  # removals only: nothing to encode, ready at once
+    assert index.wait_encoded(0) and sorted(encoder.encoded) == sorted([edited.full_text, added.full_text])
+
+
+def test_an_update_while_encoding_is_the_one_that_lands() -> None:
+    encoder = HeldEncoder()
+    encoder.release.clear()
+    index = SearchIndex(encoder=encoder)
+    index.update(TOOLS)
+    newer = [*TOOLS, Document("notes_write", split_name("notes_write"), "Write a note to a notebook.", "notes")]
+    index.update(newer)
+    encoder.release.set()
+    assert index.wait_encoded(WAIT)
+    assert index.search("jot this down in my notebook", 1)[0].id == "notes_write"
+    assert len(index._state.encoded) == len(newer)
+
+
+def test_each_need_of_a_request_finds_its_tool() -> None:
+    tools = [
+        Document("reddit_hot", split_name("reddit_hot"), "The hot posts of a subreddit right now.", "reddit"),
+        Document("pdf_create", split_name("pdf_create"), "Render Markdown text as a PDF file.", "pdf"),
+        Document("weather_now", split_name("weather_now"), "Current temperature and rain.", "weather"),
+        Document("calendar_book", split_name("calendar_book"), "Book a meeting room.", "calendar"),
+        Document("flights_find", split_name("flights_find"), "Find cheap airline tickets.", "travel"),
+    ]
+    index = SearchIndex([], lexical_weight=0, encoder=SentenceEncoder.bundled())  # the encoder alone
+    index.update(tools)
+    assert index.wait_encoded(WAIT)
+    top = [h.id for h in index.search("Grab what's trending on r/python, then turn it into a PDF report", 2)]
+    assert set(top) == {"reddit_hot", "pdf_create"}
