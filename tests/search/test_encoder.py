@@ -26,8 +26,9 @@ class HeldEncoder(SentenceEncoder):
         self.release.set()
 
     def embed(self, texts: list[str], threads: int = 1) -> np.ndarray:
-        assert self.release.wait(WAIT)  # documents only: a query's encoding is embed_together's
-        self.encoded.extend(texts)
+        if threading.current_thread().name == "search-encoder":  # documents, not a query
+            assert self.release.wait(WAIT)
+            self.encoded.extend(texts)
         return super().embed(texts, threads)
 
 
@@ -39,8 +40,6 @@ def test_the_encoder_embeds_meaning_and_batches_change_nothing() -> None:
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
     for text, vector in zip(texts, vectors, strict=True):
         assert np.array_equal(encoder.embed_one(text), vector)  # each alone: neighbours change nothing
-    together = encoder.embed_together(texts[:3])
-    assert (together * vectors[:3]).sum(axis=1).min() > 0.97
 
 
 def test_a_request_splits_into_its_needs() -> None:

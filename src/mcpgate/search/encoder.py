@@ -52,18 +52,13 @@ class SentenceEncoder:
         """Unit vectors of `texts`, each encoded by itself: int8 activations are quantised with a
         scale of the whole input, so a text padded in a batch would come out a little different
         (cosine ~0.99) depending on its neighbours; alone it is the same vector every time, and on
-        one thread barely slower than batched (~4.5 ms for a 60-token description here)."""
+        one thread no slower than batched (~4.5 ms for a 60-token description here; a padded batch
+        of a query and its parts took twice as long as the same texts one by one)."""
         session = self._session(threads)
         vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
         for n, encoding in enumerate(self.tokenizer.encode_batch(texts)):
             vectors[n] = session.run(None, _feeds([encoding.ids]))[0][0]
         return vectors
-
-    def embed_together(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors of a few texts in one padded run on one thread: a query and its parts
-        (the same query always comes out the same; ~1 ms more per part instead of ~2)."""
-        encodings = self.tokenizer.encode_batch(texts)
-        return self._session(1).run(None, _feeds([e.ids for e in encodings]))[0]
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]

@@ -187,7 +187,7 @@ class SearchIndex:
             for embeddings, vectors in zip(self.embeddings, state.vectors, strict=True):
                 _add_standardised(scores, vectors @ embeddings.embed_one(text), self.semantic_weight)
         if state.encoded is not None and self.encoder is not None and len(state.encoded):
-            queries = self.encoder.embed_together([query, *needs(query)])
+            queries = self.encoder.embed([query, *needs(query)])
             _add_standardised(scores, (state.encoded @ queries.T).max(axis=1), self.encoder_weight)
         if state.bm25 is not None and self.lexical_weight:
             query_terms = terms(query)
