@@ -24,6 +24,7 @@ import csv
 import io
 import os
 import shutil
+import tempfile
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
@@ -104,6 +105,9 @@ def require_haproxy() -> str:
     pytest.skip(problem)
 
 
+_SOCKET_PATH_MAX = 97  # haproxy refuses a longer unix socket path
+
+
 class Balancer:
     def __init__(self, servers: Mapping[str, int], directory: Path, port: int | None = None) -> None:
         self.backends = dict(servers)  # name → loopback port
@@ -111,6 +115,10 @@ class Balancer:
         self.port = port or free_port()
         self.config_path = directory / "haproxy.cfg"
         self.socket_path = directory / "admin.sock"
+        self._socket_dir: Path | None = None
+        if len(str(self.socket_path)) > _SOCKET_PATH_MAX:  # pytest's paths grow with its run counter
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="mcpgate-hap-"))
+            self.socket_path = self._socket_dir / "admin.sock"
         self._child = Child("haproxy", directory / "haproxy.log")
 
     @property
@@ -129,6 +137,7 @@ class Balancer:
     async def start(self, timeout: float = 10) -> None:
         binary = require_haproxy()
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.socket_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.config())
         self.socket_path.unlink(missing_ok=True)
         await self._child.spawn([binary, "-db", "-f", str(self.config_path)])
@@ -147,9 +156,15 @@ class Balancer:
 
     async def stop(self) -> None:
         await self._child.terminate()
+        self._forget_socket_dir()
 
     def kill_now(self) -> None:
         self._child.kill_now()
+        self._forget_socket_dir()
+
+    def _forget_socket_dir(self) -> None:
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     def processes(self) -> list[Running]:
         return self._child.family()
