@@ -86,7 +86,8 @@ def test_the_gateway_starts_without_the_sdk_numpy_alembic_or_the_web_ui() -> Non
         "from mcpgate.protocol.uri_templates import UriTemplate\n"
         "assert UriTemplate.parse('weather://{city}/now').match('weather://Oslo/now') == {'city': 'Oslo'}\n"
         "heavy = ['mcp', 'mcp_types', 'numpy', 'bm25s', 'alembic', 'httpx', 'cryptography', 'asyncpg', 'redis',\n"
-        "         'aiohttp', 'jsonschema', 'yaml', 'Stemmer', 'opentelemetry', 'google.protobuf', 'jinja2']\n"
+        "         'aiohttp', 'jsonschema', 'yaml', 'Stemmer', 'opentelemetry', 'google.protobuf', 'jinja2',\n"
+        "         'onnxruntime', 'tokenizers']\n"
         "print(sorted(name for name in heavy if name in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
