@@ -8,10 +8,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import numpy as np
 import pytest
 from mcp import MCPError
 
-from tests.conftest import TESTS, running_gateway, serve_asgi, stdio_echo
+from tests.conftest import TESTS, running_gateway, serve_asgi, stdio_echo, wait_until
 from tests.upstreams.echo_server import build_server
 
 pytestmark = pytest.mark.anyio
@@ -64,6 +65,11 @@ async def test_search_finds_tools_from_a_paraphrase_and_execute_runs_one_or_many
         assert {t["upstream"] for t in only_echo} == {"echo"}
         crm = next(t for t in everything if t["name"] == "crm_header")
         assert crm["connected"] is False  # it needs the caller's own Authorization
+        # The encoder's vectors of the tools are kept in the data directory for the next start.
+        kept = gateway.hub.settings.data_dir / "search" / "minilm-l6-int8.npz"
+        await wait_until(kept.exists, timeout=60)
+        with np.load(kept) as stored:
+            assert str(stored["model"]) == "minilm-l6-int8" and len(stored["digests"]) >= len(SELECTION)
 
         added = await client.call_tool("execute_tool", {"name": "echo_add", "arguments": {"a": 2, "b": 40}})
         assert added.content[0].text == "42"

@@ -108,3 +108,27 @@ def test_each_need_of_a_request_finds_its_tool() -> None:
     assert index.wait_encoded(WAIT)
     top = [h.id for h in index.search("Grab what's trending on r/python, then turn it into a PDF report", 2)]
     assert set(top) == {"reddit_hot", "pdf_create"}
+
+
+def test_vectors_are_kept_across_restarts_and_only_new_texts_encoded(tmp_path) -> None:
+    from mcpgate.search.vector_cache import VectorCache
+
+    path = tmp_path / "search" / "vectors.npz"
+    first = HeldEncoder()
+    index = SearchIndex(encoder=first, vector_cache=VectorCache(path, first.name))
+    index.update(TOOLS)
+    assert index.wait_encoded(WAIT) and len(first.encoded) == len(TOOLS) and path.exists()
+
+    again = HeldEncoder()  # a restart: a new process, the same file
+    edited = Document("weather_now", split_name("weatherNow"), "Temperature, wind and rain right now.", "weather")
+    restarted = SearchIndex(encoder=again, vector_cache=VectorCache(path, again.name))
+    restarted.update([*TOOLS[:3], edited])
+    assert restarted.wait_encoded(WAIT)
+    assert again.encoded == [edited.full_text]  # the unchanged three came from the file
+    assert restarted.search("is it raining", 1)[0].id == "weather_now"
+    same = restarted._state.encoded[0]
+    assert np.array_equal(same, index._state.encoded[0])
+
+    assert VectorCache(path, "another-model").get(TOOLS[0].full_text) is None  # another model's: ignored
+    path.write_bytes(b"not a cache")
+    assert VectorCache(path, again.name).get(TOOLS[0].full_text) is None  # unreadable: ignored, not fatal

@@ -62,7 +62,7 @@ class RequestRouter:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.forwarder = Forwarder(hub)
-        self.smart = SmartTools()
+        self.smart = SmartTools(hub.settings.data_dir / "search")
         forward = self.forwarder
         lists = {method: self._lister(*spec) for method, spec in _LISTS.items()}
         self._methods: dict[str, Method] = {

@@ -31,7 +31,10 @@ from mcpgate.search import Document
 from mcpgate.search.text import split_name
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mcpgate.search.index import SearchIndex
+    from mcpgate.search.vector_cache import VectorCache
 
 SEARCH, DESCRIBE, EXECUTE, CONNECTIONS = "search_tools", "get_tool_schemas", "execute_tool", "manage_connections"
 MAX_BATCH = 20
@@ -147,7 +150,9 @@ class SmartTools:
     """Answers meta-tool calls; holds one search index per view (by virtual server id and the
     capability profile of the sessions shown it: an upstream may show them different tools)."""
 
-    def __init__(self) -> None:
+    def __init__(self, vectors_dir: Path | None = None) -> None:
+        """`vectors_dir`: where the search encoder's vectors are kept across restarts (none: not kept)."""
+        self.vectors_dir = vectors_dir
         self._indexes: dict[IndexKey, tuple[Catalog, SearchIndex]] = {}
         self._lock = anyio.Lock()  # one update at a time: an index is not updated and read at once
 
@@ -180,7 +185,7 @@ class SmartTools:
             cached = self._indexes.get(key)
             if cached is not None and cached[0] is catalog:
                 return cached[1]
-            index = cached[1] if cached is not None else await anyio.to_thread.run_sync(_new_index)
+            index = cached[1] if cached is not None else await anyio.to_thread.run_sync(_new_index, self.vectors_dir)
             documents = [_document(tool, connections.upstream_of(catalog, tool["name"])) for tool in catalog.tools]
             await anyio.to_thread.run_sync(index.update, documents)
             self._indexes[key] = (catalog, index)
@@ -224,12 +229,21 @@ def _groups_named(wanted: list[str], catalog: Catalog, connections: Connections)
     return {key for key in keys if key is not None and connections.label_of(key) in wanted}
 
 
-def _new_index() -> SearchIndex:
+def _new_index(vectors_dir: Path | None) -> SearchIndex:
     """numpy, BM25, the tables and the encoder load here, with the first SMART search; the tools are
-    encoded in the background, and searches meanwhile are answered by BM25 and the tables."""
+    encoded in the background (their vectors kept in `vectors_dir` across restarts), and searches
+    meanwhile are answered by BM25 and the tables."""
     from mcpgate.search.encoder import SentenceEncoder
+    from mcpgate.search.vector_cache import VectorCache
 
-    return search.SearchIndex(encoder=SentenceEncoder.bundled())
+    encoder = SentenceEncoder.bundled()
+    cache = None
+    if vectors_dir is not None:  # one cache per file, shared by the process's indexes
+        cache = _caches.setdefault(vectors_dir, VectorCache(vectors_dir / f"{encoder.name}.npz", encoder.name))
+    return search.SearchIndex(encoder=encoder, vector_cache=cache)
+
+
+_caches: dict[Path, VectorCache] = {}
 
 
 def _document(tool: Mapping[str, Any], upstream: str | None) -> Document:

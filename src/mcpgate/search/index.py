@@ -42,6 +42,7 @@ from mcpgate.search.text import content_words, needs, terms
 
 if TYPE_CHECKING:
     from mcpgate.search.encoder import SentenceEncoder
+    from mcpgate.search.vector_cache import VectorCache
 
 # bm25s sets its logger to DEBUG when imported, so its progress lines showed whatever the gateway's
 # --log-level; back to inheriting the gateway's level.
@@ -67,6 +68,7 @@ class SearchIndex:
         encoder: SentenceEncoder | None = None,
         encoder_weight: float = 2.0,
         encoder_threads: int = 1,
+        vector_cache: VectorCache | None = None,
     ) -> None:
         """`semantic_weight` is each embedding's, `lexical_weight` BM25's, `encoder_weight` the
         encoder's; any may be 0 (ranker off). `encoder_threads`: the background encoding's (one
@@ -84,6 +86,7 @@ class SearchIndex:
         self.encoder = encoder
         self.encoder_weight = encoder_weight
         self.encoder_threads = encoder_threads
+        self.vector_cache = vector_cache  # the encoder's vectors of earlier runs, by text
         self._encoded: dict[str, tuple[str, np.ndarray]] = {}  # id → (full text, the encoder's vector)
         self._encoding = threading.Condition()  # guards the three below
         self._pending: list[Document] | None = None  # the newest documents still to encode
@@ -159,14 +162,19 @@ class SearchIndex:
                     self._encoder_busy = False
                     return
             missing = [d for d in documents if self._encoded.get(d.id, ("",))[0] != d.full_text]
+            missing = self._recalled(missing)
             for start in range(0, len(missing), 256):
                 batch = missing[start : start + 256]
                 vectors = self.encoder.embed([d.full_text for d in batch], self.encoder_threads)
+                if self.vector_cache is not None:
+                    self.vector_cache.put([d.full_text for d in batch], vectors)
                 with self._encoding:
                     for d, vector in zip(batch, vectors, strict=True):
                         self._encoded[d.id] = (d.full_text, vector)
                     if self._pending is not documents:
                         break  # a newer update: encode that instead (what was done is kept)
+            if self.vector_cache is not None and missing and self._pending is documents:
+                self.vector_cache.save()  # before the vectors are in use: what a restart will find
             with self._encoding:
                 if self._pending is not documents:
                     continue
@@ -175,6 +183,20 @@ class SearchIndex:
                 if self._state.documents is documents:
                     self._state = replace(self._state, encoded=self._encoded_rows(documents))
                     self._encoded_event.set()
+
+    def _recalled(self, missing: list[Document]) -> list[Document]:
+        """`missing` without the documents whose vectors the cache has (those are taken from it)."""
+        if self.vector_cache is None:
+            return missing
+        left = []
+        for d in missing:
+            vector = self.vector_cache.get(d.full_text)
+            if vector is None:
+                left.append(d)
+            else:
+                with self._encoding:
+                    self._encoded[d.id] = (d.full_text, vector)
+        return left
 
     def search(self, query: str, limit: int = 5, groups: Collection[str] | None = None) -> list[Hit]:
         """The best `limit` documents for `query`, best first (only those in `groups`, if given)."""
