@@ -4,7 +4,8 @@
     .venv/bin/python tools/collect_mcp_tools.py --only git,time  # refresh some servers, keep the others
     .venv/bin/python tools/collect_mcp_tools.py --no-install     # only use what is already installed
 
-Each server in SERVERS is a package from npm or PyPI, pinned to the version that was collected,
+Each server in SERVERS (mcp_servers.py, beside this script) is a package from npm or PyPI, pinned to
+the version that was collected,
 plus how to start it over stdio: which of its executables, which arguments, and which environment.
 Servers that insist on credentials get dummy values ("x"): only `initialize` and `tools/list` are
 sent, so nothing is ever called with them. A server that still will not list its tools without real
