@@ -6,6 +6,7 @@ outside the selection; the end user's connections are reported, stored and remov
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,15 @@ def config(upstream_url: str) -> dict[str, Any]:
     }
 
 
+def kept_digests(path: Path) -> int:
+    """How many vectors the cache file at path holds (0 before it is written); it is replaced atomically."""
+    if not path.exists():
+        return 0
+    with np.load(path) as stored:
+        assert str(stored["model"]) == "minilm-l6-int8"
+        return len(stored["digests"])
+
+
 async def search(client: Any, query: str, **extra: Any) -> list[dict[str, Any]]:
     result = await client.call_tool("search_tools", {"query": query, **extra})
     assert not result.is_error, result.content
@@ -67,9 +77,8 @@ async def test_search_finds_tools_from_a_paraphrase_and_execute_runs_one_or_many
         assert crm["connected"] is False  # it needs the caller's own Authorization
         # The encoder's vectors of the tools are kept in the data directory for the next start.
         kept = gateway.hub.settings.data_dir / "search" / "minilm-l6-int8.npz"
-        await wait_until(kept.exists, timeout=60)
-        with np.load(kept) as stored:
-            assert str(stored["model"]) == "minilm-l6-int8" and len(stored["digests"]) >= len(SELECTION)
+        # Upstreams become ready one by one, so an earlier save may hold only the first one's tools.
+        await wait_until(lambda: kept_digests(kept) >= len(SELECTION), timeout=60)
 
         added = await client.call_tool("execute_tool", {"name": "echo_add", "arguments": {"a": 2, "b": 40}})
         assert added.content[0].text == "42"
