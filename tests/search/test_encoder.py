@@ -64,7 +64,7 @@ def test_searches_never_wait_for_the_encoder_which_joins_when_done() -> None:
     after = {h.id: h.score for h in index.search("book a room for the meeting", 4)}
     assert max(after, key=after.__getitem__) == "calendar_book"
     assert after != before  # the encoder's ranker now counts
-    assert sorted(encoder.encoded) == sorted(d.full_text for d in TOOLS)
+    assert sorted(encoder.encoded) == sorted(d.encoder_text for d in TOOLS)
 
 
 def test_only_new_or_changed_documents_are_encoded_again() -> None:
@@ -77,9 +77,9 @@ def test_only_new_or_changed_documents_are_encoded_again() -> None:
     added = Document("notes_write", split_name("notes_write"), "Write a note to a notebook.", "notes")
     index.update([*TOOLS[:3], edited, added])
     assert index.wait_encoded(WAIT)
-    assert sorted(encoder.encoded) == sorted([edited.full_text, added.full_text])
+    assert sorted(encoder.encoded) == sorted([edited.encoder_text, added.encoder_text])
     index.update(TOOLS[:2])  # removals only: nothing to encode, ready at once
-    assert index.wait_encoded(0) and sorted(encoder.encoded) == sorted([edited.full_text, added.full_text])
+    assert index.wait_encoded(0) and sorted(encoder.encoded) == sorted([edited.encoder_text, added.encoder_text])
 
 
 def test_an_update_while_encoding_is_the_one_that_lands() -> None:
@@ -124,11 +124,32 @@ def test_vectors_are_kept_across_restarts_and_only_new_texts_encoded(tmp_path) -
     restarted = SearchIndex(encoder=again, vector_cache=VectorCache(path, again.name))
     restarted.update([*TOOLS[:3], edited])
     assert restarted.wait_encoded(WAIT)
-    assert again.encoded == [edited.full_text]  # the unchanged three came from the file
+    assert again.encoded == [edited.encoder_text]  # the unchanged three came from the file
     assert restarted.search("is it raining", 1)[0].id == "weather_now"
     same = restarted._state.encoded[0]
     assert np.array_equal(same, index._state.encoded[0])
 
-    assert VectorCache(path, "another-model").get(TOOLS[0].full_text) is None  # another model's: ignored
+    assert VectorCache(path, "another-model").get(TOOLS[0].encoder_text) is None  # another model's: ignored
     path.write_bytes(b"not a cache")
-    assert VectorCache(path, again.name).get(TOOLS[0].full_text) is None  # unreadable: ignored, not fatal
+    assert VectorCache(path, again.name).get(TOOLS[0].encoder_text) is None  # unreadable: ignored, not fatal
+
+
+def test_the_encoder_reads_a_tools_gist_while_bm25_reads_its_parameters_too() -> None:
+    encoder = HeldEncoder()
+    index = SearchIndex(encoder=encoder)
+    convert = Document(
+        "pandoc_convert",
+        split_name("pandoc_convert"),
+        "Convert a document between formats. output_format: rst, docx or latex",
+        "pandoc",
+        gist="Convert a document between formats",
+    )
+    index.update([*TOOLS, convert])
+    assert index.wait_encoded(WAIT)
+    assert f"{convert.name}: Convert a document between formats" in encoder.encoded
+    assert not any("output_format" in text for text in encoder.encoded)
+    assert index.search("turn this into latex", 1)[0].id == "pandoc_convert"  # a parameter's word, via BM25
+    encoder.encoded.clear()
+    reworded = Document(convert.id, convert.name, "Convert a document. to: rst or docx", "pandoc", convert.gist)
+    index.update([*TOOLS, reworded])  # only the parameters changed: the vector stays
+    assert index.wait_encoded(0) and encoder.encoded == []

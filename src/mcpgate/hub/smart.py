@@ -247,8 +247,10 @@ _caches: dict[Path, VectorCache] = {}
 
 
 def _document(tool: Mapping[str, Any], upstream: str | None) -> Document:
-    """What search reads of a tool: its name as words, title, description, and each parameter's name and description."""
+    """What search reads of a tool: its name as words, title, description, and each parameter's name
+    and description (the encoder reads the name, title and description only: see Document.gist)."""
     parts = [str(tool.get("title") or ""), str(tool.get("description") or "")]
+    gist = ". ".join(p for p in parts if p)
     properties = (tool.get("inputSchema") or {}).get("properties")
     if isinstance(properties, Mapping):
         for name, schema in properties.items():
@@ -256,7 +258,7 @@ def _document(tool: Mapping[str, Any], upstream: str | None) -> Document:
             parts.append(
                 f"{split_name(str(name))}: {described}" if isinstance(described, str) else split_name(str(name))
             )
-    return Document(tool["name"], split_name(tool["name"]), ". ".join(p for p in parts if p), upstream)
+    return Document(tool["name"], split_name(tool["name"]), ". ".join(p for p in parts if p), upstream, gist)
 
 
 def _summary(tool: Mapping[str, Any]) -> dict[str, Any]:

@@ -140,7 +140,7 @@ class SearchIndex:
         if self.encoder is None:
             return None
         rows = [self._encoded.get(d.id) for d in documents]
-        if any(row is None or row[0] != d.full_text for row, d in zip(rows, documents, strict=True)):
+        if any(row is None or row[0] != d.encoder_text for row, d in zip(rows, documents, strict=True)):
             return None
         if not rows:
             return np.zeros((0, self.encoder.dimensions), dtype=np.float32)
@@ -161,16 +161,16 @@ class SearchIndex:
                 if documents is None:
                     self._encoder_busy = False
                     return
-            missing = [d for d in documents if self._encoded.get(d.id, ("",))[0] != d.full_text]
+            missing = [d for d in documents if self._encoded.get(d.id, ("",))[0] != d.encoder_text]
             missing = self._recalled(missing)
             for start in range(0, len(missing), 256):
                 batch = missing[start : start + 256]
-                vectors = self.encoder.embed([d.full_text for d in batch], self.encoder_threads)
+                vectors = self.encoder.embed([d.encoder_text for d in batch], self.encoder_threads)
                 if self.vector_cache is not None:
-                    self.vector_cache.put([d.full_text for d in batch], vectors)
+                    self.vector_cache.put([d.encoder_text for d in batch], vectors)
                 with self._encoding:
                     for d, vector in zip(batch, vectors, strict=True):
-                        self._encoded[d.id] = (d.full_text, vector)
+                        self._encoded[d.id] = (d.encoder_text, vector)
                     if self._pending is not documents:
                         break  # a newer update: encode that instead (what was done is kept)
             if self.vector_cache is not None and missing and self._pending is documents:
@@ -190,12 +190,12 @@ class SearchIndex:
             return missing
         left = []
         for d in missing:
-            vector = self.vector_cache.get(d.full_text)
+            vector = self.vector_cache.get(d.encoder_text)
             if vector is None:
                 left.append(d)
             else:
                 with self._encoding:
-                    self._encoded[d.id] = (d.full_text, vector)
+                    self._encoded[d.id] = (d.encoder_text, vector)
         return left
 
     def search(self, query: str, limit: int = 5, groups: Collection[str] | None = None) -> list[Hit]:
