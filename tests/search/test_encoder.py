@@ -6,8 +6,10 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
 from mcpgate.search import Document, SearchIndex
+from mcpgate.search import index as index_module
 from mcpgate.search.encoder import SentenceEncoder
 from mcpgate.search.text import needs, split_name
 from tests.search.test_search import TOOLS
@@ -153,3 +155,24 @@ def test_the_encoder_reads_a_tools_gist_while_bm25_reads_its_parameters_too() ->
     reworded = Document(convert.id, convert.name, "Convert a document. to: rst or docx", "pandoc", convert.gist)
     index.update([*TOOLS, reworded])  # only the parameters changed: the vector stays
     assert index.wait_encoded(0) and encoder.encoded == []
+
+
+def test_each_clear_need_of_a_request_gets_a_place_near_the_top(monkeypatch: pytest.MonkeyPatch) -> None:
+    posts = [
+        Document(f"reddit_{kind}_posts", split_name(f"reddit_{kind}_posts"), f"List the {kind} posts of a subreddit.")
+        for kind in ("hot", "top", "new", "rising", "controversial", "best")
+    ]
+    others = [
+        Document(f"{verb}_{thing}", split_name(f"{verb}_{thing}"), f"{verb.capitalize()} a {split_name(thing)}.")
+        for verb in ("create", "delete", "rename", "archive", "share", "export")
+        for thing in ("calendar_event", "spreadsheet_row", "contact_card", "support_ticket", "invoice", "playlist")
+    ]
+    pdf = Document("pdf_render", split_name("pdf_render"), "Render Markdown text as a PDF file.")
+    index = SearchIndex(encoder=SentenceEncoder.bundled())
+    index.update([*posts, *others, pdf])
+    assert index.wait_encoded(WAIT)
+    request = "Get the hot posts, the top posts and the rising posts of r/python, then save them as a PDF"
+    found = [hit.id for hit in index.search(request, 4)]
+    assert found[0] == "reddit_hot_posts" and "pdf_render" in found
+    monkeypatch.setattr(index_module, "NEED_STANDS_OUT", float("inf"))  # by score alone: posts all the way
+    assert "pdf_render" not in [hit.id for hit in index.search(request, 4)]
