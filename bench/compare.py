@@ -1,7 +1,7 @@
 """Side by side: echo tools/call through mcpgate, directly, and through peer gateways (issue #9, workloads 1-3).
 
-    .venv/bin/python bench/compare.py                          # all workloads, concurrency 1,10,32 (~10 min)
-    .venv/bin/python bench/compare.py --only 3 --targets mcpgate,mcp-proxy --calls 300 --rounds 3
+    .venv/bin/python bench/compare.py                          # all workloads, concurrency 1,10,32 (~25 min)
+    .venv/bin/python bench/compare.py --only 3 --targets mcpgate,mcp-proxy --rounds 3 --round-seconds 2
 
 What it measures (one `echo` tools/call = one sample; the reply's text is checked every time):
 
@@ -13,17 +13,29 @@ What it measures (one `echo` tools/call = one sample; the reply's text is checke
    each request there and read the reply (matched by id) from the stream.
 3. A stdio server (`fast_upstream.py stdio`) bridged to Streamable HTTP: `mcpgate wrap` vs
    `mcp-proxy` vs `supergateway --outputTransport streamableHttp --stateful` (whose replies are
-   SSE-framed; the `data:` line is parsed). There is no "direct" for stdio.
+   SSE-framed; the `data:` line is parsed; a child per session), and supergateway's one mode with a
+   single shared child, `--outputTransport sse` (this row over legacy SSE). No "direct" for stdio.
 
 How: every target is started in its own process on loopback (peers from bench/peers/, see its
 README), all targets of a workload stay up while it runs, and one lean aiohttp client drives them:
 one worker task per concurrent client, each with its own keep-alive connection and MCP session,
 one request in flight per worker. For every concurrency level each target gets its sessions opened
-and warmed up first (not timed), then `--rounds` rounds are interleaved across the targets (the
-order rotates each round), so the machine's background drift hits all of them alike; the table
-shows the median over rounds of each round's p50, p99 and calls/s. CPU ms per call is read from
-/proc for the gateway's process tree (its stdio upstream children excluded; ContextForge's figure
-includes its Redis), for the upstream, and for this client, over each timed round.
+and `--warmup-seconds` of calls (not timed: Node's JIT and Python's caches warm up), then
+`--rounds` rounds of `--round-seconds` each are interleaved across the targets (the order rotates
+each round), so the machine's background drift hits all of them alike; the table shows the median
+over rounds of each round's p50, p99 and calls/s, and how far calls/s spread over the rounds. CPU
+ms per call is read from /proc for the gateway's process tree (its stdio upstream children
+excluded; ContextForge's figure includes its Redis) and for the upstream over each round and the
+1 s of quiet that follows it (no target is called then), all rounds' CPU divided by all their
+calls: work a gateway defers (mcpgate's audit rows are written every 0.5 s) counts against the
+round that caused it, and a process shared by two rows (one upstream behind every HTTP target,
+one `mcpgate wrap` serving two transports) is counted for each row over its own rounds only.
+
+Every target runs as its users would run it in production, and the report says how: mcpgate with
+a managed key on every request (authenticated and audited), ContextForge with its JWT, mcp-proxy
+and supergateway without auth (they have none); every Python gateway on uvloop and httptools
+(mcp-proxy's uvicorn picks them up when installed: bench/peers/requirements-mcp-proxy.txt), which
+the report checks in each process's memory map.
 
 Where the bottleneck likely is: the fast upstream costs a few tens of microseconds per call, so
 "direct" is bounded by this client's own CPU (aiohttp, ~0.1-0.2 ms per call) and by the 2 shared
@@ -35,7 +47,8 @@ near 1000 / (gateway CPU ms per call). ContextForge spends ~16 ms of CPU per Str
 (auth, database, Redis; its upstream does ~3x the work per call of mcpgate's, which looks like a
 fresh upstream session per call) and ~85-110 ms per SSE call (each SSE message is re-POSTed to its
 own /rpc over loopback), so it is CPU-bound from concurrency 1 on.
-CPU figures come from clock ticks (10 ms), so with ~200 calls per round they are good to ~0.05 ms.
+CPU figures come from clock ticks (10 ms): over 5 rounds of 5 s and thousands of calls they are
+good to a few microseconds per call.
 """
 
 from __future__ import annotations
@@ -76,7 +89,7 @@ CF_SSE_NOTE = (
     "session after 10 consecutive events <100 ms apart (a hardcoded 'spin loop' guard, sse_transport.py "
     "check_rapid_yield), so back-to-back calls in one session fail; the re-opens count in calls/s, not in p50/p99"
 )
-TARGETS = ("direct", "mcpgate", "contextforge", "mcp-proxy", "supergateway")
+TARGETS = ("direct", "mcpgate", "contextforge", "mcp-proxy", "supergateway", "supergateway-sse")
 
 
 # -- CPU accounting ---------------------------------------------------------------------------
@@ -135,6 +148,7 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     session_calls: int | None = None  # re-open the session after this many calls (see CF_SSE_NOTE)
     note: str = ""
+    setup: str = ""  # how it was started and configured, printed under the table
 
 
 Stats = dict[str, float]
@@ -153,25 +167,32 @@ async def _close_all(clients: list[Client]) -> None:
                 tg.start_soon(client.close)
 
 
-async def _run(clients: list[Client], calls_each: int, latencies: list[float]) -> None:
+async def _run(clients: list[Client], seconds: float, latencies: list[float]) -> None:
+    """Every client calls, one request in flight each, until `seconds` have passed."""
+    deadline = time.perf_counter() + seconds
+
     async def worker(client: Client) -> None:
-        for _ in range(calls_each):
+        while time.perf_counter() < deadline:
             latencies.append(await client.call())
 
-    with anyio.fail_after(ROUND_TIMEOUT):
+    with anyio.fail_after(seconds + ROUND_TIMEOUT):
         async with anyio.create_task_group() as tg:
             for client in clients:
                 tg.start_soon(worker, client)
 
 
-async def timed_round(target: Target, clients: list[Client], calls_each: int) -> Stats:
+async def timed_round(target: Target, clients: list[Client], timing: Timing) -> Stats:
+    """One round of `timing.round` seconds, then `timing.settle` seconds with no call: the gateway's
+    and the upstream's CPU is counted over both, so what a round leaves to do (mcpgate writes audit
+    rows every 0.5 s) counts against it, and no other target's calls are in the window."""
     latencies: list[float] = []
     cpu_before = cpu_split(target.gateway_pids, target.upstream_pids)
     client_before = time.process_time()
     started = time.perf_counter()
-    await _run(clients, calls_each, latencies)
+    await _run(clients, timing.round, latencies)
     wall = time.perf_counter() - started
     client_cpu = time.process_time() - client_before
+    await anyio.sleep(timing.settle)
     spent = cpu_delta(cpu_before, cpu_split(target.gateway_pids, target.upstream_pids))
     ordered = sorted(latencies)
     n = len(ordered)
@@ -179,18 +200,18 @@ async def timed_round(target: Target, clients: list[Client], calls_each: int) ->
         "p50": statistics.median(ordered),
         "p99": ordered[min(n - 1, int(n * 0.99))],
         "rps": n / wall,
-        "cpu_gateway": spent["gateway"] * 1000 / n if target.gateway_pids else float("nan"),
-        "cpu_upstream": spent["upstream"] * 1000 / n,
+        "calls": n,
         "cpu_client": client_cpu * 1000 / n,
+        "cpu_gateway_s": spent["gateway"],
+        "cpu_upstream_s": spent["upstream"],
     }
 
 
 async def measure_level(
-    targets: list[Target], concurrency: int, rounds: int, calls: int, failures: dict[str, str]
+    targets: list[Target], concurrency: int, rounds: int, timing: Timing, failures: dict[str, str]
 ) -> dict[str, Stats]:
-    """Interleaved rounds over `targets` at one concurrency; returns each target's medians of rounds."""
-    calls_each = max(1, calls // rounds // concurrency)
-    warmup_each = max(2, 50 // concurrency)
+    """Interleaved rounds over `targets` at one concurrency; returns each target's medians of rounds,
+    the spread of its calls/s over them, and its CPU per call over all its rounds (`timed_round`)."""
     pools: dict[str, list[Client]] = {}
     samples: dict[str, list[Stats]] = {}
 
@@ -216,18 +237,17 @@ async def measure_level(
                         for client in clients:
                             tg.start_soon(open_one, client)
                 phase = "warm-up"
-                await _run(clients, warmup_each, [])
+                await _run(clients, timing.warmup, [])
             except Exception as exc:  # any failure disqualifies this target, loudly
                 fail(target, phase, exc)
                 await _close_all(pools.pop(target.name))
+        await anyio.sleep(timing.settle)  # the warm-ups' deferred work done before any CPU is counted
         for round_no in range(rounds):
             live = [t for t in targets if t.name in pools]
             shift = round_no % len(live) if live else 0
             for target in live[shift:] + live[:shift]:
                 try:
-                    samples.setdefault(target.name, []).append(
-                        await timed_round(target, pools[target.name], calls_each)
-                    )
+                    samples.setdefault(target.name, []).append(await timed_round(target, pools[target.name], timing))
                 except Exception as exc:  # as above
                     fail(target, f"round {round_no + 1}", exc)
                     samples.pop(target.name, None)
@@ -236,7 +256,31 @@ async def measure_level(
     finally:
         for clients in pools.values():
             await _close_all(clients)
-    return {name: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for name, rs in samples.items()}
+    found = {}
+    for target in targets:
+        if target.name not in samples:
+            continue
+        rs = samples[target.name]
+        calls = sum(r["calls"] for r in rs)
+        rates = [r["rps"] for r in rs]
+        found[target.name] = {
+            **{key: statistics.median(r[key] for r in rs) for key in ("p50", "p99", "rps", "cpu_client")},
+            "rps_spread": (max(rates) - min(rates)) / 2 / statistics.median(rates),
+            "calls": calls,
+            "cpu_gateway": sum(r["cpu_gateway_s"] for r in rs) * 1000 / calls if target.gateway_pids else float("nan"),
+            "cpu_upstream": sum(r["cpu_upstream_s"] for r in rs) * 1000 / calls,
+        }
+    return found
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds: each timed round, each target's warm-up per concurrency level, and the quiet after
+    the warm-ups and after each round (twice mcpgate's audit flush interval, 0.5 s)."""
+
+    round: float = 5.0
+    warmup: float = 3.0
+    settle: float = 1.0
 
 
 # -- starting the targets ----------------------------------------------------------------------
@@ -328,21 +372,22 @@ def start_http_targets(
     wait_until(upstream, listening(up_port), "fast upstream")
     base = f"http://127.0.0.1:{up_port}"
     up = [upstream.pid]
-    http = {"direct": Target("direct", f"{base}/mcp", "echo", HttpClient, [], up)}
-    sse = {"direct": Target("direct", f"{base}/sse", "echo", SseClient, [], up)}
+    direct = f"`{shlex.join(['fast_upstream.py', 'http', str(up_port)])}` (the SDK's low-level server, no auth)"
+    http = {"direct": Target("direct", f"{base}/mcp", "echo", HttpClient, [], up, setup=direct)}
+    sse = {"direct": Target("direct", f"{base}/sse", "echo", SseClient, [], up, setup=direct)}
     failures: dict[str, str] = {}
     if "mcpgate" in wanted:
         port = free_port()
-        config = tmp / "gateway.json"
-        servers = {"up": {"url": f"{base}/mcp", "type": "http"}}
-        config.write_text(json.dumps({"mcpServers": servers, "database_url": "sqlite+aiosqlite://"}))
+        config, auth = mcpgate_with_key(tmp, "serve", {"mcpServers": {"up": {"url": f"{base}/mcp", "type": "http"}}})
         args = [PY, "-m", "mcpgate", "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"]
         gateway = procs.start("mcpgate-serve", args)
+        setup = f"`{shlex.join(args).replace(PY, 'python')}`, {MCPGATE_SETUP}"
         try:
             wait_until(gateway, http_ok(f"http://127.0.0.1:{port}/health", "ready"), "mcpgate serve")
             gw = f"http://127.0.0.1:{port}"
-            http["mcpgate"] = Target("mcpgate", f"{gw}/mcp", "up_echo", HttpClient, [gateway.pid], up)
-            sse["mcpgate"] = Target("mcpgate", f"{gw}/sse", "up_echo", SseClient, [gateway.pid], up)
+            http["mcpgate"] = Target("mcpgate", f"{gw}/mcp", "up_echo", HttpClient, [gateway.pid], up, auth)
+            sse["mcpgate"] = Target("mcpgate", f"{gw}/sse", "up_echo", SseClient, [gateway.pid], up, auth)
+            http["mcpgate"].setup = sse["mcpgate"].setup = setup
         except (RuntimeError, TimeoutError) as exc:
             failures["mcpgate"] = f"start: {exc}"
     if "contextforge" in wanted:
@@ -355,6 +400,25 @@ def start_http_targets(
         "http": {k: v for k, v in http.items() if k in wanted},
         "sse": {k: v for k, v in sse.items() if k in wanted},
     }, failures
+
+
+MCPGATE_SETUP = (
+    "its own SQLite registry file holding one managed key (scope tools:call) that every request carries: "
+    "each call authenticated and audited (a row per call, written in batches every 0.5 s)"
+)
+
+
+def mcpgate_with_key(tmp: Path, name: str, settings: dict[str, Any]) -> tuple[Path, dict[str, str]]:
+    """A config file for one mcpgate target with a registry of its own, and the header of a managed
+    key created in it (`mcpgate keys create`): with a key there, every call is authenticated."""
+    state = tmp / f"mcpgate-{name}"
+    state.mkdir()
+    config = state / "config.json"
+    registry = {"database_url": f"sqlite+aiosqlite:///{state / 'registry.db'}", "data_dir": str(state)}
+    config.write_text(json.dumps({**settings, **registry}))
+    create = [PY, "-m", "mcpgate", "keys", "create", "bench", "--scopes", "tools:call", "--config", str(config)]
+    done = subprocess.run([*create, "--offline", "--json"], check=True, capture_output=True, text=True, timeout=120)
+    return config, {"authorization": f"Bearer {json.loads(done.stdout)['key']}"}
 
 
 def start_contextforge(procs: Processes, tmp: Path, upstream_url: str, up: list[int]) -> tuple[Target, Target]:
@@ -385,28 +449,44 @@ def start_contextforge(procs: Processes, tmp: Path, upstream_url: str, up: list[
     reg = json.loads(done.stdout.strip().splitlines()[-1])
     auth = {"authorization": f"Bearer {reg['token']}"}
     pids = [gateway.pid, redis.pid]
+    setup = (
+        f"`mcpgateway --host 127.0.0.1 --port {port}` with bench/peers/contextforge_env.sh (stateful sessions, "
+        "JSON responses, rate limiting off, Redis cache, a JWT on every request), a virtual server of the "
+        "federated echo (bench/peers/contextforge_register.py)"
+    )
     return (
-        Target("contextforge", reg["mcp_url"], reg["tool"], HttpClient, pids, up, auth),
-        Target("contextforge", reg["sse_url"], reg["tool"], SseClient, pids, up, auth, CF_SSE_CALLS, CF_SSE_NOTE),
+        Target("contextforge", reg["mcp_url"], reg["tool"], HttpClient, pids, up, auth, setup=setup),
+        Target(
+            "contextforge", reg["sse_url"], reg["tool"], SseClient, pids, up, auth, CF_SSE_CALLS, CF_SSE_NOTE, setup
+        ),
     )
 
 
-def start_stdio_targets(procs: Processes, wanted: set[str]) -> tuple[dict[str, Target], dict[str, str]]:
+def start_stdio_targets(procs: Processes, tmp: Path, wanted: set[str]) -> tuple[dict[str, Target], dict[str, str]]:
     """mcpgate wrap, mcp-proxy and supergateway, each bridging its own `fast_upstream.py stdio`."""
+    config, auth = mcpgate_with_key(tmp, "wrap", {}) if "mcpgate" in wanted else (None, {})
     recipes = {
         "mcpgate": (
-            [PY, "-m", "mcpgate", "wrap", "--log-level", "warning", "--port", "{port}", "--", *STDIO_CMD],
+            [PY, "-m", "mcpgate", "wrap", "--config", str(config), "--log-level", "warning", "--port", "{port}"]
+            + ["--", *STDIO_CMD],
             "/health",
             "ready",
         ),
         "mcp-proxy": (
-            [str(PEERS / "bin/mcp-proxy"), "--log-level", "WARNING", "--port", "{port}", "--", *STDIO_CMD],
+            [str(PEERS / ".venv-mcp-proxy/bin/python"), "-c", MCP_PROXY_ON_UVLOOP]
+            + ["--log-level", "WARNING", "--port", "{port}", "--", *STDIO_CMD],
             "/status",
             "",
         ),
         "supergateway": (
             [str(PEERS / "bin/supergateway"), "--stdio", shlex.join(STDIO_CMD), "--outputTransport", "streamableHttp"]
             + ["--stateful", "--port", "{port}", "--healthEndpoint", "/healthz", "--logLevel", "none"],
+            "/healthz",
+            "ok",
+        ),
+        "supergateway-sse": (
+            [str(PEERS / "bin/supergateway"), "--stdio", shlex.join(STDIO_CMD), "--outputTransport", "sse"]
+            + ["--port", "{port}", "--healthEndpoint", "/healthz", "--logLevel", "none"],
             "/healthz",
             "ok",
         ),
@@ -422,8 +502,38 @@ def start_stdio_targets(procs: Processes, wanted: set[str]) -> tuple[dict[str, T
         except (RuntimeError, TimeoutError) as exc:
             failures[name] = f"start: {exc}"
             continue
-        targets[name] = Target(name, f"http://127.0.0.1:{port}/mcp", "echo", HttpClient, [proc.pid])
+        headers = auth if name == "mcpgate" else {}
+        command = shlex.join(arg.replace("{port}", str(port)) for arg in template).replace(PY, "python")
+        command = command.replace(shlex.quote(MCP_PROXY_ON_UVLOOP), "MCP_PROXY_ON_UVLOOP")
+        setup = f"`{command}`" + (f", {MCPGATE_SETUP}" if name == "mcpgate" else STDIO_SETUPS.get(name, ""))
+        url, client = (f"http://127.0.0.1:{port}/sse", SseClient) if name.endswith("-sse") else (None, HttpClient)
+        url = url or f"http://127.0.0.1:{port}/mcp"
+        targets[name] = Target(name, url, "echo", client, [proc.pid], [], headers)
+        targets[name].setup = setup
+        if name == "mcpgate" and "supergateway-sse" in wanted:  # the same process over SSE: like for like
+            sse = Target("mcpgate-sse", f"http://127.0.0.1:{port}/sse", "echo", SseClient, [proc.pid], [], headers)
+            sse.setup = f"{setup}; this row over legacy SSE, as supergateway-sse"
+            targets["mcpgate-sse"] = sse
     return targets, failures
+
+
+# mcp-proxy runs uvicorn inside its own asyncio.run(), so uvicorn's "auto" loop cannot pick uvloop:
+# the policy is set first. httptools uvicorn picks up by itself once installed.
+MCP_PROXY_ON_UVLOOP = (
+    "import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
+    "sys.argv[0] = 'mcp-proxy'; from mcp_proxy.__main__ import main; main()"
+)
+STDIO_SETUPS = {
+    "mcp-proxy": " (on uvloop and httptools, as mcpgate is: see MCP_PROXY_ON_UVLOOP; no auth: it has none)",
+    "supergateway": (
+        " (stateful: a child per session, so at concurrency 32 it runs 32 upstreams where the others share "
+        "one; its stateless mode starts a child per request; no auth: it has none)"
+    ),
+    "supergateway-sse": (
+        " (its one mode with a single child shared by every session: legacy SSE out, so this row's client "
+        "speaks SSE where the others speak Streamable HTTP; no auth)"
+    ),
+}
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -434,16 +544,24 @@ def _ms(value: float) -> str:
 
 
 def print_table(
-    rows: list[tuple[int, int, str, Stats]], failures: dict[tuple[int, str], str], notes: set[str], args: Any
+    rows: list[tuple[int, int, str, Stats]],
+    failures: dict[tuple[int, str], str],
+    notes: set[str],
+    setups: dict[tuple[int, str], str],
+    args: Any,
 ) -> None:
     print(
-        f"\necho tools/call, {args.calls} calls per target and level in {args.rounds} interleaved rounds "
-        f"(medians of rounds); python {sys.version.split()[0]}, {os.cpu_count()} cores shared with client and upstream"
+        f"\necho tools/call: per target and level a {args.warmup_seconds:g} s warm-up, then {args.rounds} "
+        f"interleaved rounds of {args.round_seconds:g} s (medians of rounds; ± = half the range of calls/s over "
+        f"rounds, relative); python {sys.version.split()[0]}, {os.cpu_count()} cores shared with client and upstream"
     )
     print("mcpgate ÷: mcpgate's calls/s divided by this row's; mcpgate Δp50: mcpgate's p50 minus this row's")
-    print("CPU ms/call from /proc over the timed rounds; contextforge's gateway CPU includes its redis\n")
+    print(
+        "CPU ms/call from /proc over each round and the 1 s of quiet after it (deferred work such as audit "
+        "flushes counts), all rounds' CPU over all their calls; contextforge's gateway CPU includes its redis\n"
+    )
     header = (
-        f"{'workload':<10} {'conc':>4}  {'target':<13} {'p50 ms':>7} {'p99 ms':>7} {'calls/s':>8}  "
+        f"{'workload':<10} {'conc':>4}  {'target':<16} {'p50 ms':>7} {'p99 ms':>7} {'calls/s':>8} {'±':>5}  "
         f"{'CPU/call: gateway':>17} {'upstream':>8} {'client':>7}  {'mcpgate ÷':>9} {'mcpgate Δp50':>12}"
     )
     print(header)
@@ -458,10 +576,13 @@ def print_table(
         if ours is not None and name != "mcpgate":
             ratio, delta = f"{ours['rps'] / s['rps']:.2f}x", f"{ours['p50'] - s['p50']:+.2f} ms"
         print(
-            f"{f'{workload} {LABELS[workload]}':<10} {concurrency:>4}  {name:<13} {s['p50']:>7.2f} {s['p99']:>7.2f} "
-            f"{s['rps']:>8.0f}  {_ms(s['cpu_gateway']):>17} {_ms(s['cpu_upstream']):>8} {_ms(s['cpu_client']):>7}  "
-            f"{ratio:>9} {delta:>12}"
+            f"{f'{workload} {LABELS[workload]}':<10} {concurrency:>4}  {name:<16} {s['p50']:>7.2f} {s['p99']:>7.2f} "
+            f"{s['rps']:>8.0f} {s['rps_spread'] * 100:>4.0f}%  {_ms(s['cpu_gateway']):>17} "
+            f"{_ms(s['cpu_upstream']):>8} {_ms(s['cpu_client']):>7}  {ratio:>9} {delta:>12}"
         )
+    print("\nhow each target ran:")
+    for (workload, name), setup in sorted(setups.items()):
+        print(f"  {workload} {LABELS[workload]:<6} {name:<16} {setup}")
     for note in sorted(notes):
         print(f"\nnote: {note}")
     for (workload, name), reason in failures.items():
@@ -473,13 +594,29 @@ def print_table(
             print(f"\nworkload {workload}: mcpgate adds {added:.2f} ms p50 over direct at concurrency 1")
 
 
+def event_loop(pids: list[int]) -> str:
+    """Which event loop and HTTP parser a gateway's process runs, from the libraries it has mapped."""
+    if not pids:
+        return "upstream itself"
+    try:
+        maps = Path(f"/proc/{pids[0]}/maps").read_text()
+        program = Path(f"/proc/{pids[0]}/exe").resolve().name
+    except OSError:
+        return "event loop unknown"
+    if program.startswith("node"):
+        return "Node.js"
+    found = [name for name in ("uvloop", "httptools") if f"/{name}/" in maps]
+    return " + ".join(found) if found else "no uvloop, no httptools in the process"
+
+
 # -- main --------------------------------------------------------------------------------------
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=600, help="timed calls per target and level (default 600)")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per level (default 3)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per level (default 5)")
+    parser.add_argument("--round-seconds", type=float, default=5.0, help="each timed round (default 5)")
+    parser.add_argument("--warmup-seconds", type=float, default=3.0, help="each target's warm-up per level (default 3)")
     parser.add_argument("--concurrency", default="1,10,32", help="comma list (default 1,10,32; at most ~40)")
     parser.add_argument("--only", default="1,2,3", help="comma list of workloads: 1 http, 2 sse, 3 stdio")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma subset of {','.join(TARGETS)}")
@@ -495,17 +632,21 @@ def main() -> int:
     rows: list[tuple[int, int, str, Stats]] = []
     failures: dict[tuple[int, str], str] = {}
     notes: set[str] = set()
+    setups: dict[tuple[int, str], str] = {}
 
     def measure(workload: int, targets: dict[str, Target], start_failures: dict[str, str]) -> None:
         for name, reason in start_failures.items():
             failures[(workload, name)] = reason
         live = list(targets.values())
         notes.update(t.note for t in live if t.note)
+        for target in live:
+            setups[(workload, target.name)] = f"{target.setup} [{event_loop(target.gateway_pids)}]".strip()
         for concurrency in levels:
             print(f"workload {workload} ({WORKLOADS[workload]}), concurrency {concurrency}", file=sys.stderr)
             lost: dict[str, str] = {}
+            timing = Timing(args.round_seconds, args.warmup_seconds)
             medians = anyio.run(
-                measure_level, live, concurrency, args.rounds, args.calls, lost, backend_options={"use_uvloop": True}
+                measure_level, live, concurrency, args.rounds, timing, lost, backend_options={"use_uvloop": True}
             )
             rows.extend((workload, concurrency, t.name, medians[t.name]) for t in live if t.name in medians)
             for name, reason in lost.items():
@@ -526,10 +667,10 @@ def main() -> int:
         if 3 in only:
             procs = Processes(tmp)
             try:
-                measure(3, *start_stdio_targets(procs, wanted))
+                measure(3, *start_stdio_targets(procs, tmp, wanted))
             finally:
                 procs.close()
-    print_table(rows, failures, notes, args)
+    print_table(rows, failures, notes, setups, args)
     # A peer that fails is a finding, reported in the table; the run fails only for our own targets.
     return 1 if any(name in ("direct", "mcpgate") for _, name in failures) else 0
 
