@@ -150,7 +150,10 @@ def test_the_encoder_reads_a_tools_gist_while_bm25_reads_its_parameters_too() ->
     assert index.wait_encoded(WAIT)
     assert f"{convert.name}: Convert a document between formats" in encoder.encoded
     assert not any("output_format" in text for text in encoder.encoded)
-    assert index.search("turn this into latex", 1)[0].id == "pandoc_convert"  # a parameter's word, via BM25
+    assert index.search("turn this into latex", 1)[0].id == "pandoc_convert"  # a parameter's word
+    bm25_only = SearchIndex([], semantic_weight=0)
+    bm25_only.update([*TOOLS, convert])
+    assert bm25_only.search("latex", 1)[0].id == "pandoc_convert"  # BM25 read the parameters
     encoder.encoded.clear()
     reworded = Document(convert.id, convert.name, "Convert a document. to: rst or docx", "pandoc", convert.gist)
     index.update([*TOOLS, reworded])  # only the parameters changed: the vector stays

@@ -111,7 +111,7 @@ class SearchIndex:
         self.encoder_threads = encoder_threads
         self.query_threads = query_threads
         self.vector_cache = vector_cache  # the encoder's vectors of earlier runs, by text
-        self._encoded: dict[str, tuple[str, np.ndarray]] = {}  # id → (full text, the encoder's vector)
+        self._encoded: dict[str, tuple[str, np.ndarray]] = {}  # id → (encoder text, the encoder's vector)
         self._encoding = threading.Condition()  # guards the three below
         self._pending: list[Document] | None = None  # the newest documents still to encode
         self._encoder_busy = False
@@ -279,15 +279,15 @@ class SearchIndex:
         standouts = []
         for part in range(1, signals.texts):
             scores = self._fused(signals, part)
-            spread = float(scores.std())
+            mean, spread = float(scores.mean()), float(scores.std())
             if spread == 0:
                 continue
-            bar = float(scores.mean()) + spread * NEED_STANDS_OUT * math.sqrt(2 * math.log(len(scores)))
             if allowed is not None:
                 scores[~allowed] = -np.inf
             best = int(np.argmax(scores))
-            if scores[best] >= bar:
-                standouts.append((-float(scores[best]) / spread, best))
+            distinct = (float(scores[best]) - mean) / spread
+            if distinct >= NEED_STANDS_OUT * math.sqrt(2 * math.log(len(scores))):
+                standouts.append((-distinct, best))
         promoted = [best for _, best in sorted(standouts)]
         return list(dict.fromkeys([ranked[0], *promoted, *ranked[1:]]))
 
