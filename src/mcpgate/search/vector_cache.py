@@ -31,6 +31,8 @@ class VectorCache:
         self.limit = limit
         self._vectors: dict[bytes, np.ndarray] | None = None  # read at the first use
         self._lock = threading.Lock()
+        # One save at a time: two indexes' encoder threads would otherwise write the same partial file.
+        self._saving = threading.Lock()
 
     def get(self, text: str) -> np.ndarray | None:
         with self._lock:
@@ -44,11 +46,15 @@ class VectorCache:
                 known[key] = vector  # newest last: what `save` keeps when over the limit
 
     def save(self) -> None:
-        with self._lock:
-            known = self._loaded()
-            keys = list(known)[-self.limit :]
-            digests = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16)
-            vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+        with self._saving:
+            with self._lock:  # the newest snapshot, taken by the writer that holds the file
+                known = self._loaded()
+                keys = list(known)[-self.limit :]
+                digests = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), 16)
+                vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+            self._write(digests, vectors)
+
+    def _write(self, digests: np.ndarray, vectors: np.ndarray) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             partial = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
