@@ -41,8 +41,10 @@ async def test_every_reply_reaches_its_own_client_whichever_replica_a_request_la
             for index in range(CLIENTS):
                 tg.start_soon(one_client, index)
     assert wrong == []
-    for served in seen:  # each client's requests reached both replicas (how many each: the others' traffic decides)
-        assert served.counts["r0"] >= 2 and served.counts["r1"] >= 2, served.counts
+    # Sessions served by both replicas. Not every one: the balancer alternates per request across all
+    # clients, so a client whose requests fall in step with the others' can land on one replica only.
+    spanning = [served.counts for served in seen if served.counts["r0"] >= 2 and served.counts["r1"] >= 2]
+    assert len(spanning) >= CLIENTS // 2, [served.counts for served in seen]
     total = sum((served.counts for served in seen), start=Counter())
     assert min(total["r0"], total["r1"]) >= 0.4 * (total["r0"] + total["r1"]), total
 
