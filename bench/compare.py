@@ -64,7 +64,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from compare_targets import (  # bench/, the script's own folder
+import compare_targets  # bench/, the script's own folder
+from compare_targets import (
     Processes,
     Target,
     start_http_targets,
@@ -340,7 +341,17 @@ def main() -> int:
     parser.add_argument("--concurrency", default="1,10,32", help="comma list (default 1,10,32; at most ~40)")
     parser.add_argument("--only", default="1,2,3", help="comma list of workloads: 1 http, 2 sse, 3 stdio")
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma subset of {','.join(TARGETS)}")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another mcpgate checkout (e.g. a `git worktree` of an older commit) measured beside this one "
+        "as the row mcpgate@base, with its own key and registry",
+    )
     args = parser.parse_args()
+    if args.baseline is not None:
+        if not (args.baseline / "src" / "mcpgate").is_dir():
+            parser.error(f"--baseline {args.baseline}: no src/mcpgate there")
+        compare_targets.BASELINE = args.baseline.resolve()
     levels = [int(c) for c in args.concurrency.split(",")]
     only = sorted({int(w) for w in args.only.split(",")})
     wanted = set(args.targets.split(","))

@@ -61,11 +61,13 @@ class Processes:
         self.logs = logs
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, name: str, args: list[str], env_file: Path | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, args: list[str], env_file: Path | None = None, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         if env_file is not None:  # source ContextForge's env.sh, then exec the command (same pid)
             args = ["bash", "-c", '. "$0" && exec "$@"', str(env_file), *args]
         log = (self.logs / f"{name}.log").open("wb")
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, env=env)
         proc.log_path = log.name  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc
@@ -138,20 +140,21 @@ def start_http_targets(
     http = {"direct": Target("direct", f"{base}/mcp", "echo", HttpClient, [], up, setup=direct)}
     sse = {"direct": Target("direct", f"{base}/sse", "echo", SseClient, [], up, setup=direct)}
     failures: dict[str, str] = {}
-    if "mcpgate" in wanted:
+    for name, src in mcpgate_builds(wanted):
         port = free_port()
-        config, auth = mcpgate_with_key(tmp, "serve", {"mcpServers": {"up": {"url": f"{base}/mcp", "type": "http"}}})
+        settings = {"mcpServers": {"up": {"url": f"{base}/mcp", "type": "http"}}}
+        config, auth = mcpgate_with_key(tmp, f"serve-{len(http)}", settings, src)
         args = [PY, "-m", "mcpgate", "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"]
-        gateway = procs.start("mcpgate-serve", args)
-        setup = f"`{shlex.join(args).replace(PY, 'python')}`, {MCPGATE_SETUP}"
+        gateway = procs.start(name, args, env=source_env(src))
+        setup = f"`{shlex.join(args).replace(PY, 'python')}`, {MCPGATE_SETUP}{built_from(src)}"
         try:
-            wait_until(gateway, http_ok(f"http://127.0.0.1:{port}/health", "ready"), "mcpgate serve")
+            wait_until(gateway, http_ok(f"http://127.0.0.1:{port}/health", "ready"), name)
             gw = f"http://127.0.0.1:{port}"
-            http["mcpgate"] = Target("mcpgate", f"{gw}/mcp", "up_echo", HttpClient, [gateway.pid], up, auth)
-            sse["mcpgate"] = Target("mcpgate", f"{gw}/sse", "up_echo", SseClient, [gateway.pid], up, auth)
-            http["mcpgate"].setup = sse["mcpgate"].setup = setup
+            http[name] = Target(name, f"{gw}/mcp", "up_echo", HttpClient, [gateway.pid], up, auth)
+            sse[name] = Target(name, f"{gw}/sse", "up_echo", SseClient, [gateway.pid], up, auth)
+            http[name].setup = sse[name].setup = setup
         except (RuntimeError, TimeoutError) as exc:
-            failures["mcpgate"] = f"start: {exc}"
+            failures[name] = f"start: {exc}"
     if "contextforge" in wanted:
         try:
             http["contextforge"], sse["contextforge"] = start_contextforge(procs, tmp, f"{base}/mcp", up)
@@ -170,16 +173,41 @@ MCPGATE_SETUP = (
 )
 
 
-def mcpgate_with_key(tmp: Path, name: str, settings: dict[str, Any]) -> tuple[Path, dict[str, str]]:
+# `--baseline DIR`: another checkout of mcpgate measured beside this one, as the row "mcpgate@base"
+# (its `src` first on the path), so a change's effect is read against the same background.
+BASELINE: Path | None = None
+
+
+def mcpgate_builds(wanted: set[str]) -> list[tuple[str, Path | None]]:
+    """(target name, source folder or None for this checkout) of each mcpgate build to measure."""
+    if "mcpgate" not in wanted:
+        return []
+    return [("mcpgate", None)] + ([("mcpgate@base", BASELINE / "src")] if BASELINE is not None else [])
+
+
+def source_env(src: Path | None) -> dict[str, str] | None:
+    return None if src is None else {**os.environ, "PYTHONPATH": str(src)}
+
+
+def built_from(src: Path | None) -> str:
+    return "" if src is None else f"; built from {src.parent} (--baseline)"
+
+
+def mcpgate_with_key(
+    tmp: Path, name: str, settings: dict[str, Any], src: Path | None = None
+) -> tuple[Path, dict[str, str]]:
     """A config file for one mcpgate target with a registry of its own, and the header of a managed
-    key created in it (`mcpgate keys create`): with a key there, every call is authenticated."""
+    key created in it (`mcpgate keys create`, by the same build): with a key there, every call is
+    authenticated."""
     state = tmp / f"mcpgate-{name}"
     state.mkdir()
     config = state / "config.json"
     registry = {"database_url": f"sqlite+aiosqlite:///{state / 'registry.db'}", "data_dir": str(state)}
     config.write_text(json.dumps({**settings, **registry}))
     create = [PY, "-m", "mcpgate", "keys", "create", "bench", "--scopes", "tools:call", "--config", str(config)]
-    done = subprocess.run([*create, "--offline", "--json"], check=True, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*create, "--offline", "--json"], check=True, capture_output=True, text=True, timeout=120, env=source_env(src)
+    )
     return config, {"authorization": f"Bearer {json.loads(done.stdout)['key']}"}
 
 
@@ -226,56 +254,59 @@ def start_contextforge(procs: Processes, tmp: Path, upstream_url: str, up: list[
 
 def start_stdio_targets(procs: Processes, tmp: Path, wanted: set[str]) -> tuple[dict[str, Target], dict[str, str]]:
     """mcpgate wrap, mcp-proxy and supergateway, each bridging its own `fast_upstream.py stdio`."""
-    config, auth = mcpgate_with_key(tmp, "wrap", {}) if "mcpgate" in wanted else (None, {})
-    recipes = {
-        "mcpgate": (
-            [PY, "-m", "mcpgate", "wrap", "--config", str(config), "--log-level", "warning", "--port", "{port}"]
-            + ["--", *STDIO_CMD],
-            "/health",
-            "ready",
-        ),
-        "mcp-proxy": (
-            [str(PEERS / ".venv-mcp-proxy/bin/python"), "-c", MCP_PROXY_ON_UVLOOP]
-            + ["--log-level", "WARNING", "--port", "{port}", "--", *STDIO_CMD],
-            "/status",
-            "",
-        ),
-        "supergateway": (
-            [str(PEERS / "bin/supergateway"), "--stdio", shlex.join(STDIO_CMD), "--outputTransport", "streamableHttp"]
-            + ["--stateful", "--port", "{port}", "--healthEndpoint", "/healthz", "--logLevel", "none"],
-            "/healthz",
-            "ok",
-        ),
-        "supergateway-sse": (
-            [str(PEERS / "bin/supergateway"), "--stdio", shlex.join(STDIO_CMD), "--outputTransport", "sse"]
-            + ["--port", "{port}", "--healthEndpoint", "/healthz", "--logLevel", "none"],
-            "/healthz",
-            "ok",
-        ),
-    }
+    recipes: dict[str, tuple[list[str], str, str, Path | None, dict[str, str]]] = {}
+    for name, src in mcpgate_builds(wanted):
+        config, auth = mcpgate_with_key(tmp, f"wrap-{len(recipes)}", {}, src)
+        wrap = [PY, "-m", "mcpgate", "wrap", "--config", str(config), "--log-level", "warning", "--port", "{port}"]
+        recipes[name] = ([*wrap, "--", *STDIO_CMD], "/health", "ready", src, auth)
+    recipes["mcp-proxy"] = (
+        [str(PEERS / ".venv-mcp-proxy/bin/python"), "-c", MCP_PROXY_ON_UVLOOP]
+        + ["--log-level", "WARNING", "--port", "{port}", "--", *STDIO_CMD],
+        "/status",
+        "",
+        None,
+        {},
+    )
+    recipes["supergateway"] = (
+        [str(PEERS / "bin/supergateway"), "--stdio", shlex.join(STDIO_CMD), "--outputTransport", "streamableHttp"]
+        + ["--stateful", "--port", "{port}", "--healthEndpoint", "/healthz", "--logLevel", "none"],
+        "/healthz",
+        "ok",
+        None,
+        {},
+    )
+    recipes["supergateway-sse"] = (
+        [str(PEERS / "bin/supergateway"), "--stdio", shlex.join(STDIO_CMD), "--outputTransport", "sse"]
+        + ["--port", "{port}", "--healthEndpoint", "/healthz", "--logLevel", "none"],
+        "/healthz",
+        "ok",
+        None,
+        {},
+    )
     targets, failures = {}, {}
-    for name, (template, health, needle) in recipes.items():
-        if name not in wanted:
+    for name, (template, health, needle, src, headers) in recipes.items():
+        if name not in wanted and not name.startswith("mcpgate"):
             continue
         port = free_port()
-        proc = procs.start(f"{name}-stdio", [arg.replace("{port}", str(port)) for arg in template])
+        proc = procs.start(f"{name}-stdio", [arg.replace("{port}", str(port)) for arg in template], env=source_env(src))
         try:
             wait_until(proc, http_ok(f"http://127.0.0.1:{port}{health}", needle), name)
         except (RuntimeError, TimeoutError) as exc:
             failures[name] = f"start: {exc}"
             continue
-        headers = auth if name == "mcpgate" else {}
         command = shlex.join(arg.replace("{port}", str(port)) for arg in template).replace(PY, "python")
         command = command.replace(shlex.quote(MCP_PROXY_ON_UVLOOP), "MCP_PROXY_ON_UVLOOP")
-        setup = f"`{command}`" + (f", {MCPGATE_SETUP}" if name == "mcpgate" else STDIO_SETUPS.get(name, ""))
+        ours = name.startswith("mcpgate")
+        setup = f"`{command}`" + (f", {MCPGATE_SETUP}{built_from(src)}" if ours else STDIO_SETUPS.get(name, ""))
         url, client = (f"http://127.0.0.1:{port}/sse", SseClient) if name.endswith("-sse") else (None, HttpClient)
         url = url or f"http://127.0.0.1:{port}/mcp"
         targets[name] = Target(name, url, "echo", client, [proc.pid], [], headers)
         targets[name].setup = setup
-        if name == "mcpgate" and "supergateway-sse" in wanted:  # the same process over SSE: like for like
-            sse = Target("mcpgate-sse", f"http://127.0.0.1:{port}/sse", "echo", SseClient, [proc.pid], [], headers)
+        if ours and "supergateway-sse" in wanted:  # the same process over SSE: like for like
+            sse_name = name.replace("mcpgate", "mcpgate-sse")
+            sse = Target(sse_name, f"http://127.0.0.1:{port}/sse", "echo", SseClient, [proc.pid], [], headers)
             sse.setup = f"{setup}; this row over legacy SSE, as supergateway-sse"
-            targets["mcpgate-sse"] = sse
+            targets[sse_name] = sse
     return targets, failures
 
 
