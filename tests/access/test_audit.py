@@ -9,6 +9,7 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 import anyio
+import anyio.lowlevel
 import orjson
 import pytest
 from mcp import MCPError
@@ -16,6 +17,8 @@ from sqlalchemy import select
 
 from mcpgate.access.audit import AuditTrail
 from mcpgate.access.authentication import Authenticator
+from mcpgate.hub.forwarding import ToolCall
+from mcpgate.hub.session import ClientSession
 from mcpgate.store.audit import AuditStore, audit_table
 from mcpgate.store.database import Database
 from mcpgate.store.keys import KeyStore
@@ -103,6 +106,45 @@ async def test_since_and_until_select_by_the_instant_whatever_zone_it_is_written
         assert await ids(since=third["at"], until=first["at"]) == []
         refused = await http.get("/api/v1/audit", params={"since": "yesterday"})
         assert refused.status_code == 422 and "since" in refused.json()["error"]["message"]
+
+
+async def test_a_big_flush_lets_requests_in_between_its_slices() -> None:
+    """Rows are built at the flush; thousands built at once held every request behind them (the
+    p99 of a busy gateway), so they are built a slice at a time with the event loop let through."""
+    database = Database("sqlite+aiosqlite://")
+    try:
+        await database.upgrade()
+        store = _FirstWriteWatched(database)
+        trail = AuditTrail(store, Authenticator(KeyStore(database)))
+        session = ClientSession("streamable_http", owner="anonymous")
+        for index in range(1000):
+            trail.tool_call(ToolCall(session, "e_echo", {"text": str(index)}, "ok", 0.001))
+        turns = 0
+
+        async def other_request() -> None:
+            nonlocal turns
+            while not store.first_write.is_set():
+                turns += 1
+                await anyio.lowlevel.checkpoint()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other_request)
+            with anyio.fail_after(30):
+                await trail.flush()
+        assert turns >= 1000 // 64 - 1  # served between the slices, before any row was written
+        assert len(await store.read(limit=2000)) == 1000
+    finally:
+        await database.aclose()
+
+
+class _FirstWriteWatched(AuditStore):
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.first_write = anyio.Event()
+
+    async def write(self, events):  # type: ignore[no-untyped-def]
+        self.first_write.set()
+        await super().write(events)
 
 
 class _HeldStore(AuditStore):

@@ -17,6 +17,7 @@ one commit per batch, not per call.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -37,6 +38,7 @@ logger = logging.getLogger("mcpgate.audit")
 
 _FLUSH_SECONDS = 0.5
 _STORED_WAIT_SECONDS = 5.0  # a caller waits this long at most for its row (the database may be away)
+_BUILD_SLICE = 64  # rows built between two turns of the event loop (see `_built`)
 _MAX_BUFFER = 50_000  # beyond this (database away for long) the oldest rows are dropped, the log lines stay
 
 
@@ -111,15 +113,18 @@ class AuditTrail:
     async def flush(self) -> None:
         """Write what is buffered; when it returns, every event recorded before the call is stored."""
         async with self._writing:
-            events = [event if isinstance(event, AuditEvent) else event.event() for event in self._buffer]
-            self._buffer = []
-            if not events:
+            pending, self._buffer = self._buffer, []
+            if not pending:
                 return
             try:
+                events = await _built(pending)
                 await self.store.write(events)
-            except Exception:  # the database may be briefly away: keep the rows for the next flush
-                self._buffer[:0] = events[-_MAX_BUFFER:]
-                logger.exception("writing %d audit rows failed; will retry", len(events))
+            except BaseException as exc:  # the database may be briefly away: keep the rows for the next flush
+                self._buffer[:0] = pending[-_MAX_BUFFER:]
+                if isinstance(exc, Exception):
+                    logger.exception("writing %d audit rows failed; will retry", len(pending))
+                else:
+                    raise
 
     async def _write_periodically(self) -> None:
         while True:
@@ -168,6 +173,18 @@ class _LateToolCall:
             arguments_digest=_digest(call.arguments),
             reason=call.error,
         )
+
+
+async def _built(pending: list[AuditEvent | _LateToolCall]) -> list[AuditEvent]:
+    """The rows of `pending`, built a slice at a time with the event loop let through between
+    slices: a flush's thousands of rows built at once held every request behind them for tens of
+    milliseconds, the p99 of a busy gateway (docs/benchmarks.md)."""
+    events: list[AuditEvent] = []
+    for start in range(0, len(pending), _BUILD_SLICE):
+        if start:
+            await asyncio.sleep(0)
+        events.extend(e if isinstance(e, AuditEvent) else e.event() for e in pending[start : start + _BUILD_SLICE])
+    return events
 
 
 def _digest(arguments: Any) -> str | None:
