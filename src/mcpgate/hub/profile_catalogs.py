@@ -226,8 +226,9 @@ class ProfileCatalogs:
         if shared.modern and protocol_version in MODERN_PROTOCOL_VERSIONS:
             return shared  # the request goes with the client's own envelope (see forwarding.py)
         connection = self.links.open(shared, profile).connection
-        with anyio.move_on_after(self.settings.timeouts.connect + 1):
-            await connection.wait_settled()
+        if not connection.settled:  # a timeout scope only when there is something to wait for: per call, it showed
+            with anyio.move_on_after(self.settings.timeouts.connect + 1):
+                await connection.wait_settled()
         if not connection.is_ready:
             raise connection.unavailable()
         return connection

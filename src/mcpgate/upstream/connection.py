@@ -188,6 +188,11 @@ class UpstreamConnection:
             return None  # a remote server comes back once the network or the server does
         return min(_UNRUNNABLE_ATTEMPTS, self.backoff.attempts) if unrunnable else self.backoff.attempts
 
+    @property
+    def settled(self) -> bool:
+        """Whether the first connection attempt has succeeded or failed."""
+        return self._settled.is_set()
+
     async def wait_settled(self) -> None:
         """Until the first connection attempt has succeeded or failed."""
         await self._settled.wait()

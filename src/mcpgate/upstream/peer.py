@@ -111,7 +111,8 @@ class Exchange:
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
         self.lost: str | None = None  # why no reply can come any more
-        self._arrived: anyio.Event | None = None  # made only if someone has to wait
+        # Made only if someone has to wait; asyncio's own, as the deadline in `Peer.request`.
+        self._arrived: asyncio.Event | None = None
 
     @property
     def answered(self) -> bool:
@@ -135,7 +136,7 @@ class Exchange:
     async def wait(self) -> None:
         if not self.answered:
             if self._arrived is None:
-                self._arrived = anyio.Event()
+                self._arrived = asyncio.Event()
             await self._arrived.wait()
 
 
