@@ -161,9 +161,10 @@ def start_http_targets(
         except (RuntimeError, TimeoutError, subprocess.SubprocessError, KeyError, ValueError) as exc:
             failures["contextforge"] = f"start: {exc}"
     # The upstream runs anyway (the gateways need it); "direct" is measured only if wanted.
+    measured = wanted | {name for name, _ in mcpgate_builds(wanted)}
     return {
-        "http": {k: v for k, v in http.items() if k in wanted},
-        "sse": {k: v for k, v in sse.items() if k in wanted},
+        "http": {k: v for k, v in http.items() if k in measured},
+        "sse": {k: v for k, v in sse.items() if k in measured},
     }, failures
 
 
