@@ -486,12 +486,13 @@ class _ClientWatcher:
         self._keepalive_seconds = keepalive_seconds
         self._loop = asyncio.get_running_loop()
         self._task: asyncio.Task[None] | None = None
-        self._watch_timer = self._loop.call_later(_WATCH_AFTER_SECONDS, self._start_watching)
-        self._timer = self._loop.call_later(keepalive_seconds, self._tick)
         self._keepalive: asyncio.Task[None] | None = None
+        # One timer per call, not two: the keep-alive clock starts once the call is being watched.
+        self._timer = self._loop.call_later(_WATCH_AFTER_SECONDS, self._start_watching)
 
     def _start_watching(self) -> None:
         self._task = self._loop.create_task(self._watch())
+        self._timer = self._loop.call_later(self._keepalive_seconds - _WATCH_AFTER_SECONDS, self._tick)
 
     async def _watch(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":
@@ -508,7 +509,6 @@ class _ClientWatcher:
             await self._response.keepalive()
 
     def stop(self) -> None:
-        self._watch_timer.cancel()
         self._timer.cancel()
         if self._task is not None:
             self._task.cancel()
