@@ -285,7 +285,7 @@ class Forwarder:
         if self.hub.authorizations is not None and self.hub.authorizations.wanted(upstream):
             return None  # OAuth: connection_for decides, and the answer carries the link
         connection = self.hub.connection(upstream)
-        if not getattr(connection.spec, "credentials_required", False) or passed_through(connection, session):
+        if not connection.credentials_required or passed_through(connection, session):
             return None
         if session.user is not None and self.hub.credentials.for_user(session.user, upstream) is not None:
             return None

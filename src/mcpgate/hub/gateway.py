@@ -280,8 +280,14 @@ class Hub:
         return server
 
     def profile_of(self, session: ClientSession) -> Profile:
-        """The relayable part of what `session` declared (see `profiles.py`)."""
-        return Profile.of(session.capabilities)
+        """The relayable part of what `session` declared (see `profiles.py`); worked out once per
+        declaration, not per call."""
+        known = session.profile
+        if known is not None and known[0] is session.capabilities:
+            return known[1]
+        profile = Profile.of(session.capabilities)
+        session.profile = (session.capabilities, profile)
+        return profile
 
     def view_for(self, server: str, profile: Profile = FULL) -> View | None:
         """What sessions of virtual server `server` and `profile` are shown (None: it was deleted)."""

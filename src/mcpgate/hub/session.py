@@ -87,6 +87,8 @@ class ClientSession:
     protocol_version: str | None = None
     client_info: dict[str, Any] = field(default_factory=dict)
     capabilities: dict[str, Any] = field(default_factory=dict)
+    # (the capabilities it was worked out from, its profile): see `Hub.profile_of`
+    profile: tuple[dict[str, Any], Any] | None = field(default=None, repr=False)
     initialized: bool = False
     # Least severe log level the client wants (logging/setLevel, or 2026's per-request
     # `_meta`); None = all before setLevel on the handshake era, none on 2026-07-28.

@@ -136,6 +136,7 @@ class UpstreamConnection:
         self.needs_credentials = bool(getattr(spec, "credentials_required", False))
         # Read per call: a pydantic model's missing attribute costs an exception each time.
         self.per_session: bool = getattr(spec, "per_session", False)
+        self.credentials_required: bool = self.needs_credentials  # as configured, whatever a catalog says
         self.resource_tool: str | None = None  # see catalogs.channel.LocalServer
         # Whether the upstream also takes self-contained 2026-07-28 requests (probed over
         # HTTP): then requests of 2026 clients go to it as such, input_required and all.
