@@ -73,6 +73,7 @@ class Authenticator:
         self._static = digest(static_key) if static_key else None
         self._required = required
         self._keys: dict[str, ApiKey] = {}  # digest → live (unrevoked) key
+        self._by_id: dict[str, ApiKey] = {}  # the same keys by id: looked up per call (audit), not scanned
         self._used: dict[str, datetime] = {}
         # Told the id of every key that stops being valid: revoked here, or gone when re-read
         # (revoked by another replica or the offline CLI). Its sessions end.
@@ -84,6 +85,7 @@ class Authenticator:
         """(Re-)read the keys; the sessions of any that is no longer valid are ended."""
         before = {key.id for key in self._keys.values()}
         self._keys = {key.digest: key for key in await self.store.all() if key.revoked_at is None}
+        self._by_id = {key.id: key for key in self._keys.values()}
         for key_id in before - {key.id for key in self._keys.values()}:
             self._revoked(key_id)
 
@@ -123,7 +125,7 @@ class Authenticator:
         """The principal of the key `key_ref` names, if it is still valid (not revoked, expired or changed)."""
         if key_ref.startswith("static:"):
             return STATIC if self._static is not None and key_ref == f"static:{self._static[:16]}" else None
-        found = next((key for key in self._keys.values() if key.id == key_ref), None)
+        found = self._by_id.get(key_ref)
         if found is None or (found.expires_at is not None and found.expires_at <= self.clock()):
             return None
         return Principal("key", found.id, found.name, found.scopes, found.servers)
@@ -141,7 +143,8 @@ class Authenticator:
         """A key's name for records (None for the open gateway and anonymous callers)."""
         if principal_id == "static":
             return "MCPGATE_API_KEY"
-        return next((key.name for key in self._keys.values() if key.id == principal_id), None)
+        found = self._by_id.get(principal_id)
+        return found.name if found is not None else None
 
     # -- managing keys -----------------------------------------------------------------
 
@@ -172,6 +175,7 @@ class Authenticator:
         )
         await self.store.add(key)
         self._keys[key.digest] = key
+        self._by_id[key.id] = key
         logger.info("API key %s (%s) created", key.prefix, name)
         for listener in self.on_change:
             await listener()
@@ -180,6 +184,7 @@ class Authenticator:
     async def revoke(self, key_id: str) -> ApiKey:
         key = await self.store.revoke(key_id, self.clock())
         self._keys.pop(key.digest, None)
+        self._by_id.pop(key.id, None)
         self._revoked(key_id)
         logger.info("API key %s (%s) revoked", key.prefix, key.name)
         for listener in self.on_change:
