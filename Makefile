@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: run test lint node-tools browser haproxy bench bench-compare bench-latency bench-fleet bench-search bench-catalog bench-ui screenshots clean
+.PHONY: run test lint node-tools browser haproxy bench bench-compare bench-profile bench-latency bench-fleet bench-search bench-catalog bench-ui screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ bench: $(STAMP)
 bench-compare: $(STAMP)
 	bash bench/peers/install.sh
 	$(BIN)/python bench/compare.py
+
+# Where mcpgate's CPU per call goes, by layer (py-spy, installed into bench/peers/.venv-tools).
+bench-profile: $(STAMP)
+	$(BIN)/python bench/profile.py --workload 3 --concurrency 32
+	$(BIN)/python bench/profile.py --workload 1 --concurrency 1
 
 bench-latency: $(STAMP)
 	$(BIN)/python bench/latency.py

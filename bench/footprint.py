@@ -48,13 +48,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from compare import (  # bench/, the script's own folder
+from compare import UPSTREAM_MARK  # bench/, the script's own folder
+from compare_targets import (
     HERE,
     PEERS,
     PY,
     START_TIMEOUT,
     STDIO_CMD,
-    UPSTREAM_MARK,
     Processes,
     free_port,
     listening,

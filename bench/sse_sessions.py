@@ -60,7 +60,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compare import Processes, free_port, http_ok, listening, log_tail, wait_until  # bench/, the script's own folder
+from compare_targets import (  # bench/, the script's own folder
+    Processes,
+    free_port,
+    http_ok,
+    listening,
+    log_tail,
+    wait_until,
+)
 from sse_clients import ADMIN_KEY, HOST, Clients  # bench/, the script's own folder
 
 HERE = Path(__file__).parent
