@@ -65,6 +65,9 @@ def _harmless(value: Any) -> Any:
     return safe
 
 
+# Every operation × 100 generated examples: 84 s alone on a slow phase of a 2-core CI machine,
+# past the suite's 120 s under load (the timeout, caught by Hypothesis, read as a flaky failure).
+@pytest.mark.timeout(600)
 def test_the_management_api_keeps_the_promises_of_its_openapi_document(
     gateway_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

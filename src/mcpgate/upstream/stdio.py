@@ -13,9 +13,10 @@ executable, a missing working directory) is `CommandNotRunnable`, named; `runnab
 checks that beforehand (the management API refuses such an upstream).
 
 The pipes are asyncio's own streams, not anyio's wrappers: a whole line goes into the pipe's
-buffer in one synchronous write (no lock, no checkpoint), and flow control waits only when the
-buffer is past its high-water mark. Per bridged call that was a tenth of the gateway's CPU
-(docs/benchmarks.md).
+buffer in one synchronous write (no lock, no checkpoint); only while the child is behind in
+reading (its backlog past the high-water mark) do writers take turns, each waiting for the backlog
+to drain, so what waits for the child stays bounded. The wrappers and a lock per line were a tenth
+of the gateway's CPU per bridged call (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class StdioChannel:
         self.process = process
         self.name = name
         self._write_lock = asyncio.Lock()  # only while the child is behind in reading (see `send`)
+        if process.stdin is not None:  # drain() must wait exactly while the backlog is past our mark
+            process.stdin.transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
 
     async def run(self, peer: Peer, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         stdout = self.process.stdout
