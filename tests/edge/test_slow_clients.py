@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import httpx
+import httpx2
 import pytest
 
 from mcpgate.app import create_app, open_services
@@ -133,6 +134,12 @@ async def test_a_kept_alive_client_is_not_hurried_by_the_header_timeout() -> Non
         stalled_writer.close()
 
 
+def test_by_default_an_idle_connection_outlasts_the_sdk_clients_own_idle_limit() -> None:
+    """The client must be the one to drop an idle connection: one that reuses it just as the server
+    closes it loses that request (the official SDK's httpx2 neither notices in time nor retries)."""
+    assert EdgeSettings().idle_timeout_seconds > 2 * httpx2.Limits().keepalive_expiry
+
+
 async def test_at_the_connection_cap_health_answers_through_a_flood_of_stalled_requests() -> None:
     settings = settings_from_mapping(
         {"database_url": "sqlite+aiosqlite://", "edge": {"maxConnections": 20, "headerTimeoutSeconds": 30}}
@@ -167,6 +174,29 @@ async def test_at_the_cap_with_no_connection_waiting_a_new_one_is_refused_at_onc
         refused, refused_writer = await connect(port)
         assert (await closed_by_server(refused, within=5)).startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
         for writer in [*streams, refused_writer]:
+            writer.close()
+
+
+async def test_at_the_cap_the_connection_idle_longest_gives_way_first_and_is_closed_not_reset() -> None:
+    """Idle kept-alive connections owe nothing: closing one is what its keep-alive timeout would do,
+    so at the cap they go before a client that is mid-request, and with a clean close."""
+    edge = EdgeSettings(max_connections=3, header_timeout_seconds=30)
+    async with serve_asgi(_test_app, edge) as url:
+        port = port_of(url)
+        idle = []
+        for _ in range(2):  # each served once, then idle
+            reader, writer = await connect(port)
+            assert (await request(reader, writer)).startswith(b"HTTP/1.1 200 OK\r\n")
+            idle.append((reader, writer))
+        half, half_writer = await connect(port, HALF_A_HEAD)  # at the cap, mid-request
+        newest, newest_writer = await connect(port)
+        with anyio.fail_after(5):
+            assert await idle[0][0].read() == b""  # the longest idle: a clean end (a reset would raise)
+        assert (await request(newest, newest_writer)).startswith(b"HTTP/1.1 200 OK\r\n")
+        # The other idle one still serves, and the half request is still waited for.
+        assert (await request(*idle[1])).startswith(b"HTTP/1.1 200 OK\r\n")
+        assert (await request(half, half_writer, b"\r\n")).startswith(b"HTTP/1.1 200 OK\r\n")
+        for writer in (idle[0][1], idle[1][1], half_writer, newest_writer):
             writer.close()
 
 

@@ -5,6 +5,7 @@
     limits.waiting(transport)        # a kept-alive connection's next request has begun: its head is due
     limits.receiving(transport)      # the head is complete: the body is due (each chunk restarts the clock)
     limits.received(transport)       # the request is complete: nothing more is due from the peer
+    limits.idle(transport)           # its response is done too: kept alive for the client's next request
     limits.write_stalled(transport)  # the peer has stopped taking the response (or its last bytes)
     limits.write_resumed(transport)  # …and takes it again
     limits.closed(transport)         # connection lost
@@ -21,9 +22,11 @@ Three deadlines, so that no peer can hold a connection by going quiet:
   `write_timeout` (detected within one to two of them), or the connection is reset and what it
   buffered is released. A slow reader makes progress; an idle event stream is not stalled at all.
 
-At `max_connections`, a new connection takes the place of the one that has waited longest for a
-request's head or a body chunk, so a flood of stalled half-requests never locks out `/health`; only
-when no connection is waiting for its peer is the new one refused (a 503, then closed). The default
+At `max_connections`, a new connection takes the place of the one idle longest between requests
+(closed, as its keep-alive timeout would), else of the one that has waited longest for a request's
+head or a body chunk, so neither idle clients nor a flood of stalled half-requests lock out
+`/health`; only when no connection is idle or waiting for its peer is the new one refused (a 503,
+then closed). The default
 cap (`default_max_connections`) leaves room below the process's open-file limit for everything else,
 so accepting a connection never fails with EMFILE.
 
@@ -113,6 +116,7 @@ class ConnectionLimits:
         self._head = _Deadline(header_timeout)  # since the head began
         self._body = _Deadline(body_timeout)  # since the last body chunk (or the head's end)
         self._write = _Deadline(write_timeout)  # since the response last made progress
+        self._idle: OrderedDict[ClientTransport, None] = OrderedDict()  # between requests, longest idle first
         self._unsent: dict[ClientTransport, int] = {}  # a stalled write's unsent bytes, at its clock's start
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # the first connection's
         self._timer: asyncio.TimerHandle | None = None
@@ -148,7 +152,14 @@ class ConnectionLimits:
 
     def waiting(self, connection: ClientTransport) -> None:
         """The connection's next request head is due within `header_timeout` from now."""
+        self._idle.pop(connection, None)
         self._start(self._head, connection)
+
+    def idle(self, connection: ClientTransport) -> None:
+        """A response is done and nothing is due from the peer: the connection is kept for the
+        client's next request (the server's keep-alive timer closes it if none comes)."""
+        self._idle[connection] = None
+        self._idle.move_to_end(connection)
 
     def receiving(self, connection: ClientTransport) -> None:
         """The head is complete, or a body chunk came: the next chunk is due within `body_timeout`."""
@@ -178,6 +189,7 @@ class ConnectionLimits:
         self._forget(connection)
 
     def _forget(self, connection: ClientTransport) -> None:
+        self._idle.pop(connection, None)
         self._head.since.pop(connection, None)
         self._body.since.pop(connection, None)
         self._write.since.pop(connection, None)
@@ -190,16 +202,23 @@ class ConnectionLimits:
             self._arm()
 
     def _make_room(self) -> bool:
-        """Reset the connection that has waited longest for its peer's head or body; False when
-        none is waiting."""
+        """Close the connection idle longest between requests, else reset the one that has waited
+        longest for its peer's head or body; False when none is idle or waiting."""
         now = self._loop.time()
         if now - self._warned_at >= _WARN_EVERY:
             self._warned_at = now
             logger.warning(
-                "%d client connections open (edge.maxConnections): a new one replaces the one waiting longest "
-                "for its request, or is refused when none is waiting",
+                "%d client connections open (edge.maxConnections): a new one replaces the one idle or waiting "
+                "longest for its request, or is refused when none is",
                 self.max_connections,
             )
+        if self._idle:
+            # Nothing is owed on it either way: closed as the keep-alive timeout would close it.
+            idle, _ = self._idle.popitem(last=False)
+            self._open.discard(idle)
+            self._forget(idle)
+            idle.close()
+            return True
         head, body = self._head.oldest(), self._body.oldest()
         if head is None and body is None:
             return False

@@ -14,9 +14,9 @@ loop (a stream that waits for its first event) goes out on the loop's next turn.
 concurrency 1: 0.08 ms less per call (docs/benchmarks.md, "One write per response").
 
 The protocol also reports each connection to the server's `ConnectionLimits` (`connections.py`):
-opened, a request's head begun, its body begun and each chunk, the request complete, writing paused
-and resumed, closed. uvicorn's own keep-alive timer still closes connections idle between requests
-(`edge.idleTimeoutSeconds`).
+opened, a request's head begun, its body begun and each chunk, the request complete, its response
+complete with the connection kept alive, writing paused and resumed, closed. uvicorn's own keep-alive
+timer still closes connections idle between requests (`edge.idleTimeoutSeconds`).
 
 uvicorn closes a connection gracefully in every case, also when the app gave up on a response it
 could not finish (a client dropped for not reading its stream); asyncio's `close()` then waits,
@@ -164,6 +164,8 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
         # uvicorn arms its keep-alive timer when nothing pipelined follows: idle until the next request
         self._between_requests = self.timeout_keep_alive_task is not None
+        if self._between_requests:
+            self._limits.idle(self.transport)
 
     def pause_writing(self) -> None:
         super().pause_writing()

@@ -96,12 +96,18 @@ class EdgeSettings(SettingsModel):
     write_timeout_seconds: float = Field(
         60.0, gt=0, validation_alias=alias("write_timeout_seconds", "writeTimeoutSeconds")
     )
-    # A kept-alive connection idle this long between requests is closed (behind a proxy that
-    # reuses connections, set it above the proxy's own idle timeout).
-    idle_timeout_seconds: float = Field(5.0, gt=0, validation_alias=alias("idle_timeout_seconds", "idleTimeoutSeconds"))
+    # A kept-alive connection idle this long between requests is closed. It must outlast the
+    # client's own idle limit: a client reusing a connection just as the server closes it loses
+    # that request (httpx, which the Python SDK uses, keeps connections 5 s and does not retry;
+    # Node's fetch 4 s; AWS's balancer 60 s). 75 s is nginx's default; behind a proxy that reuses
+    # connections, set it above the proxy's own. At `max_connections`, idle ones go first.
+    idle_timeout_seconds: float = Field(
+        75.0, gt=0, validation_alias=alias("idle_timeout_seconds", "idleTimeoutSeconds")
+    )
     # Client connections held at once; unset: the open-file limit less 8,192 (half of it when
-    # that is more). At the cap a new connection takes the place of the one that has waited
-    # longest for its request's head or body, or is refused when none is waiting.
+    # that is more). At the cap a new connection takes the place of the one idle longest between
+    # requests, else of the one that has waited longest for its request's head or body, or is
+    # refused when none is idle or waiting.
     max_connections: int | None = Field(None, ge=1, validation_alias=alias("max_connections", "maxConnections"))
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (the client address that rate
     # limits and the audit see): addresses or networks ("10.0.0.0/8"), or "*" for any. The default
