@@ -3,6 +3,9 @@ with a button, and working), see it listed, revoke it (refused at once); an API 
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
@@ -29,12 +32,21 @@ async def test_a_key_is_created_copied_used_and_revoked(gateway: Gateway, browse
 
         secret = (await page.locator("#new-key").text_content() or "").strip()
         assert secret
+        assert page.url == f"{gateway.url}/admin/keys"  # redirected after the form: a reload sends nothing
         await page.get_by_role("button", name="Copy key").click()
         assert await page.evaluate("navigator.clipboard.readText()") == secret
         row = page.locator("#keys tr[data-key=laptop]")
         await expect(row.locator(".badge")).to_have_text("active")
         await expect(row).to_contain_text("only-echo")
+        # Its expiry, 30 days on (either side of a midnight the test may straddle).
+        days = {(datetime.now(UTC) + timedelta(days=30, seconds=s)).strftime("%Y-%m-%d") for s in (-60, 60)}
+        await expect(row).to_contain_text(re.compile("|".join(f"{day} " for day in days)))
         await screenshot(page, "keys", tmp_path)
+
+        await page.reload()  # the secret is shown once, and the key made once
+        await expect(page.locator("#keys tr[data-key=laptop]")).to_have_count(1)
+        await expect(page.locator("#new-key")).to_have_count(0)
+        assert secret not in await page.content()
 
         async with httpx.AsyncClient(base_url=gateway.url, headers={"x-api-key": secret}) as holder:
             assert (await holder.get("/servers/only-echo/tools")).status_code == 200

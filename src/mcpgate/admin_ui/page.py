@@ -74,22 +74,29 @@ class Page:
             self.request, template, self.signed, status, note=self.note, root=self.root, **context
         )
         if self.note is not None:
-            answer.delete_cookie(NOTE_COOKIE, path=self.root + PREFIX)
+            self.delete_cookie(answer, NOTE_COOKIE)
         return answer
 
     def redirect(self, path: str, note: str | None = None) -> Response:
         answer = RedirectResponse(f"{self.root}{path}", status_code=303)
         if note:
-            answer.set_cookie(
-                NOTE_COOKIE,
-                quote(note),
-                max_age=60,
-                path=self.root + PREFIX,
-                httponly=True,
-                samesite="strict",
-                secure=_secure(self.request),
-            )
+            self.set_cookie(answer, NOTE_COOKIE, quote(note), max_age=60)
         return answer
+
+    def set_cookie(self, answer: Response, name: str, value: str, max_age: int) -> None:
+        """A cookie for this UI's pages only, never sent cross-site nor readable by scripts."""
+        answer.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=self.root + PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=_secure(self.request),
+        )
+
+    def delete_cookie(self, answer: Response, name: str) -> None:
+        answer.delete_cookie(name, path=self.root + PREFIX)
 
 
 def page(

@@ -4,6 +4,7 @@
     cookie = signed.cookie                          # HttpOnly, SameSite=Strict, Path=/admin
     signed = await sign_ins.current(request)        # None when not (or no longer) signed in
     sign_ins.check_csrf(signed, submitted_token)    # Forbidden unless it is this session's
+    sealer(signed).encrypt(b"...")                  # readable by this session only
 
 The cookie is 256 random bits; the registry keeps its digest and the key it signed in with
 (`store/admin_sessions.py`), never the key. Each request looks the key up again, so revoking
@@ -18,12 +19,14 @@ principal's, and the pages say so in a banner.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cryptography.fernet import Fernet
 from starlette.requests import Request
 
 from mcpgate.access.authentication import Authenticator
@@ -93,6 +96,14 @@ class SignIns:
     def check_csrf(self, signed: SignedIn, submitted: str | None) -> None:
         if not submitted or not hmac.compare_digest(submitted, signed.csrf):
             raise Forbidden("this form is stale or came from another site: reload the page and try again")
+
+
+def sealer(signed: SignedIn) -> Fernet:
+    """Seals what this session, and only it, may read back once from a short-lived cookie (a new
+    key's secret, across the redirect after its form): keyed by the session's CSRF token, so any
+    replica can open it and no other browser can."""
+    key = hmac.new(signed.csrf.encode(), b"mcpgate admin seal", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def _csrf_of(cookie: str) -> str:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote
 
+from cryptography.fernet import InvalidToken
 from starlette.responses import Response
 
 from mcpgate.access.principal import SCOPES
 from mcpgate.admin_ui.api_client import APIError
 from mcpgate.admin_ui.page import Page, page
 from mcpgate.admin_ui.rendering import PREFIX
+from mcpgate.admin_ui.sessions import sealer
+
+NEW_KEY_COOKIE = "mcpgate_admin_new_key"
+_SHOWN_WITHIN_SECONDS = 60  # the redirect follows at once; a stale one is not shown
 
 EXPIRY_CHOICES = [
     ("", "never"),
@@ -43,7 +49,11 @@ async def _listing(p: Page, **context: Any) -> Response:
 
 @page()
 async def keys(p: Page) -> Response:
-    return await _listing(p)
+    created = _created(p)
+    answer = await _listing(p, **({"created": created} if created else {}))
+    if NEW_KEY_COOKIE in p.request.cookies:
+        p.delete_cookie(answer, NEW_KEY_COOKIE)
+    return answer
 
 
 @page(change=True)
@@ -65,7 +75,23 @@ async def create(p: Page) -> Response:
     except (APIError, ValueError) as exc:
         message = exc.message if isinstance(exc, APIError) else str(exc)
         return await _listing(p, form=form, error=message)  # the form as sent, and why
-    return await _listing(p, created=created)
+    # Post/redirect/get: a reload must not create the key again, and the secret is shown once,
+    # from a cookie only this session can open, which the next page removes.
+    answer = p.redirect(f"{PREFIX}/keys")
+    sealed = sealer(p.signed).encrypt(json.dumps({"name": created["name"], "key": created["key"]}).encode())
+    p.set_cookie(answer, NEW_KEY_COOKIE, sealed.decode(), max_age=_SHOWN_WITHIN_SECONDS)
+    return answer
+
+
+def _created(p: Page) -> dict[str, str] | None:
+    """The key this session just created, once: its sealed cookie, if it is still fresh."""
+    sealed = p.request.cookies.get(NEW_KEY_COOKIE)
+    if not sealed:
+        return None
+    try:
+        return json.loads(sealer(p.signed).decrypt(sealed.encode(), ttl=_SHOWN_WITHIN_SECONDS))
+    except (InvalidToken, ValueError):
+        return None
 
 
 @page(change=True)
