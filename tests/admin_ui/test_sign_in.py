@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
+from mcpgate.admin_ui.pages import audit, keys, overview, servers, tools, upstreams, users
 from tests.admin_ui.browser import screenshot, sign_in, watched_page
 from tests.admin_ui.conftest import ADMIN_KEY
 from tests.conftest import Gateway, running_gateway, stdio_echo
@@ -86,6 +87,75 @@ async def test_a_change_without_the_csrf_token_is_refused(gateway: Gateway) -> N
         assert token is not None
         assert (await http.post("/admin/sign-out", data={"csrf": token.group(1)})).status_code == 303
         assert (await http.get("/admin")).status_code == 303
+
+
+async def test_every_change_of_every_page_is_refused_without_this_sessions_token(gateway: Gateway) -> None:
+    """Each POST route of every area, found from the routes themselves (a new one is covered without
+    being listed here): refused without a token, with another session's, and when the browser says
+    another site or port sent it; nothing it would have changed has changed."""
+    async with gateway.http({"x-api-key": ADMIN_KEY}) as admin:
+        key = (await admin.post("/api/v1/keys", json={"name": "kept", "scopes": ["tools:call"]})).json()
+        server = (await admin.post("/api/v1/mcp_manager", json={"name": "kept", "selectedTools": ["demo_echo"]})).json()
+        assert (await admin.post("/api/v1/users", json={"name": "carol"})).status_code == 201
+    values = {"key_id": key["id"], "server_id": server["id"], "upstream": "demo"}
+    names = {"/upstreams": "demo", "/users": "carol", "/tools": "demo_echo"}  # {name} by area
+
+    def filled(path: str) -> str:
+        name = next((value for area, value in names.items() if path.startswith(area)), "")
+        return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m[1], name), path)
+
+    changes = [
+        filled(path)
+        for area in (audit, keys, overview, servers, tools, upstreams, users)
+        for path, _, methods in area.ROUTES
+        if "POST" in methods
+    ] + ["/sign-out"]
+    assert len(changes) >= 18
+    async with httpx.AsyncClient(base_url=gateway.url) as other:
+        assert (await other.post("/admin/sign-in", data={"api_key": ADMIN_KEY})).status_code == 303
+        others_token = _csrf_token((await other.get("/admin")).text)
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        assert (await http.post("/admin/sign-in", data={"api_key": ADMIN_KEY})).status_code == 303
+        token = _csrf_token((await http.get("/admin")).text)
+        form = {"name": "x", "scopes": "admin", "url": "http://127.0.0.1:9/mcp", "kind": "remote", "text": "x"}
+        for path in changes:
+            for data, headers in (
+                (form, {}),
+                ({**form, "csrf": others_token}, {}),
+                ({**form, "csrf": token}, {"sec-fetch-site": "same-site"}),  # another port of this host
+            ):
+                answer = await http.post(f"/admin{path}", data=data, headers=headers)
+                assert answer.status_code == 403, (path, headers, answer.status_code)
+        assert (await http.get("/admin")).status_code == 200  # still signed in
+    async with gateway.http({"x-api-key": ADMIN_KEY}) as admin:
+        assert (await admin.get(f"/api/v1/keys/{key['id']}")).json()["state"] == "active"
+        assert [k["name"] for k in (await admin.get("/api/v1/keys")).json()["data"]] == ["kept"]
+        assert (await admin.get(f"/api/v1/mcp_manager/{server['id']}")).status_code == 200
+        assert (await admin.get("/api/v1/upstreams/demo")).json()["enabled"] is True
+        assert [u["name"] for u in (await admin.get("/api/v1/users")).json()["data"]] == ["carol"]
+
+
+async def test_a_page_of_another_site_or_port_cannot_sign_a_browser_in(gateway: Gateway) -> None:
+    """Login CSRF: a page on another port of this host is "same-site", so SameSite cookies would
+    not stop it from signing the browser in to a key of its choosing; Sec-Fetch-Site does."""
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        for site in ("same-site", "cross-site"):
+            refused = await http.post("/admin/sign-in", data={"api_key": ADMIN_KEY}, headers={"sec-fetch-site": site})
+            assert refused.status_code == 403 and "another site" in refused.text
+            assert "mcpgate_admin" not in refused.cookies
+        own = await http.post("/admin/sign-in", data={"api_key": ADMIN_KEY}, headers={"sec-fetch-site": "same-origin"})
+        assert own.status_code == 303
+    async with httpx.AsyncClient(base_url=gateway.url) as http:  # the Origin check in front of every route
+        foreign = await http.post(
+            "/admin/sign-in", data={"api_key": ADMIN_KEY}, headers={"origin": "https://evil.example"}
+        )
+        assert foreign.status_code == 403 and "mcpgate_admin" not in foreign.cookies
+
+
+def _csrf_token(page: str) -> str:
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert token is not None
+    return token.group(1)
 
 
 async def test_revoking_the_key_signs_its_browsers_out(gateway: Gateway) -> None:

@@ -29,11 +29,12 @@ from starlette.responses import RedirectResponse, Response
 from mcpgate.admin_ui.api_client import APIError, ManagementAPI
 from mcpgate.admin_ui.rendering import PAGE_HEADERS, PREFIX
 from mcpgate.admin_ui.sessions import SignedIn
-from mcpgate.errors import GatewayError
+from mcpgate.errors import Forbidden, GatewayError
 
 if TYPE_CHECKING:
     from mcpgate.admin_ui.site import AdminUI
 
+CROSS_SITE = "this form came from a page of another site or port: open the gateway's own page and try again"
 NOTE_COOKIE = "mcpgate_admin_note"  # a one-time note for the page after a redirect ("Key revoked")
 Handler = Callable[["Page"], Awaitable[Response]]
 
@@ -125,7 +126,9 @@ def page(
             async with ManagementAPI(ui.api_app, signed.principal, _scheme_and_host(ui.origin(request))) as api:
                 p = Page(ui, request, signed, api, form, _unquoted(note_cookie) if note_cookie else None)
                 try:
-                    if change:
+                    if change or request.method not in ("GET", "HEAD"):  # no change slips through unflagged
+                        if from_another_site(request):
+                            raise Forbidden(CROSS_SITE)
                         ui.sign_ins.check_csrf(signed, p.field("csrf") or request.headers.get("x-csrf-token"))
                     return await handler(p)
                 except APIError as exc:
@@ -139,6 +142,13 @@ def page(
         return handle
 
     return wrap
+
+
+def from_another_site(request: Request) -> bool:
+    """A browser says this request was sent by a page of another origin (`Sec-Fetch-Site`): a
+    page on another port of the same host is "same-site", which SameSite cookies let through.
+    Clients that are not browsers send no such header, and are judged by the key or cookie."""
+    return request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
 
 
 def _scheme_and_host(url: str) -> str:

@@ -17,12 +17,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mcpgate.admin_ui.page import NOTE_COOKIE, Page, page
+from mcpgate.admin_ui.page import CROSS_SITE, NOTE_COOKIE, Page, from_another_site, page
 from mcpgate.admin_ui.pages import audit, keys, overview, servers, tools, upstreams, users
 from mcpgate.admin_ui.rendering import PAGE_HEADERS, PREFIX, Pages
 from mcpgate.admin_ui.sessions import COOKIE, SignIns
 from mcpgate.edge.metrics import RecentCalls
-from mcpgate.errors import Unauthorized
+from mcpgate.errors import Forbidden, Unauthorized
 
 
 class AdminUI:
@@ -84,13 +84,20 @@ async def sign_in_page(ui: AdminUI, request: Request) -> Response:
     if not ui.sign_ins.required:
         return RedirectResponse(root + after, status_code=303)
     error = None
+    # A refused key re-renders the form with the reason, as a page (200): a 401 would only add a
+    # browser console error to what the page already says. A cross-site attempt is a 403.
+    status = 200
     if request.method == "POST":
         form = await request.form()
         after = _local(str(form.get("next", "")))
         try:
+            if from_another_site(request):  # a page elsewhere signing this browser in to its own key
+                raise Forbidden(CROSS_SITE)
             signed = await ui.sign_ins.sign_in(str(form.get("api_key", "")))
         except Unauthorized as exc:
             error = exc.message
+        except Forbidden as exc:
+            status, error = 403, exc.message
         else:
             answer = RedirectResponse(root + after, status_code=303)
             assert signed.cookie is not None and signed.expires_at is not None
@@ -104,9 +111,6 @@ async def sign_in_page(ui: AdminUI, request: Request) -> Response:
                 secure=request.url.scheme == "https" or ui.public_https,
             )
             return answer
-    # A refused key re-renders the form with the reason, as a page (200): a 401 would only add a
-    # browser console error to what the page already says.
-    status = 200
     note = request.cookies.get(NOTE_COOKIE)
     shown = unquote(note)[:300] if note else None
     answer = ui.pages.render(request, "sign_in.html", None, status, error=error, next=after, note=shown, root=root)
