@@ -6,6 +6,7 @@ made after the page loaded without reloading it. Rows are written in batches: ev
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -19,9 +20,13 @@ from tests.conftest import Gateway
 pytestmark = pytest.mark.anyio
 
 
-async def calls(gateway: Gateway, key: str = ADMIN_KEY, echoes: int = 3, failing: int = 1) -> None:
-    """`echoes` good calls of demo_echo, then `failing` calls of demo_add the upstream refuses (tool errors)."""
-    async with gateway.client("streamable_http", headers={"x-api-key": key}) as client:
+async def calls(
+    gateway: Gateway, key: str = ADMIN_KEY, echoes: int = 3, failing: int = 1, user: str | None = None
+) -> None:
+    """`echoes` good calls of demo_echo, then `failing` calls of demo_add the upstream refuses (tool
+    errors); for end user `user` when given."""
+    headers = {"x-api-key": key, **({"x-username": user} if user else {})}
+    async with gateway.client("streamable_http", headers=headers) as client:
         for n in range(echoes):
             assert not (await client.call_tool("demo_echo", {"text": f"call {n}"})).is_error
         for _ in range(failing):
@@ -85,22 +90,39 @@ async def test_the_log_shows_calls_and_filters_by_tool_and_outcome(
         await expect(rows).to_have_count(3)
 
 
-async def test_the_key_and_time_filters_and_an_error_the_api_words(gateway: Gateway, browser: Browser) -> None:
+async def test_the_key_user_and_time_filters_and_an_error_the_api_words(gateway: Gateway, browser: Browser) -> None:
     async with gateway.http({"x-api-key": ADMIN_KEY}) as admin:
         made = (await admin.post("/api/v1/keys", json={"name": "ci", "scopes": ["tools:call"]})).json()
+        assert (await admin.post("/api/v1/users", json={"name": "alice"})).status_code == 201
     await calls(gateway, echoes=2, failing=0)
     await calls(gateway, key=made["key"], echoes=1, failing=0)
+    await calls(gateway, echoes=2, failing=0, user="alice")
     async with watched_page(browser, gateway.url) as page:
         await sign_in(page, gateway.url, ADMIN_KEY)
         await page.goto(f"{gateway.url}/admin/audit")
         rows = page.locator("#audit tbody tr[data-id]")
-        await expect(rows).to_have_count(3)
+        await expect(rows).to_have_count(5)
         await page.get_by_label("Key", exact=True).select_option(label="ci")
         await page.get_by_role("button", name="Apply filters").click()
         assert query(page)["keyId"] == [made["id"]]
         await expect(rows).to_have_count(1)
         await expect(rows.first).to_contain_text("ci")
 
+        await page.get_by_label("Key", exact=True).select_option(label="any")
+        await page.get_by_label("End user").fill("alice")
+        await page.get_by_role("button", name="Apply filters").click()
+        assert query(page)["user"] == ["alice"] and "keyId" not in query(page)
+        await expect(rows).to_have_count(2)
+        for row in await rows.all():
+            await expect(row).to_contain_text("alice")
+
+        # A window around now holds every call; one that ended before them, none.
+        now = datetime.now(UTC)
+        around = {"since": (now - timedelta(hours=1)), "until": (now + timedelta(hours=1))}
+        window = "&".join(f"{name}={moment:%Y-%m-%dT%H:%M}" for name, moment in around.items())
+        await page.goto(f"{gateway.url}/admin/audit?{window}")
+        await expect(rows).to_have_count(5)
+        await expect(page.get_by_label("From (UTC)")).to_have_value(f"{around['since']:%Y-%m-%dT%H:%M}")
         await page.goto(f"{gateway.url}/admin/audit?since=2000-01-01T00:00&until=2000-01-02T00:00")
         await expect(page.locator("#audit tbody")).to_contain_text("No events match these filters")
         await expect(page.get_by_label("From (UTC)")).to_have_value("2000-01-01T00:00")

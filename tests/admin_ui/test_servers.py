@@ -15,8 +15,8 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.admin_ui.browser import PHONE, screenshot, sign_in, watched_page
-from tests.admin_ui.conftest import ADMIN_KEY
-from tests.conftest import Gateway
+from tests.admin_ui.conftest import ADMIN_KEY, config
+from tests.conftest import Gateway, running_gateway, stdio_echo, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -193,6 +193,29 @@ async def test_the_server_pages_fit_a_phone(gateway: Gateway, browser: Browser) 
             await page.goto(f"{gateway.url}{path}")
             await expect(page.locator("main h1")).to_be_visible()
             assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+
+
+async def test_the_picker_finds_tools_by_their_upstream_and_selects_a_whole_upstream(browser: Browser) -> None:
+    settings = config()
+    settings["mcpServers"]["files"] = stdio_echo("files")
+    async with running_gateway(settings) as gateway:
+        await wait_until(lambda: all(u.is_ready for u in gateway.hub.upstreams.values()))
+        async with watched_page(browser, gateway.url) as page:
+            await sign_in(page, gateway.url, ADMIN_KEY)
+            await page.goto(f"{gateway.url}/admin/servers/new")
+            await page.get_by_role("searchbox", name="Search tools").fill("files")
+            files, demo = page.locator("#picker [data-upstream=files]"), page.locator("#picker [data-upstream=demo]")
+            await expect(files).to_be_visible()
+            await expect(demo).to_be_hidden()
+            await expect(tool_box(page, "files_echo")).to_be_visible()
+            await page.get_by_role("button", name="Select all tools of files").click()
+            names = {f"files_{tool['name']}" for tool in gateway.hub.upstreams["files"].tools}  # as clients see them
+            count = len(names)
+            await expect(page.locator("#selected-count")).to_have_text(f"{count} selected")
+            await page.get_by_label("Name", exact=True).fill("files-only")
+            await page.get_by_role("button", name="Create server").click()
+            await expect(page.get_by_role("status")).to_contain_text("Server “files-only” created")
+        assert await served_tools(gateway, "files-only") == names
 
 
 @asynccontextmanager

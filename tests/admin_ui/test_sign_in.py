@@ -73,6 +73,9 @@ async def test_a_key_without_admin_scope_reads_only(gateway: Gateway, browser: B
         await sign_in(page, gateway.url, reader)
         await expect(page.get_by_role("note")).to_contain_text("without the admin scope")
         await expect(page.locator("#upstream-health tr[data-upstream=demo]")).to_be_visible()
+        # Offered only the sections it may open: keys, users and the audit log need the admin scope.
+        sections = page.get_by_role("navigation", name="Sections").get_by_role("link")
+        await expect(sections).to_have_text(["Overview", "Upstreams", "Servers"])
 
 
 async def test_a_change_without_the_csrf_token_is_refused(gateway: Gateway) -> None:

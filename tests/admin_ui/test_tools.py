@@ -91,6 +91,13 @@ async def test_a_nested_form_sends_the_arguments_the_upstream_receives(
         await sign_in(page, gateway.url, ADMIN_KEY)
         await open_tool(page, gateway, "forms_echo_args")
         await expect(page.get_by_label(label("mode"))).to_have_value("train")  # the schema's default
+        # Each field described as the schema describes it, and read out with it.
+        await expect(page.get_by_label(label("Title"))).to_have_accessible_description(
+            re.compile("What to call the trip.")
+        )
+        await expect(page.get_by_label(label("count"))).to_have_accessible_description(
+            re.compile("How many travellers.")
+        )
 
         await page.get_by_label(label("Title")).fill("Fjords")
         await page.get_by_label(label("mode")).select_option("bus")
