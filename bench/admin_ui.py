@@ -11,8 +11,9 @@ added, a person signed in, and every page of the UI loaded in a fresh browser co
 - transferred: the bytes of every response the page's load fetched (headers and bodies as sent,
   compressed where they were), summed; the issue's bound is 150 KB per page.
 - first paint: the browser's first-contentful-paint, from the navigation's start (loopback, so
-  it is the server's answer and the browser's work, not a network); median and worst of the loads.
-  The issue's bound is 300 ms.
+  it is the server's answer and the browser's work, not a network); median and worst of the loads
+  (each load's figures, in order, on stderr: the first after the gateway starts is the cold one).
+  The issue's bound is 300 ms, held here by every load.
 
 The browser is headless Chromium driven by Playwright; its own start is not counted.
 """
@@ -93,12 +94,14 @@ def pages_of(base: str) -> list[tuple[str, str]]:
     pages = [("overview", "/admin"), ("upstreams", "/admin/upstreams")]
     if upstreams:
         pages.append(("upstream", f"/admin/upstreams/{upstreams[0]['name']}"))
+        pages.append(("upstream-edit", f"/admin/upstreams/{upstreams[0]['name']}/edit"))
     pages += [("upstream-new", "/admin/upstreams/new"), ("tools", "/admin/tools")]
     if tools:
         pages.append(("tool", f"/admin/tools/{tools[0]['name']}"))
     pages += [("servers", "/admin/servers"), ("server-new", "/admin/servers/new")]
     if servers:
         pages.append(("server", f"/admin/servers/{servers[0]['id']}"))
+        pages.append(("server-edit", f"/admin/servers/{servers[0]['id']}/edit"))
     pages += [("keys", "/admin/keys"), ("users", "/admin/users")]
     if users:
         pages.append(("user", f"/admin/users/{users[0]['name']}"))
@@ -147,6 +150,7 @@ async def measure(base: str, loads: int) -> list[tuple[str, int, float, float]]:
                 paints.append(paint)
                 await context.close()
             rows.append((name, max(sizes), statistics.median(paints), max(paints)))
+            print(f"{name:<14} paints (ms, in order): {' '.join(f'{p:.0f}' for p in paints)}", file=sys.stderr)
         await browser.close()
     return rows
 
@@ -170,10 +174,10 @@ def main() -> None:
     for name, size, p50, worst in rows:
         print(f"{name:<14} {size / 1024:>9.1f} KB {p50:>13.0f} ms {worst:>5.0f} ms")
     over = [name for name, size, _, _ in rows if size > 150 * 1024]
-    slow = [name for name, _, p50, _ in rows if p50 > 300]
+    slow = [name for name, _, _, worst in rows if worst > 300]
     print(
         f"\nbounds: ≤ 150 KB {'held' if not over else 'EXCEEDED by ' + ', '.join(over)}; "
-        f"first paint ≤ 300 ms (median) {'held' if not slow else 'EXCEEDED by ' + ', '.join(slow)}"
+        f"first paint ≤ 300 ms (every load) {'held' if not slow else 'EXCEEDED by ' + ', '.join(slow)}"
     )
     sys.exit(1 if over or slow else 0)
 

@@ -27,6 +27,7 @@ PAGES = {
     "upstreams": "/admin/upstreams",
     "upstream": "/admin/upstreams/demo",
     "upstream-new": "/admin/upstreams/new",
+    "upstream-edit": "/admin/upstreams/demo/edit",
     "tools": "/admin/tools",
     "tool": "/admin/tools/demo_add",
     "servers": "/admin/servers",
@@ -39,6 +40,15 @@ PAGES = {
     "audit": "/admin/audit",
     "sign-in": "/admin/sign-in",
 }
+
+# The focused control, and whether it shows its focus (an outline or a ring drawn as a shadow).
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const style = getComputedStyle(el);
+  const visible = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0) || style.boxShadow !== "none";
+  return {name: el.getAttribute("name") || (el.textContent || "").trim().slice(0, 40) || el.tagName, visible};
+}"""
 
 # Controls without an accessible name: a label, aria-label(ledby), a title, or their own text.
 UNLABELLED = """() => {
@@ -145,6 +155,8 @@ async def test_every_page_is_small_fits_the_window_and_is_labelled_and_legible(
             }
             if viewport is PHONE and name in ("overview", "upstream", "server"):
                 await screenshot(page, f"{name}-phone", tmp_path)
+            if viewport is LAPTOP and name in ("tools", "upstream-edit", "server-edit"):  # no other test's
+                await screenshot(page, name, tmp_path)
     problems = {
         name: {k: v for k, v in found.items() if (v > PAGE_BUDGET if k == "bytes" else v)}
         for name, found in checked.items()
@@ -166,3 +178,15 @@ async def test_the_keyboard_reaches_the_content_and_shows_where_it_is(gateway: G
         await page.keyboard.press("Tab")
         focused = await page.evaluate("document.activeElement.closest('main') !== null")
         assert focused, "after 'Skip to content', Tab moves within the page's content"
+
+        # On a page of forms, every control the keyboard reaches shows that it has the focus.
+        await page.goto(f"{gateway.url}/admin/keys")
+        reached = set()
+        for _ in range(30):
+            await page.keyboard.press("Tab")
+            control = await page.evaluate(FOCUSED)
+            if control is None:
+                break
+            reached.add(control["name"])
+            assert control["visible"], f"no visible focus on {control['name']}"
+        assert {"name", "scopes", "expires_in", "Create key"} <= reached, reached
