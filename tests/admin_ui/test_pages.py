@@ -39,6 +39,11 @@ PAGES = {
     "user": "/admin/users/alice",
     "audit": "/admin/audit",
     "sign-in": "/admin/sign-in",
+    # Other states of a page: each kind's form, and an error the API words.
+    "upstream-new-remote": "/admin/upstreams/new?kind=remote",
+    "upstream-new-openapi": "/admin/upstreams/new?kind=openapi",
+    "upstream-new-collection": "/admin/upstreams/new?kind=collection",
+    "audit-refused": "/admin/audit?limit=9999",
 }
 
 # The focused control, and whether it shows its focus (an outline or a ring drawn as a shadow).
