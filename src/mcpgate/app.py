@@ -407,6 +407,8 @@ def create_app(settings: GatewaySettings, services: Services) -> App:
         settings.rate_limits, redis_url=settings.redis_url, key_prefix=settings.fleet.key_prefix
     )
     hub.observers.append(metrics.tool_call)
+    if services.fleet is not None:  # each beat says how many calls this replica served lately
+        services.fleet.figures = metrics.recent.beat_figures
 
     def failed(scope: Scope, reason: str) -> Awaitable[None] | None:
         metrics.auth_failure()
@@ -440,7 +442,8 @@ def _admin_ui(settings: GatewaySettings, services: Services, api: ASGIApp, metri
     from mcpgate.store.admin_sessions import AdminSessionStore
 
     sign_ins = SignIns(services.auth, AdminSessionStore(services.registry.database))
-    return AdminUI(api, sign_ins, recent=metrics.recent, public_url=settings.public_url)
+    fleet = services.fleet.figures_of_replicas if services.fleet is not None else None
+    return AdminUI(api, sign_ins, recent=metrics.recent, fleet_figures=fleet, public_url=settings.public_url)
 
 
 def _management_api(settings: GatewaySettings, services: Services) -> tuple[FastAPI, ASGIApp]:

@@ -1,6 +1,6 @@
 """The web UI's routes: sign-in and sign-out here, each area's pages in `pages/`.
 
-    ui = AdminUI(api_app, sign_ins, recent=metrics.recent, public_url=settings.public_url)
+    ui = AdminUI(api_app, sign_ins, recent=metrics.recent, fleet_figures=link.figures_of_replicas, public_url=…)
     await ui(scope, receive, send)          # everything under /admin
 
 Starlette's router and requests, no FastAPI: pages are HTML, and what they read and change goes
@@ -10,6 +10,7 @@ through the management API (`api_client.py`), which has the models and the check
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from starlette.requests import Request
@@ -32,11 +33,13 @@ class AdminUI:
         sign_ins: SignIns,
         *,
         recent: RecentCalls | None = None,
+        fleet_figures: Callable[[], dict[str, dict[str, Any]]] | None = None,
         public_url: str | None = None,
     ) -> None:
         self.api_app = api_app
         self.sign_ins = sign_ins
         self.recent = recent  # this replica's tool calls of the last minutes (edge/metrics.py)
+        self.fleet_figures = fleet_figures  # each replica's last minute, from its heartbeat (fleet/link.py)
         self.pages = Pages()
         self.public_url = public_url.rstrip("/") if public_url else None  # settings.public_url
         self.public_https = bool(public_url and public_url.startswith("https://"))

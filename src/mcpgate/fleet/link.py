@@ -89,6 +89,9 @@ class FleetLink:
         self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
         self.members: dict[str, float] = {}  # replica → when it was last heard from (time.time())
         self.info: dict[str, dict[str, Any]] = {}
+        # What this replica adds to each beat besides who it is (its recent tool calls, for the web
+        # UI's overview of the fleet); not shown on /health, which anyone may read.
+        self.figures: Callable[[], dict[str, Any]] | None = None
         self.reachable = False
         self._reached = anyio.Event()  # set while `reachable`
         self._hearing_since = time.time()
@@ -183,9 +186,10 @@ class FleetLink:
             attempt += 1
 
     async def _beat(self) -> None:
-        info = orjson.dumps({"host": socket.gethostname(), "pid": os.getpid(), "version": __version__})
+        who = {"host": socket.gethostname(), "pid": os.getpid(), "version": __version__}
         while True:
             now = time.time()
+            info = orjson.dumps({**who, "figures": self.figures()} if self.figures is not None else who)
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.zadd(self._members_key, {self.replica: now})
@@ -263,11 +267,20 @@ class FleetLink:
             for listener in self.on_unreachable:
                 listener()
 
+    def figures_of_replicas(self) -> dict[str, dict[str, Any]]:
+        """What each live replica said of itself in its last beat (`figures`): this one's included,
+        as of its own last beat."""
+        return {replica: self.info.get(replica, {}).get("figures") or {} for replica in sorted(self.members)}
+
     def report(self) -> dict[str, Any]:
         """This replica's view of the fleet, for /health."""
         now = time.time()
         replicas = [
-            {"id": replica, "seenSecondsAgo": round(max(0.0, now - seen), 1), **self.info.get(replica, {})}
+            {
+                "id": replica,
+                "seenSecondsAgo": round(max(0.0, now - seen), 1),
+                **{k: v for k, v in self.info.get(replica, {}).items() if k != "figures"},
+            }
             for replica, seen in sorted(self.members.items())
         ]
         report: dict[str, Any] = {

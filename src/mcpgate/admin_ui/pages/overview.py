@@ -1,4 +1,5 @@
-"""The overview: every upstream's health, open sessions, recent calls and errors, the fleet.
+"""The overview: every upstream's health, open sessions, recent calls and errors, the fleet (its
+replicas, and the minute's calls and errors of all of them).
 
 The page refreshes its live part by itself (ui.js fetches `/admin/live` every few seconds and
 swaps it in); without scripts it is a page like any other, current when loaded.
@@ -17,20 +18,29 @@ from mcpgate.admin_ui.rendering import PAGE_HEADERS
 async def _state(p: Page) -> dict[str, Any]:
     health = await p.api.request("GET", "/health", accept=(503,))
     upstreams = (await p.api.get("/api/v1/upstreams"))["data"] if p.allows("servers:read") else None
-    series = p.ui.recent.series() if p.ui.recent is not None else []
-    bucket = p.ui.recent.bucket_seconds if p.ui.recent is not None else 10
-    last = series[-7:-1]  # the last minute, whole buckets only
-    calls = sum(c for c, _ in last)
-    errors = sum(e for _, e in last)
+    recent = p.ui.recent
+    series = recent.series() if recent is not None else []
+    bucket = recent.bucket_seconds if recent is not None else 10
     peak = max((c for c, _ in series), default=0)
+    calls, errors, seconds = recent.last_minute() if recent is not None else (0, 0, 0)
+    minute = {"calls": calls, "errors": errors, "seconds": seconds}
+    # In a fleet the minute's figures are every replica's: the others' as their last beat said
+    # (a second or two old), this one's as of now. The chart stays this replica's own.
+    figures: dict[str, dict[str, Any]] | None = None
+    if p.ui.fleet_figures is not None and "fleet" in health:
+        figures = {**p.ui.fleet_figures(), health["fleet"]["replica"]: minute}
+    counted = list(figures.values()) if figures is not None else [minute]
+    calls = sum(f.get("calls", 0) for f in counted)
+    errors = sum(f.get("errors", 0) for f in counted)
     return {
         "health": health,
         "upstreams": upstreams,
         "series": series,
         "bucket": bucket,
         "peak": peak,
-        "rate": calls / (bucket * len(last)) if last else 0.0,
+        "rate": sum(f.get("calls", 0) / f["seconds"] for f in counted if f.get("seconds")),
         "error_rate": errors / calls if calls else 0.0,
+        "figures": figures,
         "ten_minutes": (sum(c for c, _ in series), sum(e for _, e in series)),
     }
 
