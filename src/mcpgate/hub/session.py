@@ -141,6 +141,8 @@ class ClientSession:
             scope.cancel()
         for answer in self._asked.values():
             answer.give_up("the client session ended")
+        if self.answers is not None:
+            self.answers.close()
         self.closed.set()
         if self.on_close is not None:
             self.on_close()
@@ -212,10 +214,12 @@ class RecentAnswers:
     that lost the connection it first went on (a replica killed mid-request) and tried another.
     It gets the first one's answer instead of running twice: a tool call is not made twice
     because a proxy retried it. A request that reuses an id for something else (some clients
-    number every request 1) is no resend: it runs. Bounded: the last `keep` answers, `seconds` each.
+    number every request 1) is no resend: it runs. Bounded: the last `keep` answers, `seconds` each,
+    then let go by a timer (armed only while some are kept): an idle session holds none, where it
+    used to hold its last answers, its `initialize` among them, for as long as it stayed open.
     """
 
-    __slots__ = ("_running", "_answered")
+    __slots__ = ("_running", "_answered", "_expiry")
 
     keep = 8
     seconds = 10.0
@@ -223,6 +227,7 @@ class RecentAnswers:
     def __init__(self) -> None:
         self._running: dict[tuple[str, Any], tuple[Message, asyncio.Future[Message | None]]] = {}
         self._answered: dict[tuple[str, Any], tuple[float, Message, Message | None]] = {}
+        self._expiry: asyncio.TimerHandle | None = None
 
     def earlier(
         self, key: tuple[str, Any], request: Message
@@ -253,6 +258,26 @@ class RecentAnswers:
         self._answered[key] = (time.monotonic(), request, answer)
         while len(self._answered) > self.keep:
             del self._answered[next(iter(self._answered))]
+        if self._expiry is None:
+            self._expiry = asyncio.get_running_loop().call_later(self.seconds, self._expire)
+
+    def _expire(self) -> None:
+        """Let go of the answers older than `seconds` (oldest first), and wake again for the rest."""
+        now = time.monotonic()
+        while self._answered:
+            given_at = next(iter(self._answered.values()))[0]
+            if now - given_at < self.seconds:
+                self._expiry = asyncio.get_running_loop().call_later(given_at + self.seconds - now, self._expire)
+                return
+            del self._answered[next(iter(self._answered))]
+        self._expiry = None
+
+    def close(self) -> None:
+        """The session ended: nothing more to keep, nor to wake for."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        self._answered.clear()
 
 
 @dataclass(slots=True)
