@@ -7,7 +7,7 @@ import anyio
 import pytest
 
 from mcpgate.hub.session import RecentAnswers
-from tests.conftest import wait_until
+from tests.conftest import running_gateway, stdio_echo, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -43,3 +43,15 @@ async def test_closing_lets_go_at_once() -> None:
     answered(answers, 1)
     answers.close()
     assert not answers._answered and answers._expiry is None
+
+
+async def test_only_tool_calls_are_kept_lists_and_initialize_run_again() -> None:
+    """A resent list or initialize does nothing twice: it runs again, and its answer (a tool list may
+    be tens of KB) is not kept for every open session."""
+    async with running_gateway({"mcpServers": {"echo": stdio_echo()}}) as gateway:
+        async with gateway.client("sse") as client:
+            await client.list_tools()
+            (session,) = gateway.hub.sessions
+            assert session.answers is None or not session.answers._answered
+            await client.call_tool("echo_echo", {"text": "kept"})
+            assert session.answers is not None and len(session.answers._answered) == 1

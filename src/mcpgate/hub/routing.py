@@ -23,7 +23,7 @@ from mcpgate.hub.forwarding import Forwarder, Notify
 from mcpgate.hub.gateway import LOG_LEVELS, LOG_SEVERITY, Hub
 from mcpgate.hub.pagination import page
 from mcpgate.hub.servers import listed_tools
-from mcpgate.hub.session import ClientSession, RecentAnswers
+from mcpgate.hub.session import ANSWERED_ONCE, ClientSession, RecentAnswers
 from mcpgate.hub.smart import META_NAMES, SmartTools, meta_tool
 from mcpgate.protocol.jsonrpc import (
     Envelope,
@@ -96,7 +96,7 @@ class RequestRouter:
             if not session.answer(envelope.message):
                 logger.debug("session %s: response to unknown request %r ignored", session.shown_id, envelope.id)
             return None
-        if session.ephemeral:
+        if session.ephemeral or envelope.method not in ANSWERED_ONCE:
             return await self._answer(session, envelope, notify)
         return await self._answer_once(session, envelope, notify)
 

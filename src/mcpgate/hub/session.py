@@ -10,6 +10,7 @@ is shared between sessions; that is the point.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
@@ -206,6 +207,16 @@ class ClientSession:
         return True
 
 
+# Requests that would do something twice if run twice: a resend of one of these is answered with the
+# first one's answer. Any other (initialize, a list, a read) simply runs again, which is as good,
+# and its answer (a tool list may be tens of KB) is not kept.
+ANSWERED_ONCE = frozenset({"tools/call"})
+
+# The context a timer runs its callback in: by default a copy of the caller's, which would keep the
+# request's context variables (and what they hold) alive until the timer fires.
+_NO_CONTEXT = contextvars.Context()
+
+
 class RecentAnswers:
     """A session's answers by request id, while they run and for a few seconds after.
 
@@ -214,9 +225,10 @@ class RecentAnswers:
     that lost the connection it first went on (a replica killed mid-request) and tried another.
     It gets the first one's answer instead of running twice: a tool call is not made twice
     because a proxy retried it. A request that reuses an id for something else (some clients
-    number every request 1) is no resend: it runs. Bounded: the last `keep` answers, `seconds` each,
-    then let go by a timer (armed only while some are kept): an idle session holds none, where it
-    used to hold its last answers, its `initialize` among them, for as long as it stayed open.
+    number every request 1) is no resend: it runs. Only `ANSWERED_ONCE` requests are kept. Bounded:
+    the last `keep` answers, `seconds` each, then let go by a timer (armed only while some are
+    kept): an idle session holds none, where it used to hold its last answers, its `initialize`
+    among them, for as long as it stayed open.
     """
 
     __slots__ = ("_running", "_answered", "_expiry")
@@ -259,7 +271,7 @@ class RecentAnswers:
         while len(self._answered) > self.keep:
             del self._answered[next(iter(self._answered))]
         if self._expiry is None:
-            self._expiry = asyncio.get_running_loop().call_later(self.seconds, self._expire)
+            self._expiry = asyncio.get_running_loop().call_later(self.seconds, self._expire, context=_NO_CONTEXT)
 
     def _expire(self) -> None:
         """Let go of the answers older than `seconds` (oldest first), and wake again for the rest."""
@@ -267,7 +279,8 @@ class RecentAnswers:
         while self._answered:
             given_at = next(iter(self._answered.values()))[0]
             if now - given_at < self.seconds:
-                self._expiry = asyncio.get_running_loop().call_later(given_at + self.seconds - now, self._expire)
+                wait = given_at + self.seconds - now
+                self._expiry = asyncio.get_running_loop().call_later(wait, self._expire, context=_NO_CONTEXT)
                 return
             del self._answered[next(iter(self._answered))]
         self._expiry = None
