@@ -3,6 +3,12 @@
 The transports are written against raw ASGI rather than Starlette's Request/Response
 because they hold long-lived streams and sit on the hot path; these helpers keep that
 readable.
+
+HANDS_ON: a layer inside the app that only decides which app answers (the Host/Origin check,
+the metrics counter, a method check) is a plain function returning that app's coroutine, not a
+coroutine awaiting it. Each awaiting layer's frame would live as long as the request, and a
+long-lived stream (an idle SSE session) would keep ~0.3–0.5 KB per layer (docs/benchmarks.md).
+The outermost, `App`, stays a coroutine function: servers tell ASGI 3 from ASGI 2 by it.
 """
 
 from __future__ import annotations

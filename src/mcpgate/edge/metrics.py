@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter as Tally
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -83,10 +83,10 @@ class Metrics:
     def counting(self, app: ASGIApp) -> ASGIApp:
         """`app`, with every HTTP response counted by endpoint and status."""
 
-        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+        def counted(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+            # The app's own coroutine, with `send` watched: no frame of this layer (edge/http.py, HANDS_ON).
             if scope["type"] != "http":
-                await app(scope, receive, send)
-                return
+                return app(scope, receive, send)
             endpoint = _endpoint(scope["path"])
 
             async def watch(message: Message) -> None:
@@ -94,7 +94,7 @@ class Metrics:
                     self._count_request(endpoint, message["status"])
                 await send(message)
 
-            await app(scope, receive, watch)
+            return app(scope, receive, watch)
 
         return counted
 

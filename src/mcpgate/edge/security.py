@@ -12,7 +12,7 @@ Listening on a public address, the Host check is off unless hosts are configured
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -89,9 +89,9 @@ class HostOriginCheck:
         self.app = app
         self.policy = policy
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # The next layer's coroutine, not one of this layer's own (edge/http.py, HANDS_ON).
         if scope["type"] == "http" and (refusal := self.policy.violation(request_headers(scope))) is not None:
             status, reason = refusal
-            await send_json(send, status, refusal_body(scope["path"], status, reason))
-            return
-        await self.app(scope, receive, send)
+            return send_json(send, status, refusal_body(scope["path"], status, reason))
+        return self.app(scope, receive, send)
