@@ -94,35 +94,35 @@ class Gateway:
         self._rest = rest
         self._oauth = oauth  # /oauth/… and /.well-known/oauth-…, when OAuth is on
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # The route's own coroutine, handed on (HANDS_ON in edge/http.py).
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
-            return
-        if scope["type"] == "websocket":
-            # Not served: refused before the handshake (uvicorn answers 403). An app that returns
-            # without a word gets a 500 from uvicorn, which reads as a bug.
-            if (await receive())["type"] == "websocket.connect":
-                await send({"type": "websocket.close"})
-            return
+            return _lifespan(receive, send)
         if scope["type"] != "http":
-            return
+            return _no_websockets(scope, receive, send)
         path = scope["path"]
         if (handler := self._fast_paths.get(path)) is not None:
-            await handler(scope, receive, send)
-        elif path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
-            await self._virtual(scope, receive, send)
-        elif is_rest(tail := path[1:].rstrip("/")):
-            await self._rest.handle(scope, receive, send, "", tail)
-        elif path.startswith(DOCS_ASSETS):
-            await docs_asset(scope, receive, send)
-        elif path == PREFIX or path.startswith(f"{PREFIX}/"):
-            await self._management(scope, receive, send)
-        elif self._oauth is not None and path.startswith(("/oauth/", "/.well-known/oauth-")):
-            await self._oauth(scope, receive, send)
-        elif self._admin_ui is not None and is_admin_ui(path):
-            await self._admin_ui(scope, receive, send)
-        else:
-            await send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {path}"))
+            return handler(scope, receive, send)
+        if path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
+            return self._virtual(scope, receive, send)
+        if is_rest(tail := path[1:].rstrip("/")):
+            return self._rest.handle(scope, receive, send, "", tail)
+        if path.startswith(DOCS_ASSETS):
+            return docs_asset(scope, receive, send)
+        if path == PREFIX or path.startswith(f"{PREFIX}/"):
+            return self._management(scope, receive, send)
+        if self._oauth is not None and path.startswith(("/oauth/", "/.well-known/oauth-")):
+            return self._oauth(scope, receive, send)
+        if self._admin_ui is not None and is_admin_ui(path):
+            return self._admin_ui(scope, receive, send)
+        return send_json(send, 404, error_response(None, METHOD_NOT_FOUND, f"No route for {path}"))
+
+
+async def _no_websockets(scope: Scope, receive: Receive, send: Send) -> None:
+    """Not served: refused before the handshake (uvicorn answers 403). An app that returns without
+    a word gets a 500 from uvicorn, which reads as a bug."""
+    if scope["type"] == "websocket" and (await receive())["type"] == "websocket.connect":
+        await send({"type": "websocket.close"})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -27,7 +27,7 @@ or 403, with a JSON-RPC error body on MCP paths and the API's error body elsewhe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -78,7 +78,7 @@ class Guard:
         self.on_failure = on_failure
         self.oauth = oauth  # OAuth on (oauth/): bearer tokens that are not keys, and the metadata paths
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         path = scope["path"] if scope["type"] == "http" else ""
         if (
             scope["type"] != "http"
@@ -87,8 +87,18 @@ class Guard:
             or self._oauth_path(path)
             or is_admin_ui(path)
         ):
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        if self.oauth is not None or (self.limiter is not None and self.limiter.counts(self._config_of(path))):
+            return self._admit_then(scope, receive, send)  # a token to look up, a limit to count: awaited
+        # Keys only: judged at once, and the app's coroutine handed on (HANDS_ON in edge/http.py).
+        try:
+            principal, user = self._admit(scope)
+        except GatewayError as exc:
+            return self._refuse(scope, send, exc)
+        self._admitted(scope, principal, user, None)
+        return self.app(scope, receive, send)
+
+    async def _admit_then(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             token_holder = await self._token_holder(scope)
             principal, user = self._admit(scope, token_holder)
@@ -105,12 +115,18 @@ class Guard:
         except GatewayError as exc:
             await self._refuse(scope, send, exc)
             return
+        self._admitted(scope, principal, user, token_holder)
+        await self.app(scope, receive, send)
+
+    def _admitted(
+        self, scope: Scope, principal: Principal, user: str | None, token_holder: tuple[Principal, str | None] | None
+    ) -> None:
+        """What the transports read of the caller, put in the request's scope."""
         scope[PRINCIPAL_KEY] = principal
         if user is not None:
             scope[USER_KEY] = user
         if token_holder is not None or (self.auth.enforcing and self.auth.carries_gateway_key(request_headers(scope))):
             scope[GATEWAY_KEY_IN_AUTHORIZATION] = True  # never passed through to an upstream
-        await self.app(scope, receive, send)
 
     def _oauth_path(self, path: str) -> bool:
         if self.oauth is None:
@@ -197,6 +213,10 @@ class Guard:
         if not path.startswith((NAMED_PREFIX, BY_ID_PREFIX)):
             return None
         return self.hub.find_server(_server_ident(path))
+
+    def _config_of(self, path: str) -> Any:
+        server = self._server_of(path)
+        return server.config if server is not None else None
 
     def _public(self, path: str) -> bool:
         server = self._server_of(path)

@@ -65,6 +65,11 @@ class RateLimiter:
     def active(self) -> bool:
         return bool(self._global)
 
+    def counts(self, server_config: Any = None) -> bool:
+        """Whether a request to a server of `server_config` (None: the default endpoint) is counted
+        at all: `check` has nothing to do when it is not."""
+        return bool(self._global) or bool(self._server_limits(server_config))
+
     async def check(
         self, principal: Principal, user: str | None, ip: str | None, server: str | None, server_config: Any = None
     ) -> None:
