@@ -214,10 +214,7 @@ class ConnectionLimits:
             )
         if self._idle:
             # Nothing is owed on it either way: closed as the keep-alive timeout would close it.
-            idle, _ = self._idle.popitem(last=False)
-            self._open.discard(idle)
-            self._forget(idle)
-            idle.close()
+            self._drop(next(iter(self._idle)), reset=False)
             return True
         head, body = self._head.oldest(), self._body.oldest()
         if head is None and body is None:
@@ -226,10 +223,13 @@ class ConnectionLimits:
         self._drop(oldest[0])
         return True
 
-    def _drop(self, connection: ClientTransport) -> None:
+    def _drop(self, connection: ClientTransport, reset: bool = True) -> None:
         self._open.discard(connection)
         self._forget(connection)
-        connection.abort()  # not close(): that would wait for a reply the peer may never read
+        if reset:
+            connection.abort()  # not close(): that would wait for a reply the peer may never read
+        else:
+            connection.close()  # an idle connection: nothing is unsent, nothing is awaited
 
     def _arm(self) -> None:
         """Wake at the earliest deadline (not sooner than a tenth of its timeout from now, so

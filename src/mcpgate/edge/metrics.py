@@ -131,15 +131,15 @@ class RecentCalls:
             self._current = now
         return now % len(self._calls)
 
-    def last_minute(self) -> tuple[int, int, int]:
-        """(calls, errors, seconds) over the last minute's whole buckets (the current one is partial)."""
-        whole = self.series()[-1 - 60 // self.bucket_seconds : -1]
-        return sum(c for c, _ in whole), sum(e for _, e in whole), self.bucket_seconds * len(whole)
-
     def beat_figures(self) -> dict[str, int]:
-        """The last minute, as a fleet heartbeat carries it to the other replicas."""
-        calls, errors, seconds = self.last_minute()
-        return {"calls": calls, "errors": errors, "seconds": seconds}
+        """The last minute's whole buckets (the current one is partial) as calls, errors and
+        seconds: what the overview counts, and what a fleet heartbeat carries to the other replicas."""
+        whole = self.series()[-1 - 60 // self.bucket_seconds : -1]
+        return {
+            "calls": sum(c for c, _ in whole),
+            "errors": sum(e for _, e in whole),
+            "seconds": self.bucket_seconds * len(whole),
+        }
 
     def series(self) -> list[tuple[int, int]]:
         """(calls, errors) per bucket, oldest first, the current (partial) bucket last."""

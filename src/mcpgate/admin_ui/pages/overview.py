@@ -22,8 +22,7 @@ async def _state(p: Page) -> dict[str, Any]:
     series = recent.series() if recent is not None else []
     bucket = recent.bucket_seconds if recent is not None else 10
     peak = max((c for c, _ in series), default=0)
-    calls, errors, seconds = recent.last_minute() if recent is not None else (0, 0, 0)
-    minute = {"calls": calls, "errors": errors, "seconds": seconds}
+    minute: dict[str, int] = recent.beat_figures() if recent is not None else {}
     # In a fleet the minute's figures are every replica's: the others' as their last beat said
     # (a second or two old), this one's as of now. The chart stays this replica's own.
     figures: dict[str, dict[str, Any]] | None = None
