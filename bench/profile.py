@@ -65,18 +65,30 @@ def layer_of(frames: list[str]) -> str:
     return "other"
 
 
-def layers(raw: Path) -> tuple[collections.Counter[str], int]:
-    """Samples of the event loop's thread per layer, from py-spy's raw (collapsed) output."""
+Callers = dict[str, collections.Counter[str]]
+
+
+def layers(raw: Path) -> tuple[collections.Counter[str], int, Callers]:
+    """Samples of the event loop's thread per layer, from py-spy's raw (collapsed) output.
+
+    Also, per layer, the innermost mcpgate frame (with its line) its samples were under: which
+    of our own lines pays for a library's share.
+    """
     counts: collections.Counter[str] = collections.Counter()
+    callers: Callers = collections.defaultdict(collections.Counter)
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, n = line.rpartition(" ")
-        frames = [re.sub(r":\d+\)", ")", frame) for frame in stack.split(";")]
+        lined = stack.split(";")
+        frames = [re.sub(r":\d+\)", ")", frame) for frame in lined]
         if not frames or not frames[0].startswith("_run_module_as_main"):
             continue  # another thread (the SQLite worker waits there)
-        counts[layer_of(frames)] += int(n)
+        layer = layer_of(frames)
+        counts[layer] += int(n)
+        ours = next((frame for frame in reversed(lined) if "mcpgate/" in frame), "(none of ours)")
+        callers[layer][re.sub(r"\(.*/mcpgate/", "(", ours)] += int(n)
         total += int(n)
-    return counts, total
+    return counts, total, callers
 
 
 def py_spy() -> Path:
@@ -127,6 +139,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15.0, help="each window (default 15)")
     parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--callers", type=int, default=0, help="per layer, the N lines of ours most under it")
     args = parser.parse_args()
     spy = py_spy()
     with tempfile.TemporaryDirectory(prefix="mcpgate-profile-") as tmp_name:
@@ -147,7 +160,7 @@ def main() -> int:
                 measure, targets["mcpgate"], args.concurrency, args.seconds, args.warmup, spy, raw,
                 backend_options={"use_uvloop": True},
             )  # fmt: skip
-            counts, total = layers(raw)
+            counts, total, callers = layers(raw)
         finally:
             procs.close()
     workload = {1: "Streamable HTTP (serve)", 3: "bridged stdio (wrap)"}[args.workload]
@@ -159,6 +172,8 @@ def main() -> int:
     print(f"{'share':>6}  {'µs/call':>7}  layer")
     for name, n in counts.most_common():
         print(f"{n / total:>6.1%}  {n / total * cpu * 1000:>7.0f}  {name}")
+        for caller, m in callers[name].most_common(args.callers):
+            print(f"{m / total:>14.1%}  {caller}")
     return 0
 
 

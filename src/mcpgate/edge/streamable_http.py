@@ -25,6 +25,7 @@ import anyio
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
+from mcpgate.cancellation import CallOff
 from mcpgate.edge.exchange import answer_all, has_requests, read_messages
 from mcpgate.edge.http import (
     KEEPALIVE_COMMENT,
@@ -220,9 +221,9 @@ class StreamableHTTPTransport:
         response = _DeferredResponse(send, extra_headers, mode, session.transport in ("stateless", "oneshot"))
         responses: list[Message] | None = None
         try:
-            with anyio.CancelScope() as scope:
+            with CallOff() as call_off:
                 # The handler runs in this task; the watcher only cancels it if the client hangs up.
-                watcher = _ClientWatcher(receive, scope, response, self.settings.keepalive_seconds)
+                watcher = _ClientWatcher(receive, call_off, response, self.settings.keepalive_seconds)
                 try:
                     if mode == "always":
                         await response.start_stream()
@@ -469,7 +470,7 @@ class _DeferredResponse:
 
 
 class _ClientWatcher:
-    """Cancel `scope` when the client hangs up; keep a silent stream alive meanwhile.
+    """Call the POST's work off when the client hangs up; keep a silent stream alive meanwhile.
 
     Bare asyncio timers and a task rather than an anyio task group: per POST, the task group
     cost more than the rest of the edge together (see docs/benchmarks.md). The watching task
@@ -478,10 +479,10 @@ class _ClientWatcher:
     """
 
     def __init__(
-        self, receive: Receive, scope: anyio.CancelScope, response: _DeferredResponse, keepalive_seconds: float
+        self, receive: Receive, call_off: CallOff, response: _DeferredResponse, keepalive_seconds: float
     ) -> None:
         self._receive = receive
-        self._scope = scope
+        self._call_off = call_off
         self._response = response
         self._keepalive_seconds = keepalive_seconds
         self._loop = asyncio.get_running_loop()
@@ -497,7 +498,7 @@ class _ClientWatcher:
     async def _watch(self) -> None:
         while (await self._receive())["type"] != "http.disconnect":
             pass
-        self._scope.cancel()
+        self._call_off.cancel()
 
     def _tick(self) -> None:
         if self._keepalive is None or self._keepalive.done():

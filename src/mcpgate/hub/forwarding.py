@@ -19,6 +19,7 @@ from typing import Any
 
 import anyio
 
+from mcpgate.cancellation import kept
 from mcpgate.errors import (
     METHOD_NOT_FOUND,
     AuthorizationNeeded,
@@ -90,9 +91,10 @@ class Forwarder:
                     # Told once this task yields (the answer on its way): audit and metrics add no latency.
                     asyncio.get_running_loop().call_soon(_tell, self.hub.observers, call)
                 if self.hub.recorders:  # must have kept it before the answer goes (a fleet's audit)
+                    # Shielded both ways: anyio's scopes wait for it; a task's own cancel (a
+                    # client's, see cancellation.py) stops the wait, never the record.
                     with anyio.CancelScope(shield=True):
-                        for record in self.hub.recorders:
-                            await record(call)
+                        await kept(_record(self.hub.recorders, call))
 
     async def _call_tool(self, session: ClientSession, params: dict[str, Any], notify: Notify) -> dict[str, Any]:
         name = _required_name(params, "tools/call")
@@ -414,6 +416,11 @@ def tool_error(text: str) -> dict[str, Any]:
 def _tell(observers: list[Callable[[Any], None]], call: ToolCall) -> None:
     for observe in observers:
         observe(call)
+
+
+async def _record(recorders: list[Callable[[Any], Awaitable[None]]], call: ToolCall) -> None:
+    for record in recorders:
+        await record(call)
 
 
 def _told(exc: Exception, limit: int = 300) -> str:

@@ -14,9 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
-
 from mcpgate import __version__
+from mcpgate.cancellation import CallOff
 from mcpgate.errors import INTERNAL_ERROR, GatewayError, InvalidParams, MethodNotFound
 from mcpgate.hub.connection_status import SessionConnections
 from mcpgate.hub.forwarding import Forwarder, Notify
@@ -131,8 +130,8 @@ class RequestRouter:
             params = envelope.message.get("params")
             if params is not None and not isinstance(params, dict):
                 raise InvalidParams(f"{envelope.method}: params must be an object")
-            with anyio.CancelScope() as scope:
-                session.in_flight[envelope.id] = scope  # type: ignore[index]
+            with CallOff() as call_off:
+                session.in_flight[envelope.id] = call_off  # type: ignore[index]
                 try:
                     result = await self.run(session, envelope.method, params or {}, notify, envelope.id)
                     if session.protocol_version in MODERN_PROTOCOL_VERSIONS:

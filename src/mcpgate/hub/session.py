@@ -21,6 +21,7 @@ from typing import Any
 
 import anyio
 
+from mcpgate.cancellation import CallOff
 from mcpgate.errors import INTERNAL_ERROR, UpstreamError
 from mcpgate.protocol.jsonrpc import notification
 
@@ -98,7 +99,7 @@ class ClientSession:
     last_seen: float = field(default_factory=time.monotonic)
     # In-flight requests of this session, by the client's own request id: cancelling one
     # (notifications/cancelled, or the client going away) stops the upstream call too.
-    in_flight: dict[str | int, anyio.CancelScope] = field(default_factory=dict)
+    in_flight: dict[str | int, CallOff] = field(default_factory=dict)
     closed: anyio.Event = field(default_factory=anyio.Event)
     on_close: Callable[[], None] | None = None  # a stream's own way to end at once (SSE)
     open_streams: int = 0  # SSE streams currently attached; a session with one is never idle
@@ -131,15 +132,15 @@ class ClientSession:
         self.last_seen = time.monotonic()
 
     def cancel(self, request_id: str | int) -> bool:
-        scope = self.in_flight.get(request_id)
-        if scope is None:
+        call_off = self.in_flight.get(request_id)
+        if call_off is None:
             return False
-        scope.cancel()
+        call_off.cancel()
         return True
 
     def close(self) -> None:
-        for scope in self.in_flight.values():
-            scope.cancel()
+        for call_off in self.in_flight.values():
+            call_off.cancel()
         for answer in self._asked.values():
             answer.give_up("the client session ended")
         if self.answers is not None:
