@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import anyio
@@ -18,6 +19,8 @@ pytestmark = pytest.mark.anyio
 NOT_READING = "import sys, time; time.sleep(60)"
 # Echoes back every line it reads, as the size of the line it got (so a torn line would show).
 LINE_SIZES = "import sys\nfor line in sys.stdin.buffer:\n    print(len(line), flush=True)"
+# Echoes back every line it reads.
+ECHO = "import sys\nfor line in sys.stdin.buffer:\n    sys.stdout.buffer.write(line); sys.stdout.flush()"
 
 
 def child(code: str) -> StdioUpstream:
@@ -50,6 +53,43 @@ async def test_concurrent_lines_arrive_whole() -> None:
             got = [int(await stdout.readline()) for _ in sizes]
     wanted = [len(orjson.dumps({"pad": "y" * size})) + 1 for size in sizes]
     assert sorted(got) == sorted(wanted)  # every line whole: none torn or merged
+
+
+def count_writes(stdin: asyncio.StreamWriter) -> list[bytes]:
+    writes: list[bytes] = []
+    write = stdin.write
+
+    def counted(data: bytes) -> None:
+        writes.append(data)
+        write(data)
+
+    stdin.write = counted  # type: ignore[method-assign]
+    return writes
+
+
+async def test_a_lone_line_is_written_at_once() -> None:
+    async with open_stdio(child(ECHO)) as channel:
+        assert channel.process.stdin is not None and channel.process.stdout is not None
+        writes = count_writes(channel.process.stdin)
+        await channel.send({"n": 1}, {})
+        assert writes == [b'{"n":1}\n']  # before any other turn of the loop
+        with anyio.fail_after(10):
+            assert await channel.process.stdout.readline() == b'{"n":1}\n'
+
+
+async def test_lines_sent_in_one_turn_go_in_two_writes_and_in_order() -> None:
+    async with open_stdio(child(ECHO)) as channel:
+        assert channel.process.stdin is not None and channel.process.stdout is not None
+        writes = count_writes(channel.process.stdin)
+        # Ten callers answered in the same turn of the loop, then one cancel notice.
+        await asyncio.gather(*(channel.send({"n": n}, {}) for n in range(10)))
+        await channel.send({"cancel": 9}, {})
+        with anyio.fail_after(10):
+            got = [orjson.loads(await channel.process.stdout.readline()) for _ in range(11)]
+    assert got == [{"n": n} for n in range(10)] + [{"cancel": 9}]
+    # The turn's first line at once, the other nine together at the turn's end; the cancel
+    # notice (sent in a later turn) after them.
+    assert len(writes) <= 3 and writes[0] == b'{"n":0}\n' and b"".join(writes[1:]).startswith(b'{"n":1}\n')
 
 
 async def test_sending_to_a_child_that_exited_is_unavailable() -> None:

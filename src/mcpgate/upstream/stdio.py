@@ -16,7 +16,9 @@ The pipes are asyncio's own streams, not anyio's wrappers: a whole line goes int
 buffer in one synchronous write (no lock, no checkpoint); only while the child is behind in
 reading (its backlog past the high-water mark) do writers take turns, each waiting for the backlog
 to drain, so what waits for the child stays bounded. The wrappers and a lock per line were a tenth
-of the gateway's CPU per bridged call (docs/benchmarks.md).
+of the gateway's CPU per bridged call (docs/benchmarks.md). Lines sent in one loop turn after
+its first go in one write at the turn's end: under load, a write syscall per line was another
+tenth.
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ class StdioChannel:
         self._write_lock = asyncio.Lock()  # only while the child is behind in reading (see `send`)
         if process.stdin is not None:  # drain() must wait exactly while the backlog is past our mark
             process.stdin.transport.set_write_buffer_limits(high=_WRITE_HIGH_WATER)
+        # Lines sent in the loop turn of an earlier line wait for the turn's end and go in one write.
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._turn_open = False
 
     async def run(self, peer: Peer, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         stdout = self.process.stdout
@@ -113,10 +119,11 @@ class StdioChannel:
         stdin = self.process.stdin
         assert stdin is not None
         data = orjson.dumps(message) + b"\n"
-        if self._write_lock.locked() or stdin.transport.get_write_buffer_size() > _WRITE_HIGH_WATER:
+        if self._write_lock.locked() or self._backlog(stdin) > _WRITE_HIGH_WATER:
             # The child is behind: writers take turns, each once the pipe's backlog is down again,
             # so what we hold for it stays bounded however many callers there are.
             async with self._write_lock:
+                self._flush(stdin)  # what this turn held goes first: drain() waits on the pipe alone
                 while stdin.transport.get_write_buffer_size() > _WRITE_HIGH_WATER:
                     self._check_open(stdin)
                     try:
@@ -124,10 +131,38 @@ class StdioChannel:
                     except OSError as exc:
                         raise UpstreamUnavailable(f"upstream {self.name!r} closed its stdin") from exc
                 self._check_open(stdin)
-                stdin.write(data)
+                self._write(stdin, data)
             return
         self._check_open(stdin)
-        stdin.write(data)  # whole, at once: lines never interleave
+        self._write(stdin, data)
+
+    def _write(self, stdin: asyncio.StreamWriter, data: bytes) -> None:
+        """Write a whole line (lines never interleave), in order. The first line of a loop turn
+        goes at once; lines sent later in the same turn (many callers answered together) are
+        held and written together when the turn ends: one pipe write, and one wake-up of the
+        child, instead of one per line. A lone call never waits."""
+        if self._turn_open:
+            self._held.append(data)
+            self._held_bytes += len(data)
+            return
+        stdin.write(data)
+        self._turn_open = True
+        asyncio.get_running_loop().call_soon(self._end_turn, stdin)
+
+    def _end_turn(self, stdin: asyncio.StreamWriter) -> None:
+        self._turn_open = False
+        self._flush(stdin)
+
+    def _flush(self, stdin: asyncio.StreamWriter) -> None:
+        if self._held:
+            data = b"".join(self._held)
+            self._held.clear()
+            self._held_bytes = 0
+            if not stdin.is_closing():  # else the child is gone: its peer fails what was waiting
+                stdin.write(data)
+
+    def _backlog(self, stdin: asyncio.StreamWriter) -> int:
+        return stdin.transport.get_write_buffer_size() + self._held_bytes
 
     def _check_open(self, stdin: asyncio.StreamWriter) -> None:
         if stdin.is_closing():
