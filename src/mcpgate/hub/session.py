@@ -238,7 +238,8 @@ class RecentAnswers:
     seconds = 10.0
 
     def __init__(self) -> None:
-        self._running: dict[tuple[str, Any], tuple[Message, asyncio.Future[Message | None]]] = {}
+        # A running request's future is made only when a resend waits for it: nearly never.
+        self._running: dict[tuple[str, Any], tuple[Message, asyncio.Future[Message | None] | None]] = {}
         self._answered: dict[tuple[str, Any], tuple[float, Message, Message | None]] = {}
         self._expiry: asyncio.TimerHandle | None = None
 
@@ -248,7 +249,13 @@ class RecentAnswers:
         """The answer to the same request sent before: running (a future) or given; None if new."""
         running = self._running.get(key)
         if running is not None:
-            return running[1] if running[0] == request else None
+            if running[0] != request:
+                return None
+            future = running[1]
+            if future is None:
+                future = asyncio.get_running_loop().create_future()
+                self._running[key] = (running[0], future)
+            return future
         given = self._answered.get(key)
         if given is not None and given[1] == request and time.monotonic() - given[0] < self.seconds:
             return given
@@ -258,15 +265,17 @@ class RecentAnswers:
         """Note a request as running; False when another with its id runs (an id reused): not noted."""
         if key in self._running:
             return False
-        self._running[key] = (request, asyncio.get_running_loop().create_future())
+        self._running[key] = (request, None)
         return True
 
     def finish(self, key: tuple[str, Any], answer: Message | None, cancelled: bool) -> None:
         request, future = self._running.pop(key)
         if cancelled:  # nothing was answered: a resent request runs again
-            future.cancel()
+            if future is not None:
+                future.cancel()
             return
-        future.set_result(answer)
+        if future is not None:
+            future.set_result(answer)
         self._answered.pop(key, None)
         self._answered[key] = (time.monotonic(), request, answer)
         while len(self._answered) > self.keep:
