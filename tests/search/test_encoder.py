@@ -3,6 +3,8 @@ holding a search up, that it re-encodes only what changed, and that each need of
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import numpy as np
@@ -28,7 +30,7 @@ class HeldEncoder(SentenceEncoder):
         self.release.set()
 
     def embed(self, texts: list[str], threads: int = 1) -> np.ndarray:
-        if threading.current_thread().name == "search-encoder":  # documents, not a query
+        if threading.current_thread().name.startswith("search-encoder"):  # documents, not a query
             assert self.release.wait(WAIT)
             self.encoded.extend(texts)
         return super().embed(texts, threads)
@@ -82,6 +84,35 @@ def test_only_new_or_changed_documents_are_encoded_again() -> None:
     assert sorted(encoder.encoded) == sorted([edited.encoder_text, added.encoder_text])
     index.update(TOOLS[:2])  # removals only: nothing to encode, ready at once
     assert index.wait_encoded(0) and sorted(encoder.encoded) == sorted([edited.encoder_text, added.encoder_text])
+
+
+class WatchedEncoder(SentenceEncoder):
+    """The bundled encoder, noting which thread encodes documents and at what niceness."""
+
+    def __init__(self) -> None:
+        bundled = SentenceEncoder.bundled()
+        super().__init__(bundled._model, bundled.tokenizer)
+        self.seen: dict[str, int] = {}  # encoding thread's name → its niceness
+
+    def embed(self, texts: list[str], threads: int = 1) -> np.ndarray:
+        thread = threading.current_thread()
+        if thread.name.startswith("search-encoder") and texts:
+            self.seen[thread.name] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return super().embed(texts, threads)
+
+
+def test_the_background_encoding_shares_the_tools_among_threads_niced_below_the_gateway() -> None:
+    encoder = WatchedEncoder()
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    index = SearchIndex(encoder=encoder, encoder_threads=3)
+    index.update(TOOLS)
+    assert index.wait_encoded(WAIT)
+    assert len(encoder.seen) == 3  # this index's thread and two helpers each encoded a share
+    if sys.platform == "linux":  # niceness is a thread's own there; elsewhere nothing is changed
+        assert set(encoder.seen.values()) == {min(ours + index_module.BACKGROUND_NICENESS, 19)}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours  # the caller's is untouched
+    alone = SentenceEncoder.bundled().embed([d.encoder_text for d in TOOLS])
+    assert np.array_equal(index._state.encoded, alone)  # each tool's own vector, in the tools' order
 
 
 def test_an_update_while_encoding_is_the_one_that_lands() -> None:

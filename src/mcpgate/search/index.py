@@ -30,8 +30,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import threading
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -56,6 +59,13 @@ logging.getLogger("bm25s").setLevel(logging.NOTSET)
 # on half A of the MCP servers' multi-step tasks (1,257 tools: 1.1-1.3 equal there; 1.3 costs
 # MetaTool's single requests least), reported on half B.
 NEED_STANDS_OUT = 1.3
+
+# How far below the gateway's threads the background encoding runs: at nice 10 a thread gets about
+# a tenth of a core that a normal thread also wants, and all of an idle one.
+BACKGROUND_NICENESS = 10
+# Threads that encode one index's tools at most (by default one per core): four bring 10,000 tools
+# to about a quarter of a minute, and a host with many SMART servers does not start hundreds.
+MAX_ENCODER_THREADS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,13 +98,15 @@ class SearchIndex:
         semantic_weight: float = 1.0,
         encoder: SentenceEncoder | None = None,
         encoder_weight: float = 2.0,
-        encoder_threads: int = 1,
+        encoder_threads: int | None = None,
         query_threads: int = 2,
         vector_cache: VectorCache | None = None,
     ) -> None:
         """`semantic_weight` is each embedding's, `lexical_weight` BM25's, `encoder_weight` the
-        encoder's; any may be 0 (ranker off). `encoder_threads`: the background encoding's (one
-        by default: the other cores keep serving; 10,000 tools take ~50 s on one here);
+        encoder's; any may be 0 (ranker off). `encoder_threads`: how many tools are encoded at once
+        in the background (by default one per core up to MAX_ENCODER_THREADS, on threads niced
+        below the gateway's: an idle core is used, a busy one is left to serving and searches;
+        10,000 tools take ~50-115 s on one core here, depending on the machine);
         `query_threads`: a request's (two: a request of three needs is encoded in 6 ms, not 8.5)."""
         limit_blas_threads()
         if embeddings is None:
@@ -108,7 +120,7 @@ class SearchIndex:
         self._state = _State([], self._stacked([]), np.zeros(0), None)
         self.encoder = encoder
         self.encoder_weight = encoder_weight
-        self.encoder_threads = encoder_threads
+        self.encoder_threads = encoder_threads or min(_cores(), MAX_ENCODER_THREADS)
         self.query_threads = query_threads
         self.vector_cache = vector_cache  # the encoder's vectors of earlier runs, by text
         self._encoded: dict[str, tuple[str, np.ndarray]] = {}  # id → (encoder text, the encoder's vector)
@@ -178,6 +190,11 @@ class SearchIndex:
     def _encode_pending(self) -> None:
         """The background encoding: the newest update's documents whose vectors are missing, a batch
         at a time (a newer update is picked up between batches), then a state with them all."""
+        _lower_priority()
+        with ThreadPoolExecutor(max(self.encoder_threads - 1, 1), "search-encoder", _lower_priority) as helpers:
+            self._encode_all_pending(helpers)
+
+    def _encode_all_pending(self, helpers: ThreadPoolExecutor) -> None:
         assert self.encoder is not None
         while True:
             with self._encoding:
@@ -189,7 +206,7 @@ class SearchIndex:
             missing = self._recalled(missing)
             for start in range(0, len(missing), 256):
                 batch = missing[start : start + 256]
-                vectors = self.encoder.embed([d.encoder_text for d in batch], self.encoder_threads)
+                vectors = self._embedded([d.encoder_text for d in batch], helpers)
                 if self.vector_cache is not None:
                     self.vector_cache.put([d.encoder_text for d in batch], vectors)
                 with self._encoding:
@@ -207,6 +224,16 @@ class SearchIndex:
                 if self._state.documents is documents:
                     self._state = replace(self._state, encoded=self._encoded_rows(documents))
                     self._encoded_event.set()
+
+    def _embedded(self, texts: list[str], helpers: ThreadPoolExecutor) -> np.ndarray:
+        """`texts`' vectors, one share per thread: this one and each helper encode theirs a text at
+        a time on one core (a text's vector does not depend on the others: encoder.py)."""
+        assert self.encoder is not None
+        encoder = self.encoder
+        shares = np.array_split(np.arange(len(texts)), self.encoder_threads)
+        done = [helpers.submit(encoder.embed, [texts[i] for i in share]) for share in shares[1:]]
+        first = encoder.embed([texts[i] for i in shares[0]])
+        return np.concatenate([first, *(future.result() for future in done)])
 
     def _recalled(self, missing: list[Document]) -> list[Document]:
         """`missing` without the documents whose vectors the cache has (those are taken from it)."""
@@ -304,6 +331,32 @@ def _products(matrix: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     the matrix as its left operand: at 10k rows it is read from memory once (at 10k × 384, four
     vectors: 2.5 ms, against 4.3 ms for four matrix-vector products and 4.0 for vectors @ matrix.T)."""
     return np.ascontiguousarray((matrix @ vectors.T).T)
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _lower_priority() -> None:
+    """The calling thread niced below the gateway's (by BACKGROUND_NICENESS), so a search or a
+    proxied call that wants its core takes it first. Only on Linux, where niceness is a thread's
+    own (elsewhere it is the whole process's); for threads that end with their work, since
+    raising it back takes privileges."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        # The process's main thread's niceness + BACKGROUND_NICENESS: a thread started by a niced
+        # thread inherits its niceness, which must not be lowered twice.
+        wanted = min(os.getpriority(os.PRIO_PROCESS, os.getpid()) + BACKGROUND_NICENESS, 19)
+        if os.getpriority(os.PRIO_PROCESS, thread) < wanted:
+            os.setpriority(os.PRIO_PROCESS, thread, wanted)
+    except OSError as error:  # a sandbox that forbids it: the usual priority, and still correct
+        logging.getLogger(__name__).debug("search encoder keeps its priority: %s", error)
 
 
 def _add_standardised(total: np.ndarray, scores: np.ndarray, weight: float) -> None:
