@@ -12,9 +12,10 @@ figures reported beside it.
 Queries/s: the encoder's rankers after the first reuse the queries' encodings (RememberingEncoder),
 so only the first one's rate includes encoding them; the scale run below times real searches.
 
-Scale: `--tools` synthetic tools (verbs × objects × services, with parameters) are indexed;
-the build time, the time to re-index after 1% of the tools change (only those are
-re-embedded), and the p50/p99 latency of one-need requests and of three-need ones are printed.
+Scale: `--tools` tools (the MCP servers' 1,257, then synthetic ones: verbs × objects × services,
+with parameters) are indexed; the build time, the time to re-index after 1% of the tools change
+(only those are re-embedded), and the p50/p99 latency of synthetic one-need and three-need requests
+and of the MCP servers' multi-step tasks and single requests are printed.
 """
 
 from __future__ import annotations
@@ -107,8 +108,12 @@ def synthetic_tools(count: int, seed: int = 7) -> list[Document]:
 
 def scale(count: int) -> None:
     """Build, re-index and query times at `count` tools: the static part at once, the encoder's in
-    the background (searched meanwhile: it must never block a search)."""
-    documents = synthetic_tools(count)
+    the background (searched meanwhile: it must never block a search). The MCP servers' 1,257 real
+    tools are among them, so their multi-step tasks (long requests of several needs, like the ones
+    a SMART server is asked) and single requests are timed at that size too."""
+    real = mcp_tasks(MCP_TASKS, "multi") if (MCP_TASKS / "tasks.jsonl").exists() else None
+    documents = (real.documents if real else [])[:count]
+    documents += synthetic_tools(count - len(documents))
     index = SearchIndex(encoder=SentenceEncoder.bundled())
     chooser = random.Random(11)
     queries = [
@@ -134,12 +139,19 @@ def scale(count: int) -> None:
     after = latencies(index, queries)
     several = latencies(index, [three_needs(chooser) for _ in range(500)])
     print(
-        f"\n{count:,} synthetic tools: searchable after {static:.2f} s (BM25 and tables), encoder ready after "
+        f"\n{count:,} tools: searchable after {static:.2f} s (BM25 and tables), encoder ready after "
         f"{encoded:.1f} s; re-index after 1% changed {refresh:.2f} s (encoder included)\n"
-        f"query p50 / p99: {during[0]:.2f} / {during[1]:.2f} ms while encoding, "
-        f"{after[0]:.2f} / {after[1]:.2f} ms with the encoder; "
-        f"a request of three needs {several[0]:.2f} / {several[1]:.2f} ms"
+        f"p50 / p99 in ms: synthetic one-need requests {during[0]:.2f} / {during[1]:.2f} while encoding, "
+        f"{after[0]:.2f} / {after[1]:.2f} with the encoder; synthetic three-need requests "
+        f"{several[0]:.2f} / {several[1]:.2f}"
     )
+    if real:
+        tasks = latencies(index, [q.text for q in real.queries])
+        single = latencies(index, [q.text for q in mcp_tasks(MCP_TASKS, "single").queries])
+        print(
+            f"p50 / p99 in ms: the MCP servers' multi-step tasks {tasks[0]:.2f} / {tasks[1]:.2f}, "
+            f"their single requests {single[0]:.2f} / {single[1]:.2f}"
+        )
 
 
 def three_needs(chooser: random.Random) -> str:
