@@ -201,3 +201,53 @@ async def test_the_gateways_own_account_serves_callers_without_theirs_and_smart_
             assert answer.status_code == 404
         offline = await run(env, "accounts", "list", "crm", "--offline", check=False)
         assert offline.returncode == 1 and "needs the running gateway" in offline.stderr.decode()
+
+
+async def test_an_authorization_server_out_of_reach_is_a_502_the_api_document_declares() -> None:
+    # Found by schemathesis: an upstream at a closed port has no authorization server to register
+    # at, and the link it was asked for cannot be made while the request waits.
+    closed = "http://127.0.0.1:9/mcp"
+    async with running_gateway({"mcpServers": {"crm": {"url": closed, "type": "http"}}, "api_key": ADMIN}) as gateway:
+        async with gateway.http({"x-api-key": ADMIN}) as admin:
+            paths = ["/api/v1/upstreams/crm/authorize", "/api/v1/users/alice/connections/crm/authorize"]
+            for path in paths:
+                answer = await admin.post(path)
+                assert answer.status_code == 502, answer.text
+                assert "http://127.0.0.1:9/" in answer.json()["error"]["message"], answer.text
+            document = (await admin.get("/api/v1/openapi.json")).json()
+    for path in ["/api/v1/upstreams/{name}/authorize", "/api/v1/users/{name}/connections/{upstream}/authorize"]:
+        assert {"502", "504"} <= set(document["paths"][path]["post"]["responses"]), path
+
+
+async def test_an_authorization_server_too_slow_to_register_at_is_a_504(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from mcpgate.accounts import discovery
+    from mcpgate.errors import UpstreamTimeout
+
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # the request is read by nobody and answered never
+
+    listener = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    monkeypatch.setattr(discovery, "_TIMEOUT", 0.3)
+    origin = f"http://127.0.0.1:{port}"
+    server = discovery.AuthorizationServer(
+        resource=f"{origin}/mcp",
+        issuer=origin,
+        authorization_endpoint=f"{origin}/authorize",
+        token_endpoint=f"{origin}/token",
+        registration_endpoint=f"{origin}/register",
+        scopes=None,
+        auth_methods=["client_secret_basic"],
+    )
+    try:
+        with pytest.raises(UpstreamTimeout, match=f"registering at {origin}/register took longer than"):
+            await discovery.register(server, "http://127.0.0.1:1/oauth/callback", "mcpgate (crm)")
+    finally:
+        for writer in held:
+            writer.close()
+        listener.close()
+        await listener.wait_closed()

@@ -24,7 +24,11 @@ from tests.conftest import stdio_echo, threaded_gateway
 
 CLOSED_PORT_URL = "http://127.0.0.1:9/mcp"
 # The operations that reach a remote server before they answer: the only ones that may say 502 or 504.
-CALLS_AN_UPSTREAM = {"POST /api/v1/mcp_manager/load-tools-from-url"}
+CALLS_AN_UPSTREAM = {
+    "POST /api/v1/mcp_manager/load-tools-from-url",
+    "POST /api/v1/upstreams/{name}/authorize",  # registers at the upstream's authorization server
+    "POST /api/v1/users/{name}/connections/{upstream}/authorize",
+}
 ADMIN_KEY = "schemathesis-admin-key-0123456789"
 
 

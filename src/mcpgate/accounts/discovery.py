@@ -23,7 +23,7 @@ from mcp.shared.auth_utils import check_resource_allowed, resource_url_from_serv
 from pydantic import ValidationError
 
 from mcpgate import __version__
-from mcpgate.errors import UpstreamError, shown_url
+from mcpgate.errors import UpstreamError, UpstreamTimeout, shown_url
 
 _TIMEOUT = 10.0
 _MAX_BYTES = 256 * 1024
@@ -170,6 +170,10 @@ async def register(server: AuthorizationServer, redirect_uri: str, name: str) ->
     async with httpx.AsyncClient(timeout=_TIMEOUT, follow_redirects=False) as http:
         try:
             answer = await http.post(server.registration_endpoint, json=body)
+        except httpx.TimeoutException:
+            raise UpstreamTimeout(
+                f"registering at {shown_url(server.registration_endpoint)} took longer than {_TIMEOUT:.0f} s"
+            ) from None
         except httpx.HTTPError as exc:
             raise DiscoveryFailed(f"registering at {shown_url(server.registration_endpoint)} failed: {exc}") from None
     if answer.status_code not in (200, 201):

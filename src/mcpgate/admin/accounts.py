@@ -8,7 +8,9 @@ account (or the gateway's own, which serves callers without one of theirs), and 
     GET    /upstreams/{name}/accounts                         → who is connected there (servers:read)
 
 The person opens the link in a browser, signs in at the upstream's authorization server, and
-comes back to this gateway's /oauth/callback; from then on their calls carry their token.
+comes back to this gateway's /oauth/callback; from then on their calls carry their token. Making
+a link may register this gateway at the upstream's authorization server first, while the request
+waits: 502 when that server cannot be found or refuses, 504 when it is too slow.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import BaseModel, Field
 from mcpgate.access.principal import USERNAME
 from mcpgate.accounts.service import UpstreamAccounts
 from mcpgate.admin.context import Admin
-from mcpgate.admin.schemas import ERRORS
+from mcpgate.admin.schemas import ERRORS, UPSTREAM_ERRORS
 from mcpgate.errors import NotFound, Unprocessable
 
 
@@ -50,6 +52,7 @@ def router(admin: Admin) -> APIRouter:
     @api.post(
         "/users/{name}/connections/{upstream}/authorize",
         response_model=AuthorizationLink,
+        responses=UPSTREAM_ERRORS,  # finding and registering at its authorization server happen here
         summary="A link that connects the user's account at an upstream that signs in with OAuth",
     )
     async def authorize_user(name: str, upstream: str, request: Request) -> AuthorizationLink:
@@ -70,6 +73,7 @@ def router(admin: Admin) -> APIRouter:
     @api.post(
         "/upstreams/{name}/authorize",
         response_model=AuthorizationLink,
+        responses=UPSTREAM_ERRORS,  # finding and registering at its authorization server happen here
         summary="A link that connects the gateway's own account at an upstream (used by callers without theirs)",
     )
     async def authorize_gateway(name: str, request: Request) -> AuthorizationLink:
