@@ -91,11 +91,12 @@ def _session(model: bytes, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # A query's session runs on two threads; by default the second one busy-waits for more work
-    # after each run, burning a core the gateway could use. Without it a search at 10k tools costs
-    # about a third less CPU (multi-step requests 41 ms against 58, single ones 18 against 28) in
-    # the same time within noise (p50 30-34 ms against 28-30; runs alternated, docs/benchmarks.md).
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # A query's session runs on two threads. By default the second one keeps busy-waiting for more
+    # work after a run ends, burning a core the gateway could use; stopped at each run's end, it
+    # still spins within a run (waking it per operator cost up to 1.5 ms a query). At 10k tools,
+    # runs alternated: a third less CPU per search (multi-step requests 41-44 ms against 59-61,
+    # one-need 13-14 against 17-22) in about the same time (docs/benchmarks.md, session 23).
+    options.add_session_config_entry("session.force_spinning_stop", "1")
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
