@@ -16,9 +16,10 @@ chosen while looking at MetaTool, from a flat range: 0.3-0.5 differ by 0.004; do
 `update` keeps every vector of a document whose text did not change: only new or edited
 documents are embedded, and the BM25 statistics (cheap) are recomputed.
 
-With an `encoder` (encoder.py: a transformer, ~4 ms of CPU per document) the documents are
-encoded in a background thread after each update, and until that is done a search answers from
-the rankers above; the encoder's ranker joins once every current document has its vector. At
+With an `encoder` (encoder.py: a transformer, ~4-9 ms of CPU per document) the documents are
+encoded in the background after each update (a thread per core, niced below the gateway's: idle
+cores do it), and until that is done a search answers from the rankers above; the encoder's
+ranker joins once every current document has its vector. At
 search time the query is encoded whole and, when it has several parts (`text.needs`: "get the top
 posts, then save them as a PDF"), part by part: a document's encoder score is its best cosine to
 any of them, so each need of a multi-step request finds its own tools instead of one vector
