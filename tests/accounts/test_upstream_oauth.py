@@ -234,15 +234,7 @@ async def test_an_authorization_server_too_slow_to_register_at_is_a_504(monkeypa
     port = listener.sockets[0].getsockname()[1]
     monkeypatch.setattr(discovery, "_TIMEOUT", 0.3)
     origin = f"http://127.0.0.1:{port}"
-    server = discovery.AuthorizationServer(
-        resource=f"{origin}/mcp",
-        issuer=origin,
-        authorization_endpoint=f"{origin}/authorize",
-        token_endpoint=f"{origin}/token",
-        registration_endpoint=f"{origin}/register",
-        scopes=None,
-        auth_methods=["client_secret_basic"],
-    )
+    server = discovery.AuthorizationServer.at_default_paths(f"{origin}/mcp")
     try:
         with pytest.raises(UpstreamTimeout, match=f"registering at {origin}/register took longer than"):
             await discovery.register(server, "http://127.0.0.1:1/oauth/callback", "mcpgate (crm)")

@@ -20,19 +20,24 @@ WAIT = 60.0  # seconds: every wait on the background encoding is bounded
 
 
 class HeldEncoder(SentenceEncoder):
-    """The bundled encoder, counting what it encodes for documents, and able to hold that back."""
+    """The bundled encoder, counting what it encodes for documents and on which thread at what
+    niceness, and able to hold that back."""
 
     def __init__(self) -> None:
         bundled = SentenceEncoder.bundled()
         super().__init__(bundled._model, bundled.tokenizer)
         self.encoded: list[str] = []
+        self.niceness: dict[str, int] = {}  # a thread that encoded documents → its niceness then
         self.release = threading.Event()
         self.release.set()
 
     def embed(self, texts: list[str], threads: int = 1) -> np.ndarray:
-        if threading.current_thread().name.startswith("search-encoder"):  # documents, not a query
+        thread = threading.current_thread()
+        if thread.name.startswith("search-encoder"):  # documents, not a query
             assert self.release.wait(WAIT)
             self.encoded.extend(texts)
+            if texts:
+                self.niceness[thread.name] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
         return super().embed(texts, threads)
 
 
@@ -86,30 +91,15 @@ def test_only_new_or_changed_documents_are_encoded_again() -> None:
     assert index.wait_encoded(0) and sorted(encoder.encoded) == sorted([edited.encoder_text, added.encoder_text])
 
 
-class WatchedEncoder(SentenceEncoder):
-    """The bundled encoder, noting which thread encodes documents and at what niceness."""
-
-    def __init__(self) -> None:
-        bundled = SentenceEncoder.bundled()
-        super().__init__(bundled._model, bundled.tokenizer)
-        self.seen: dict[str, int] = {}  # encoding thread's name → its niceness
-
-    def embed(self, texts: list[str], threads: int = 1) -> np.ndarray:
-        thread = threading.current_thread()
-        if thread.name.startswith("search-encoder") and texts:
-            self.seen[thread.name] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-        return super().embed(texts, threads)
-
-
 def test_the_background_encoding_shares_the_tools_among_threads_niced_below_the_gateway() -> None:
-    encoder = WatchedEncoder()
+    encoder = HeldEncoder()
     ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     index = SearchIndex(encoder=encoder, encoder_threads=3)
     index.update(TOOLS)
     assert index.wait_encoded(WAIT)
-    assert len(encoder.seen) == 3  # this index's thread and two helpers each encoded a share
+    assert len(encoder.niceness) == 3  # this index's thread and two helpers each encoded a share
     if sys.platform == "linux":  # niceness is a thread's own there; elsewhere nothing is changed
-        assert set(encoder.seen.values()) == {min(ours + index_module.BACKGROUND_NICENESS, 19)}
+        assert set(encoder.niceness.values()) == {min(ours + index_module.BACKGROUND_NICENESS, 19)}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours  # the caller's is untouched
     alone = SentenceEncoder.bundled().embed([d.encoder_text for d in TOOLS])
     assert np.array_equal(index._state.encoded, alone)  # each tool's own vector, in the tools' order

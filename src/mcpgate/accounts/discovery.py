@@ -57,6 +57,22 @@ class AuthorizationServer:
         }
 
     @classmethod
+    def at_default_paths(cls, upstream_url: str) -> AuthorizationServer:
+        """2025-03-26's rule for a server with no metadata at all: the authorization server is the
+        MCP server's origin, at its default paths."""
+        parts = urlsplit(upstream_url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        return cls(
+            resource=upstream_url,
+            issuer=origin,
+            authorization_endpoint=f"{origin}/authorize",
+            token_endpoint=f"{origin}/token",
+            registration_endpoint=f"{origin}/register",
+            scopes=None,
+            auth_methods=["client_secret_basic"],
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuthorizationServer:
         return cls(**data)
 
@@ -132,19 +148,7 @@ async def discover(upstream_url: str, challenge: str | None) -> AuthorizationSer
                 resource_scopes=resource_scopes,
             )
     if issuer is None:
-        # 2025-03-26: no metadata at all; the authorization server is the MCP server's origin, at
-        # its default paths.
-        parts = urlsplit(upstream_url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        return AuthorizationServer(
-            resource=upstream_url,
-            issuer=origin,
-            authorization_endpoint=f"{origin}/authorize",
-            token_endpoint=f"{origin}/token",
-            registration_endpoint=f"{origin}/register",
-            scopes=None,
-            auth_methods=["client_secret_basic"],
-        )
+        return AuthorizationServer.at_default_paths(upstream_url)
     raise DiscoveryFailed(f"found no OAuth authorization server for {shown_url(upstream_url)}")
 
 
